@@ -1,0 +1,95 @@
+package bridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// State is where a record is in its life: pending until the Bucket confirms
+// it (synced) or it is given up on (dead). A dead record can be replayed,
+// which makes it pending again.
+type State int
+
+const (
+	StatePending State = 0
+	StateSynced  State = 1
+	StateDead    State = 2
+)
+
+func (s State) String() string {
+	switch s {
+	case StatePending:
+		return "pending"
+	case StateSynced:
+		return "synced"
+	case StateDead:
+		return "dead"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// MarshalText makes states read as words in JSON.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// ParseState is the inverse of State.String.
+func ParseState(s string) (State, error) {
+	switch s {
+	case "pending":
+		return StatePending, nil
+	case "synced":
+		return StateSynced, nil
+	case "dead":
+		return StateDead, nil
+	}
+	return 0, Errorf(EINVALID, "unknown state %q", s)
+}
+
+// Record is one accepted update on its way to the Bucket.
+type Record struct {
+	ID            string          `json:"id"`
+	Seq           int64           `json:"seq"` // acceptance order within this store
+	Module        string          `json:"module"`
+	SessionID     string          `json:"session_id"`
+	Data          json.RawMessage `json:"data"`
+	ReceivedAt    time.Time       `json:"received_at"`
+	State         State           `json:"state"`
+	Attempts      int             `json:"attempts"`
+	NextAttemptAt time.Time       `json:"next_attempt_at"`
+	LastError     string          `json:"last_error,omitempty"`
+	SyncedAt      time.Time       `json:"synced_at,omitzero"`
+}
+
+// NewRecord is what ingest hands to Store.Append: a validated update with its
+// id and acceptance time already chosen.
+type NewRecord struct {
+	ID         string
+	Module     string
+	SessionID  string
+	Data       json.RawMessage // compact JSON object
+	ReceivedAt time.Time
+	// DedupeKey identifies "the same update" (guarantee 6): records with an
+	// equal non-empty key are stored once. See Update.DedupeKey.
+	DedupeKey string
+}
+
+// Appended is the outcome of one NewRecord: the stored record's identity,
+// which for a duplicate is the original's.
+type Appended struct {
+	ID         string
+	SessionID  string
+	ReceivedAt time.Time
+	Duplicate  bool
+}
+
+// TimeFormat is how timestamps are written in the API: RFC 3339, UTC, with
+// microseconds and a Z, like the prototype's datetime.isoformat()+"Z".
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// FormatTime writes t in TimeFormat, or "" for the zero time.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeFormat)
+}

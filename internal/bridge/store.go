@@ -1,0 +1,151 @@
+package bridge
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable outbox. Every implementation passes the conformance
+// suite in internal/store/storetest. Times are stored with microsecond
+// precision; callers pass times already truncated (see Now).
+type Store interface {
+	// Append stores recs in one transaction, in order, and returns one
+	// Appended per input. A record whose DedupeKey matches a stored record,
+	// or an earlier record of the same call, is not stored again: its
+	// Appended names the original. Either all new records are committed
+	// durably or none is and an error is returned.
+	Append(ctx context.Context, recs []NewRecord) ([]Appended, error)
+
+	// Lease claims the head of one module's pending records for delivery:
+	// up to MaxRecords (and MaxBytes of data) in acceptance order, starting
+	// at the module's oldest pending record, which must be due
+	// (NextAttemptAt <= Now). A module has at most one live lease, so
+	// per-module order holds across workers and processes. It returns nil
+	// when no module has due records that are not leased.
+	Lease(ctx context.Context, p LeaseParams) (*Lease, error)
+
+	// Settle applies the outcome of delivering a lease and releases it.
+	// Each record named counts one attempt. Records of the lease not named
+	// stay pending and due as they were.
+	Settle(ctx context.Context, s Settlement) error
+
+	// ReplayDead makes dead records pending and due now, with their
+	// attempts reset; they keep their place in acceptance order, so they
+	// go out before newer records of their module. It returns how many.
+	ReplayDead(ctx context.Context, p ReplayParams) (int, error)
+
+	// ListDead pages through dead records in acceptance order.
+	ListDead(ctx context.Context, q DeadQuery) ([]Record, error)
+
+	// Get returns one record by id, or an ENOTFOUND error.
+	Get(ctx context.Context, id string) (Record, error)
+
+	// Stats returns store-wide counts, read from counters kept as records
+	// change state, so their cost does not grow with the number of records.
+	Stats(ctx context.Context) (Stats, error)
+
+	// Modules returns one summary per module ever seen, sorted by name.
+	Modules(ctx context.Context) ([]ModuleSummary, error)
+
+	// LatencySince returns the count and mean of (synced_at - received_at)
+	// over records synced at or after t.
+	LatencySince(ctx context.Context, t time.Time) (n int64, mean time.Duration, err error)
+
+	// Prune deletes up to Limit synced records synced before SyncedBefore
+	// and returns how many it deleted. Dead and pending records are kept.
+	Prune(ctx context.Context, p PruneParams) (int, error)
+
+	// Ping checks that the store can take a write.
+	Ping(ctx context.Context) error
+
+	// Close releases the store. Committed records survive it.
+	Close() error
+}
+
+// LeaseParams says who leases, for how long, and how much.
+type LeaseParams struct {
+	Owner      string        // free text shown in diagnostics, e.g. host:pid
+	Now        time.Time     // the caller's clock
+	TTL        time.Duration // after Now+TTL the lease may be taken by another
+	MaxRecords int           // > 0
+	MaxBytes   int           // 0 = no byte bound; at least one record is always returned
+	// Skip lists modules the caller does not want now (e.g. already busy
+	// in this process).
+	Skip []string
+}
+
+// Lease is a claimed batch of one module's head records.
+type Lease struct {
+	ID      string
+	Module  string
+	Records []Record
+	Expires time.Time
+}
+
+// DeadMark dead-letters one record with the reason.
+type DeadMark struct {
+	ID     string
+	Reason string
+}
+
+// Settlement is the outcome of delivering (part of) a lease.
+type Settlement struct {
+	LeaseID string
+	Module  string
+	Now     time.Time
+	Synced  []string   // confirmed by the Bucket: state synced, synced_at Now
+	Dead    []DeadMark // given up on: state dead, last_error the reason
+	Retry   []string   // to try again at RetryAt
+	RetryAt time.Time
+	Error   string // recorded as last_error on Retry records
+}
+
+// ReplayParams selects dead records to replay: by IDs, or all of Module, or
+// all (All). Exactly one selector is used, in that order of precedence.
+type ReplayParams struct {
+	IDs    []string
+	Module string
+	All    bool
+	Now    time.Time
+}
+
+// DeadQuery pages dead records: those with Seq > AfterSeq, up to Limit.
+type DeadQuery struct {
+	Module   string
+	AfterSeq int64
+	Limit    int
+}
+
+// PruneParams bounds one prune pass.
+type PruneParams struct {
+	SyncedBefore time.Time
+	Limit        int
+}
+
+// Stats are store-wide figures.
+type Stats struct {
+	Received        int64     // records ever stored (duplicates excluded)
+	Pending         int64     // accepted, neither synced nor dead
+	Synced          int64     // ever synced (pruning does not lower it)
+	Dead            int64     // dead now
+	LastSyncAt      time.Time // zero before the first sync
+	OldestPendingAt time.Time // received_at of the oldest pending record; zero if none
+}
+
+// ModuleSummary is the per-module view of Stats.
+type ModuleSummary struct {
+	Module     string    `json:"module"`
+	Received   int64     `json:"received"`
+	Pending    int64     `json:"pending"`
+	Synced     int64     `json:"synced"`
+	Dead       int64     `json:"dead"`
+	LastSeenAt time.Time `json:"last_seen_at,omitzero"`
+	LastSyncAt time.Time `json:"last_sync_at,omitzero"`
+}
+
+// Now returns the current time truncated to what stores keep (microseconds),
+// in UTC, so that values read back compare equal to values written.
+func Now() time.Time { return Truncate(time.Now()) }
+
+// Truncate rounds t down to microseconds, in UTC.
+func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
