@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"corebridge/internal/bridge"
+)
+
+// Append stores recs in one transaction; see bridge.Store.
+func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	out := make([]bridge.Appended, len(recs))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("append: begin: %w", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO records
+		(id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return nil, fmt.Errorf("append: prepare: %w", err)
+	}
+	defer ins.Close()
+
+	type counter struct{ n, lastSeen int64 }
+	perModule := map[string]*counter{}
+	for i, r := range recs {
+		var key any
+		if r.DedupeKey != "" {
+			key = r.DedupeKey
+		}
+		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data),
+			micros(r.ReceivedAt), micros(r.ReceivedAt), key)
+		if err != nil {
+			return nil, fmt.Errorf("append: insert: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			if r.DedupeKey == "" {
+				return nil, bridge.Errorf(bridge.ECONFLICT, "record id %q already exists", r.ID)
+			}
+			a, err := s.original(ctx, tx, r.DedupeKey)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = a
+			continue
+		}
+		out[i] = bridge.Appended{ID: r.ID, SessionID: r.SessionID, ReceivedAt: r.ReceivedAt}
+		c := perModule[r.Module]
+		if c == nil {
+			c = &counter{}
+			perModule[r.Module] = c
+		}
+		c.n++
+		c.lastSeen = max(c.lastSeen, micros(r.ReceivedAt))
+	}
+	for m, c := range perModule {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO modules (module, received, pending, last_seen_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (module) DO UPDATE SET
+			received = received + excluded.received, pending = pending + excluded.pending,
+			last_seen_at = max(last_seen_at, excluded.last_seen_at)`, m, c.n, c.n, c.lastSeen); err != nil {
+			return nil, fmt.Errorf("append: count module: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("append: commit: %w", err)
+	}
+	return out, nil
+}
+
+// original finds the stored record a duplicate stands for.
+func (s *Store) original(ctx context.Context, tx *sql.Tx, key string) (bridge.Appended, error) {
+	var a bridge.Appended
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT id, session_id, received_at FROM records WHERE dedupe_key = ?`, key).
+		Scan(&a.ID, &a.SessionID, &at)
+	if err == sql.ErrNoRows {
+		// The insert conflicted on id, not on the dedupe key.
+		return a, bridge.Errorf(bridge.ECONFLICT, "record id already exists")
+	} else if err != nil {
+		return a, fmt.Errorf("append: find original: %w", err)
+	}
+	a.ReceivedAt = fromMicros(at)
+	a.Duplicate = true
+	return a, nil
+}

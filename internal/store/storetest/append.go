@@ -1,0 +1,144 @@
+package storetest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// tricky is data that a store which re-encodes JSON (jsonb, a map round
+// trip) would change: key order, escapes, a number beyond float64.
+const tricky = `{"z":1,"a":{"y":[1,2.50,{"é":null}],"x":"\u00e9\"\n"},"big":12345678901234567890}`
+
+func testAppendReturns(t *testing.T, e *env) {
+	in := []bridge.NewRecord{rec("r1", "a", 0), rec("r2", "b", 1), rec("r3", "a", 2)}
+	for i, a := range e.append(in...) {
+		checkAppended(t, i, a, bridge.Appended{ID: in[i].ID, SessionID: in[i].SessionID, ReceivedAt: in[i].ReceivedAt})
+	}
+	r4 := rec("r4", "b", 3)
+	checkAppended(t, 0, e.append(r4)[0], bridge.Appended{ID: "r4", SessionID: r4.SessionID, ReceivedAt: r4.ReceivedAt})
+}
+
+func testAppendGet(t *testing.T, e *env) {
+	a := rec("r1", "a", 0)
+	a.Data = json.RawMessage(tricky)
+	b := rec("r2", "b", 1)
+	b.SessionID = "" // a record may have no session
+	e.append(a, b)
+	for _, n := range []bridge.NewRecord{a, b} {
+		got := e.get(n.ID)
+		if got.Seq <= 0 {
+			t.Errorf("Get(%q).Seq = %d, want > 0", n.ID, got.Seq)
+		}
+		checkRecord(t, "Get", got, fresh(n, got.Seq))
+	}
+}
+
+func testAppendSeq(t *testing.T, e *env) {
+	batches := [][]bridge.NewRecord{
+		{rec("a1", "a", 0), rec("b1", "b", 0), rec("a2", "a", 0)},
+		{rec("b2", "b", 1)},
+		{rec("a3", "a", 2), rec("b3", "b", 2)},
+	}
+	var last int64
+	var order []string
+	for _, batch := range batches {
+		e.append(batch...)
+		for _, n := range batch {
+			order = append(order, n.ID)
+		}
+	}
+	for _, id := range order {
+		seq := e.get(id).Seq
+		if seq <= last {
+			t.Errorf("Seq of %s = %d, want > %d: Seq must increase in append order %v", id, seq, last, order)
+		}
+		last = seq
+	}
+}
+
+// testAppendDue checks that a new record is due at its ReceivedAt and no
+// sooner, and that Lease hands out the record as stored.
+func testAppendDue(t *testing.T, e *env) {
+	n := rec("r1", "a", 5)
+	e.append(n)
+	e.noLease(lp(ts(5).Add(-time.Microsecond), 10))
+	l := e.mustLease(lp(ts(5), 10), "a", "r1")
+	checkRecord(t, "Lease", l.Records[0], e.get("r1"))
+	checkRecord(t, "leased record", e.get("r1"), fresh(n, l.Records[0].Seq))
+}
+
+// testAppendAtomic checks that a batch that cannot be stored as a whole
+// leaves nothing behind: reusing a stored ID (without a dedupe key) is an
+// error, and the valid record before it in the batch is not stored.
+func testAppendAtomic(t *testing.T, e *env) {
+	e.append(rec("r1", "a", 0))
+	again := rec("r1", "a", 1)
+	again.Data = json.RawMessage(`{"other":true}`)
+	got, err := e.s.Append(t.Context(), []bridge.NewRecord{rec("r2", "a", 1), again})
+	if err == nil {
+		t.Errorf("Append of a batch reusing stored id r1 = %+v, nil; want an error", got)
+	}
+	e.notFound("r2")
+	checkRecord(t, "Get", e.get("r1"), fresh(rec("r1", "a", 0), e.get("r1").Seq))
+	checkCounts(t, e, counts("a", 1, 1, 0, 0))
+}
+
+func testGetUnknown(t *testing.T, e *env) {
+	e.notFound("no-such-id")
+	e.append(rec("r1", "a", 0))
+	e.notFound("no-such-id")
+}
+
+func testDedupeLaterCall(t *testing.T, e *env) {
+	orig := keyed(rec("o1", "a", 0), "k1")
+	e.append(orig)
+	dup := keyed(rec("d1", "a", 5), "k1")
+	dup.SessionID = "another-session"
+	got := e.append(rec("n1", "a", 5), dup)
+	checkAppended(t, 0, got[0], bridge.Appended{ID: "n1", SessionID: "sess-n1", ReceivedAt: ts(5)})
+	checkAppended(t, 1, got[1], bridge.Appended{ID: "o1", SessionID: orig.SessionID, ReceivedAt: orig.ReceivedAt, Duplicate: true})
+	e.notFound("d1")
+	checkRecord(t, "original", e.get("o1"), fresh(orig, e.get("o1").Seq))
+	checkCounts(t, e, counts("a", 2, 2, 0, 0))
+}
+
+func testDedupeSameCall(t *testing.T, e *env) {
+	x1 := keyed(rec("x1", "a", 0), "k")
+	got := e.append(x1, rec("y1", "a", 0), keyed(rec("x2", "a", 0), "k"))
+	checkAppended(t, 0, got[0], bridge.Appended{ID: "x1", SessionID: x1.SessionID, ReceivedAt: x1.ReceivedAt})
+	checkAppended(t, 1, got[1], bridge.Appended{ID: "y1", SessionID: "sess-y1", ReceivedAt: ts(0)})
+	checkAppended(t, 2, got[2], bridge.Appended{ID: "x1", SessionID: x1.SessionID, ReceivedAt: x1.ReceivedAt, Duplicate: true})
+	e.notFound("x2")
+	checkCounts(t, e, counts("a", 2, 2, 0, 0))
+}
+
+func testDedupeEmptyKey(t *testing.T, e *env) {
+	same := func(id string) bridge.NewRecord {
+		r := rec(id, "a", 0)
+		r.SessionID, r.Data = "s", json.RawMessage(`{"same":1}`)
+		return r
+	}
+	got := append(e.append(same("e1"), same("e2")), e.append(same("e3"))...)
+	for i, a := range got {
+		if a.Duplicate || a.ID != []string{"e1", "e2", "e3"}[i] {
+			t.Errorf("Appended[%d] = %+v, want new record e%d", i, a, i+1)
+		}
+	}
+	checkCounts(t, e, counts("a", 3, 3, 0, 0))
+}
+
+// testDedupeAfterSync checks that a producer retrying after its record went
+// out is still acknowledged with the original id, not sent again.
+func testDedupeAfterSync(t *testing.T, e *env) {
+	orig := keyed(rec("o1", "a", 0), "k")
+	e.append(orig)
+	e.synced(e.mustLease(lp(ts(0), 10), "a", "o1"), ts(1), "o1")
+	got := e.append(keyed(rec("d1", "a", 2), "k"))
+	checkAppended(t, 0, got[0], bridge.Appended{ID: "o1", SessionID: orig.SessionID, ReceivedAt: orig.ReceivedAt, Duplicate: true})
+	e.notFound("d1")
+	e.noLease(lp(ts(2), 10))
+	checkCounts(t, e, counts("a", 1, 0, 1, 0))
+}

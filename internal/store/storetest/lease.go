@@ -1,0 +1,126 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// appendAB appends records of modules a and b, interleaved, over two calls.
+func appendAB(e *env) {
+	e.append(rec("a1", "a", 0), rec("b1", "b", 0), rec("a2", "a", 0))
+	e.append(rec("b2", "b", 1), rec("a3", "a", 1), rec("b3", "b", 1), rec("a4", "a", 1))
+}
+
+func testLeaseOrder(t *testing.T, e *env) {
+	appendAB(e)
+	la := e.mustLease(lp(ts(1), 100, "b"), "a", "a1", "a2", "a3", "a4")
+	lb := e.mustLease(lp(ts(1), 100), "b", "b1", "b2", "b3")
+	for _, l := range []*bridge.Lease{la, lb} {
+		for _, r := range l.Records {
+			if r.Module != l.Module || r.State != bridge.StatePending {
+				t.Errorf("lease of %s holds %s of module %s in state %v", l.Module, r.ID, r.Module, r.State)
+			}
+		}
+	}
+	// Batches taken one after another keep the order too.
+	e.synced(la, ts(2), "a1", "a2", "a3", "a4")
+	e.release(lb, ts(2))
+	for _, want := range [][]string{{"b1", "b2"}, {"b3"}} {
+		l := e.mustLease(lp(ts(2), 2), "b", want...)
+		e.synced(l, ts(2), want...)
+	}
+	e.noLease(lp(ts(2), 2))
+}
+
+func testLeaseMaxRecords(t *testing.T, e *env) {
+	appendAB(e)
+	l := e.mustLease(lp(ts(1), 3, "b"), "a", "a1", "a2", "a3")
+	e.synced(l, ts(2), "a1", "a2", "a3")
+	e.mustLease(lp(ts(2), 3, "b"), "a", "a4")
+	e.mustLease(lp(ts(2), 1), "b", "b1")
+}
+
+func testLeaseMaxBytes(t *testing.T, e *env) {
+	e.append(sized(rec("a1", "a", 0), 10), sized(rec("a2", "a", 0), 10), sized(rec("a3", "a", 0), 10),
+		sized(rec("a4", "a", 0), 100), sized(rec("a5", "a", 0), 10))
+	withBytes := func(n int) bridge.LeaseParams { p := lp(ts(0), 100); p.MaxBytes = n; return p }
+
+	e.release(e.mustLease(withBytes(0), "a", "a1", "a2", "a3", "a4", "a5"), ts(0)) // 0 = no bound
+	e.release(e.mustLease(withBytes(25), "a", "a1", "a2"), ts(0))
+	l := e.mustLease(withBytes(30), "a", "a1", "a2", "a3") // the bound is inclusive
+	e.synced(l, ts(1), "a1", "a2", "a3")
+	l = e.mustLease(withBytes(25), "a", "a4") // bigger than the bound, but one always goes
+	e.synced(l, ts(1), "a4")
+	e.mustLease(withBytes(25), "a", "a5")
+}
+
+func testLeaseNothingDue(t *testing.T, e *env) {
+	e.noLease(lp(ts(0), 10))
+	e.append(rec("a1", "a", 10), rec("b1", "b", 20))
+	e.noLease(lp(ts(9), 10))
+	e.mustLease(lp(ts(10), 10), "a", "a1")
+	e.noLease(lp(ts(19), 10))
+}
+
+func testLeaseSkip(t *testing.T, e *env) {
+	appendAB(e)
+	e.mustLease(lp(ts(1), 10, "a", "c"), "b", "b1", "b2", "b3")
+	e.noLease(lp(ts(1), 10, "a"))
+	e.mustLease(lp(ts(1), 10, "b"), "a", "a1", "a2", "a3", "a4")
+	e.noLease(lp(ts(1), 10))
+}
+
+// testLeaseExclusive checks that a live lease keeps its module from every
+// other caller, whoever the owner, until it is settled.
+func testLeaseExclusive(t *testing.T, e *env) {
+	appendAB(e)
+	owned := func(owner string, now time.Time, skip ...string) bridge.LeaseParams {
+		p := lp(now, 10, skip...)
+		p.Owner = owner
+		return p
+	}
+	la := e.mustLease(owned("w1", ts(1), "b"), "a", "a1", "a2", "a3", "a4")
+	e.mustLease(owned("w2", ts(2)), "b", "b1", "b2", "b3")
+	e.noLease(owned("w1", ts(2)))
+	e.noLease(owned("w3", ts(2)))
+
+	e.synced(la, ts(3), "a1")
+	la2 := e.mustLease(owned("w2", ts(3)), "a", "a2", "a3", "a4")
+	if la2.ID == la.ID {
+		t.Errorf("new lease reuses the settled lease's ID %q", la.ID)
+	}
+}
+
+// testLeaseExpires checks that an abandoned lease stops protecting its
+// module after Expires, and that the records come out again from the head.
+func testLeaseExpires(t *testing.T, e *env) {
+	appendAB(e)
+	la := e.mustLease(lp(ts(1), 10, "b"), "a", "a1", "a2", "a3", "a4")
+	e.noLease(lp(la.Expires.Add(-time.Millisecond), 10, "b"))
+	la2 := e.mustLease(lp(la.Expires.Add(time.Millisecond), 2, "b"), "a", "a1", "a2")
+	if la2.ID == la.ID {
+		t.Errorf("new lease reuses the expired lease's ID %q", la.ID)
+	}
+	for _, r := range la2.Records {
+		if r.Attempts != 0 {
+			t.Errorf("%s.Attempts = %d after an expired lease, want 0 (only Settle counts attempts)", r.ID, r.Attempts)
+		}
+	}
+}
+
+// testHeadOfLine checks guarantee 3: a head batch waiting to be retried
+// blocks its module, though newer records are due, and only its module.
+func testHeadOfLine(t *testing.T, e *env) {
+	appendAB(e)
+	la := e.mustLease(lp(ts(1), 2, "b"), "a", "a1", "a2")
+	e.settle(bridge.Settlement{LeaseID: la.ID, Module: "a", Now: ts(2),
+		Retry: []string{"a1", "a2"}, RetryAt: ts(60), Error: "bucket: 503"})
+
+	lb := e.mustLease(lp(ts(30), 10), "b", "b1", "b2", "b3")
+	e.noLease(lp(ts(30), 10))
+	e.release(lb, ts(30))
+	e.noLease(lp(ts(60).Add(-time.Microsecond), 10, "b"))
+	e.mustLease(lp(ts(60), 10, "b"), "a", "a1", "a2", "a3", "a4")
+}

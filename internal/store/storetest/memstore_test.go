@@ -1,0 +1,260 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// memStore is a plain in-memory Store that holds the contract, so that the
+// suite itself is checked: every case must pass against it.
+type memStore struct {
+	mu      sync.Mutex
+	recs    []*bridge.Record // in Seq order
+	byID    map[string]*bridge.Record
+	byKey   map[string]*bridge.Record
+	leases  map[string]memLease
+	mods    map[string]*bridge.ModuleSummary
+	st      bridge.Stats
+	nextSeq int64
+	nextID  int
+}
+
+type memLease struct {
+	id      string
+	expires time.Time
+}
+
+var _ bridge.Store = (*memStore)(nil)
+
+func newMem() *memStore {
+	return &memStore{byID: map[string]*bridge.Record{}, byKey: map[string]*bridge.Record{},
+		leases: map[string]memLease{}, mods: map[string]*bridge.ModuleSummary{}}
+}
+
+func (s *memStore) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appended, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range in {
+		if s.byID[n.ID] != nil {
+			return nil, bridge.Errorf(bridge.ECONFLICT, "id %s exists", n.ID)
+		}
+	}
+	out := make([]bridge.Appended, len(in))
+	for i, n := range in {
+		if o := s.byKey[n.DedupeKey]; n.DedupeKey != "" && o != nil {
+			out[i] = bridge.Appended{ID: o.ID, SessionID: o.SessionID, ReceivedAt: o.ReceivedAt, Duplicate: true}
+			continue
+		}
+		s.nextSeq++
+		r := &bridge.Record{ID: n.ID, Seq: s.nextSeq, Module: n.Module, SessionID: n.SessionID,
+			Data: n.Data, ReceivedAt: n.ReceivedAt, NextAttemptAt: n.ReceivedAt}
+		s.recs, s.byID[n.ID] = append(s.recs, r), r
+		if n.DedupeKey != "" {
+			s.byKey[n.DedupeKey] = r
+		}
+		m := s.mod(n.Module)
+		m.Received++
+		m.Pending++
+		if n.ReceivedAt.After(m.LastSeenAt) {
+			m.LastSeenAt = n.ReceivedAt
+		}
+		s.st.Received++
+		s.st.Pending++
+		out[i] = bridge.Appended{ID: n.ID, SessionID: n.SessionID, ReceivedAt: n.ReceivedAt}
+	}
+	return out, nil
+}
+
+func (s *memStore) mod(name string) *bridge.ModuleSummary {
+	if s.mods[name] == nil {
+		s.mods[name] = &bridge.ModuleSummary{Module: name}
+	}
+	return s.mods[name]
+}
+
+func (s *memStore) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for _, head := range s.recs {
+		if head.State != bridge.StatePending || seen[head.Module] {
+			continue
+		}
+		seen[head.Module] = true
+		if l, ok := s.leases[head.Module]; slices.Contains(p.Skip, head.Module) || head.NextAttemptAt.After(p.Now) || ok && p.Now.Before(l.expires) {
+			continue
+		}
+		s.nextID++
+		l := &bridge.Lease{ID: fmt.Sprint("L", s.nextID), Module: head.Module, Expires: p.Now.Add(p.TTL)}
+		size := 0
+		for _, r := range s.recs {
+			if r.Seq < head.Seq || r.Module != head.Module || r.State != bridge.StatePending {
+				continue
+			}
+			if len(l.Records) == p.MaxRecords || len(l.Records) > 0 && p.MaxBytes > 0 && size+len(r.Data) > p.MaxBytes {
+				break
+			}
+			size += len(r.Data)
+			l.Records = append(l.Records, *r)
+		}
+		s.leases[head.Module] = memLease{l.ID, l.Expires}
+		return l, nil
+	}
+	return nil, nil
+}
+
+func (s *memStore) Settle(_ context.Context, st bridge.Settlement) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leases[st.Module]; ok && l.id == st.LeaseID {
+		delete(s.leases, st.Module)
+	}
+	m := s.mod(st.Module)
+	done := func(id string, state bridge.State, lastErr string) {
+		r := s.byID[id]
+		r.Attempts++
+		r.State, r.LastError = state, lastErr
+		m.Pending--
+		s.st.Pending--
+	}
+	for _, id := range st.Synced {
+		done(id, bridge.StateSynced, s.byID[id].LastError)
+		s.byID[id].SyncedAt, m.LastSyncAt, s.st.LastSyncAt = st.Now, st.Now, st.Now
+		m.Synced++
+		s.st.Synced++
+	}
+	for _, d := range st.Dead {
+		done(d.ID, bridge.StateDead, d.Reason)
+		m.Dead++
+		s.st.Dead++
+	}
+	for _, id := range st.Retry {
+		r := s.byID[id]
+		r.Attempts++
+		r.NextAttemptAt, r.LastError = st.RetryAt, st.Error
+	}
+	return nil
+}
+
+func (s *memStore) ReplayDead(_ context.Context, p bridge.ReplayParams) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.recs {
+		pick := p.All
+		if len(p.IDs) > 0 {
+			pick = slices.Contains(p.IDs, r.ID)
+		} else if p.Module != "" {
+			pick = r.Module == p.Module
+		}
+		if !pick || r.State != bridge.StateDead {
+			continue
+		}
+		r.State, r.Attempts, r.NextAttemptAt = bridge.StatePending, 0, p.Now
+		m := s.mod(r.Module)
+		m.Dead--
+		m.Pending++
+		s.st.Dead--
+		s.st.Pending++
+		n++
+	}
+	return n, nil
+}
+
+func (s *memStore) ListDead(_ context.Context, q bridge.DeadQuery) ([]bridge.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bridge.Record
+	for _, r := range s.recs {
+		if r.State == bridge.StateDead && r.Seq > q.AfterSeq && (q.Module == "" || q.Module == r.Module) && len(out) < q.Limit {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) Get(_ context.Context, id string) (bridge.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.byID[id]; r != nil {
+		return *r, nil
+	}
+	return bridge.Record{}, bridge.Errorf(bridge.ENOTFOUND, "record %s not found", id)
+}
+
+func (s *memStore) Stats(context.Context) (bridge.Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.st
+	for _, r := range s.recs {
+		if r.State == bridge.StatePending {
+			st.OldestPendingAt = r.ReceivedAt
+			break
+		}
+	}
+	return st, nil
+}
+
+func (s *memStore) Modules(context.Context) ([]bridge.ModuleSummary, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bridge.ModuleSummary
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range s.mods {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		out = append(out, *s.mods[name])
+	}
+	return out, nil
+}
+
+func (s *memStore) LatencySince(_ context.Context, t time.Time) (int64, time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	var sum time.Duration
+	for _, r := range s.recs {
+		if r.State == bridge.StateSynced && !r.SyncedAt.Before(t) {
+			n++
+			sum += r.SyncedAt.Sub(r.ReceivedAt)
+		}
+	}
+	if n == 0 {
+		return 0, 0, nil
+	}
+	return n, sum / time.Duration(n), nil
+}
+
+func (s *memStore) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	s.recs = slices.DeleteFunc(s.recs, func(r *bridge.Record) bool {
+		if n < p.Limit && r.State == bridge.StateSynced && r.SyncedAt.Before(p.SyncedBefore) {
+			n++
+			delete(s.byID, r.ID)
+			return true
+		}
+		return false
+	})
+	return n, nil
+}
+
+func (s *memStore) Ping(context.Context) error { return nil }
+func (s *memStore) Close() error               { return nil }
+
+func TestMemStore(t *testing.T) {
+	Run(t, Harness{New: func(t *testing.T) func() (bridge.Store, error) {
+		s := newMem() // "durable" across Close: the same value is opened again
+		return func() (bridge.Store, error) { return s, nil }
+	}})
+}

@@ -1,0 +1,105 @@
+// Package storetest is the conformance suite for bridge.Store. Every store
+// (SQLite, PostgreSQL) runs Run against itself, so that ingest and delivery
+// can rely on the contract written in bridge.Store rather than on the habits
+// of one implementation.
+package storetest
+
+import (
+	"testing"
+
+	"corebridge/internal/bridge"
+)
+
+// Harness opens stores for the suite. New makes a fresh, empty location
+// (a temp dir, a fresh PostgreSQL schema…) and returns a function that opens
+// a Store on it; the suite may call open, Close, and open again to test
+// durability.
+type Harness struct {
+	New func(t *testing.T) (open func() (bridge.Store, error))
+}
+
+// test is one case of the suite; it gets a fresh, open store.
+type test struct {
+	name string
+	fn   func(t *testing.T, e *env)
+}
+
+// suite lists every case, grouped by the part of the contract it checks.
+var suite = []struct {
+	group string
+	tests []test
+}{
+	{"Append", []test{
+		{"ReturnsOnePerInputInOrder", testAppendReturns},
+		{"GetReturnsAllFields", testAppendGet},
+		{"SeqIncreasesInAppendOrder", testAppendSeq},
+		{"NewRecordIsDueAtReceivedAt", testAppendDue},
+		{"FailedBatchStoresNothing", testAppendAtomic},
+		{"GetUnknownIsNotFound", testGetUnknown},
+	}},
+	{"Dedupe", []test{
+		{"LaterCallGetsOriginal", testDedupeLaterCall},
+		{"SameCallGetsFirst", testDedupeSameCall},
+		{"EmptyKeyNeverDedupes", testDedupeEmptyKey},
+		{"SyncedOriginalStillDedupes", testDedupeAfterSync},
+	}},
+	{"Lease", []test{
+		{"PerModuleAcceptanceOrder", testLeaseOrder},
+		{"MaxRecords", testLeaseMaxRecords},
+		{"MaxBytes", testLeaseMaxBytes},
+		{"NilWhenNothingDue", testLeaseNothingDue},
+		{"Skip", testLeaseSkip},
+		{"ExclusiveUntilSettled", testLeaseExclusive},
+		{"ExclusiveUntilExpired", testLeaseExpires},
+		{"HeadOfLineBlocksOnlyItsModule", testHeadOfLine},
+		{"ConcurrentLeasesTakeDistinctModules", testConcurrentLeaseOnce},
+		{"ConcurrentWorkersKeepModuleOrder", testConcurrentDrain},
+	}},
+	{"Settle", []test{
+		{"Synced", testSettleSynced},
+		{"Dead", testSettleDead},
+		{"Retry", testSettleRetry},
+		{"UnnamedRecordsStayDue", testSettleUnnamed},
+	}},
+	{"ReplayDead", []test{
+		{"ByIDs", testReplayByIDs},
+		{"ByModule", testReplayByModule},
+		{"All", testReplayAll},
+		{"NonDeadIsUntouched", testReplayNotDead},
+		{"SelectorPrecedence", testReplayPrecedence},
+	}},
+	{"ListDead", []test{
+		{"PagesInSeqOrder", testListDeadPaging},
+		{"ModuleFilter", testListDeadModule},
+	}},
+	{"Stats", []test{
+		{"Empty", testStatsEmpty},
+		{"AfterMixedOperations", testStatsMix},
+		{"LatencySince", testLatencySince},
+	}},
+	{"Prune", []test{
+		{"OnlyOldSyncedUpToLimit", testPrune},
+	}},
+	{"Durability", []test{
+		{"ReopenKeepsEverything", testReopen},
+		{"Ping", testPing},
+	}},
+	{"Concurrency", []test{
+		{"ParallelAppends", testConcurrentAppend},
+	}},
+}
+
+// Run runs the whole suite against the stores h opens. Each subtest gets a
+// fresh location.
+func Run(t *testing.T, h Harness) {
+	if h.New == nil {
+		t.Fatal("storetest: Harness.New is nil")
+	}
+	for _, g := range suite {
+		t.Run(g.group, func(t *testing.T) {
+			for _, c := range g.tests {
+				t.Run(c.name, func(t *testing.T) { c.fn(t, newEnv(t, h)) })
+			}
+		})
+	}
+}
