@@ -24,10 +24,25 @@ type Store interface {
 	// when no module has due records that are not leased.
 	Lease(ctx context.Context, p LeaseParams) (*Lease, error)
 
+	// ReleaseLeases frees every lease held by owner, for a process that
+	// restarts after a crash under the same owner name. It returns how many.
+	ReleaseLeases(ctx context.Context, owner string) (int, error)
+
 	// Settle applies the outcome of delivering a lease and releases it.
 	// Each record named counts one attempt. Records of the lease not named
 	// stay pending and due as they were.
 	Settle(ctx context.Context, s Settlement) error
+
+	// Attempts returns the delivery attempts that included the record with
+	// the given id, oldest first, or an ENOTFOUND error.
+	Attempts(ctx context.Context, recordID string) ([]Attempt, error)
+
+	// AttemptCounts counts delivery attempts made at or after since, by outcome.
+	AttemptCounts(ctx context.Context, since time.Time) (map[string]int64, error)
+
+	// PurgeDead deletes the selected dead records for good (same selectors
+	// as ReplayDead) and returns how many.
+	PurgeDead(ctx context.Context, p ReplayParams) (int, error)
 
 	// ReplayDead makes dead records pending and due now, with their
 	// attempts reset; they keep their place in acceptance order, so they
@@ -52,7 +67,8 @@ type Store interface {
 	LatencySince(ctx context.Context, t time.Time) (n int64, mean time.Duration, err error)
 
 	// Prune deletes up to Limit synced records synced before SyncedBefore
-	// and returns how many it deleted. Dead and pending records are kept.
+	// (and up to Limit attempts made before AttemptsBefore) and returns how
+	// many records it deleted. Dead and pending records are kept.
 	Prune(ctx context.Context, p PruneParams) (int, error)
 
 	// Ping checks that the store can take a write.
@@ -98,6 +114,32 @@ type Settlement struct {
 	Retry   []string   // to try again at RetryAt
 	RetryAt time.Time
 	Error   string // recorded as last_error on Retry records
+	// Attempt, when set, is recorded in the attempt history.
+	Attempt *Attempt
+}
+
+// Attempt outcomes.
+const (
+	AttemptOK       = "ok"       // the Bucket stored (or already had) every record
+	AttemptPartial  = "partial"  // the Bucket answered; it rejected some records
+	AttemptFailed   = "failed"   // transient: network, timeout, 5xx, 408, 429; retried
+	AttemptRejected = "rejected" // the Bucket refused the batch (4xx): dead-lettered
+)
+
+// Attempt is one delivery attempt of a batch. A batch is a run of one
+// module's pending records in acceptance order, so FirstSeq..LastSeq names
+// its records.
+type Attempt struct {
+	At         time.Time     `json:"at"`
+	Module     string        `json:"module"`
+	LeaseID    string        `json:"lease_id"`
+	FirstSeq   int64         `json:"first_seq"`
+	LastSeq    int64         `json:"last_seq"`
+	Records    int           `json:"records"`
+	Outcome    string        `json:"outcome"`
+	HTTPStatus int           `json:"http_status,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	Latency    time.Duration `json:"latency_ns"`
 }
 
 // ReplayParams selects dead records to replay: by IDs, or all of Module, or
@@ -118,8 +160,9 @@ type DeadQuery struct {
 
 // PruneParams bounds one prune pass.
 type PruneParams struct {
-	SyncedBefore time.Time
-	Limit        int
+	SyncedBefore   time.Time
+	AttemptsBefore time.Time // zero: keep every attempt
+	Limit          int
 }
 
 // Stats are store-wide figures.
@@ -149,3 +192,13 @@ func Now() time.Time { return Truncate(time.Now()) }
 
 // Truncate rounds t down to microseconds, in UTC.
 func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// DeliveryStatus is the forwarder's view of the Bucket, shown in health.
+type DeliveryStatus struct {
+	BucketURL     string    `json:"bucket_url"`
+	Reachable     bool      `json:"bucket_reachable"`
+	Breaker       string    `json:"breaker"` // closed, open, half-open
+	BreakerOpened time.Time `json:"breaker_opened_at,omitzero"`
+	LastError     string    `json:"last_delivery_error,omitempty"`
+	LastOK        time.Time `json:"last_delivery_ok_at,omitzero"`
+}

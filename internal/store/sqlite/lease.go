@@ -138,6 +138,14 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 		last_sync_at = max(last_sync_at, ?) WHERE module = ?`, synced+dead, synced, dead, lastSync, st.Module); err != nil {
 		return fmt.Errorf("settle: count: %w", err)
 	}
+	if a := st.Attempt; a != nil {
+		if _, err := exec(`INSERT INTO attempts (at, module, lease_id, first_seq, last_seq, records, outcome,
+			http_status, error, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			micros(a.At), a.Module, a.LeaseID, a.FirstSeq, a.LastSeq, a.Records, a.Outcome,
+			a.HTTPStatus, a.Error, a.Latency.Microseconds()); err != nil {
+			return fmt.Errorf("settle: record attempt: %w", err)
+		}
+	}
 	if _, err := exec(`UPDATE modules SET lease_id = '', lease_owner = '', lease_until = 0
 		WHERE module = ? AND lease_id = ?`, st.Module, st.LeaseID); err != nil {
 		return fmt.Errorf("settle: release: %w", err)
@@ -174,4 +182,15 @@ func queryRecords(ctx context.Context, q querier, query string, args ...any) ([]
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// ReleaseLeases frees the leases owner holds.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE modules SET lease_id = '', lease_owner = '', lease_until = 0
+		WHERE lease_owner = ? AND lease_id != ''`, owner)
+	if err != nil {
+		return 0, fmt.Errorf("release leases: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

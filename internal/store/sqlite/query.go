@@ -100,6 +100,12 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 	if p.Limit <= 0 {
 		p.Limit = 10000
 	}
+	if !p.AttemptsBefore.IsZero() {
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM attempts WHERE id IN (
+			SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)`, micros(p.AttemptsBefore), p.Limit); err != nil {
+			return 0, fmt.Errorf("prune attempts: %w", err)
+		}
+	}
 	res, err := s.w.ExecContext(ctx, `DELETE FROM records WHERE seq IN (
 		SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?)`,
 		micros(p.SyncedBefore), p.Limit)

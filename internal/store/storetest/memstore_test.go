@@ -21,12 +21,14 @@ type memStore struct {
 	leases  map[string]memLease
 	mods    map[string]*bridge.ModuleSummary
 	st      bridge.Stats
+	tries   []bridge.Attempt // in the order recorded
 	nextSeq int64
 	nextID  int
 }
 
 type memLease struct {
 	id      string
+	owner   string
 	expires time.Time
 }
 
@@ -103,7 +105,7 @@ func (s *memStore) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease
 			size += len(r.Data)
 			l.Records = append(l.Records, *r)
 		}
-		s.leases[head.Module] = memLease{l.ID, l.Expires}
+		s.leases[head.Module] = memLease{l.ID, p.Owner, l.Expires}
 		return l, nil
 	}
 	return nil, nil
@@ -139,7 +141,90 @@ func (s *memStore) Settle(_ context.Context, st bridge.Settlement) error {
 		r.Attempts++
 		r.NextAttemptAt, r.LastError = st.RetryAt, st.Error
 	}
+	if a := st.Attempt; a != nil {
+		c := *a
+		c.Latency = c.Latency.Truncate(time.Microsecond)
+		s.tries = append(s.tries, c)
+	}
 	return nil
+}
+
+func (s *memStore) ReleaseLeases(_ context.Context, owner string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for m, l := range s.leases {
+		if l.owner == owner {
+			delete(s.leases, m)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *memStore) Attempts(_ context.Context, recordID string) ([]bridge.Attempt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.byID[recordID]
+	if r == nil {
+		return nil, bridge.Errorf(bridge.ENOTFOUND, "record %s not found", recordID)
+	}
+	var out []bridge.Attempt
+	for _, a := range s.tries {
+		if a.Module == r.Module && a.FirstSeq <= r.Seq && r.Seq <= a.LastSeq {
+			out = append(out, a)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y bridge.Attempt) int { return x.At.Compare(y.At) })
+	return out, nil
+}
+
+func (s *memStore) AttemptCounts(_ context.Context, since time.Time) (map[string]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int64{}
+	for _, a := range s.tries {
+		if !a.At.Before(since) {
+			out[a.Outcome]++
+		}
+	}
+	return out, nil
+}
+
+// pick reports whether p selects r, by the first selector given.
+func pick(p bridge.ReplayParams, r *bridge.Record) bool {
+	switch {
+	case len(p.IDs) > 0:
+		return slices.Contains(p.IDs, r.ID)
+	case p.Module != "":
+		return r.Module == p.Module
+	}
+	return p.All
+}
+
+func (s *memStore) PurgeDead(_ context.Context, p bridge.ReplayParams) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(p.IDs) == 0 && p.Module == "" && !p.All {
+		return 0, bridge.Errorf(bridge.EINVALID, "purge: give ids, a module, or all")
+	}
+	n := 0
+	s.recs = slices.DeleteFunc(s.recs, func(r *bridge.Record) bool {
+		if r.State != bridge.StateDead || !pick(p, r) {
+			return false
+		}
+		delete(s.byID, r.ID)
+		for k, o := range s.byKey {
+			if o == r {
+				delete(s.byKey, k)
+			}
+		}
+		s.mod(r.Module).Dead--
+		s.st.Dead--
+		n++
+		return true
+	})
+	return n, nil
 }
 
 func (s *memStore) ReplayDead(_ context.Context, p bridge.ReplayParams) (int, error) {
@@ -147,13 +232,7 @@ func (s *memStore) ReplayDead(_ context.Context, p bridge.ReplayParams) (int, er
 	defer s.mu.Unlock()
 	n := 0
 	for _, r := range s.recs {
-		pick := p.All
-		if len(p.IDs) > 0 {
-			pick = slices.Contains(p.IDs, r.ID)
-		} else if p.Module != "" {
-			pick = r.Module == p.Module
-		}
-		if !pick || r.State != bridge.StateDead {
+		if !pick(p, r) || r.State != bridge.StateDead {
 			continue
 		}
 		r.State, r.Attempts, r.NextAttemptAt = bridge.StatePending, 0, p.Now
@@ -237,6 +316,16 @@ func (s *memStore) LatencySince(_ context.Context, t time.Time) (int64, time.Dur
 func (s *memStore) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !p.AttemptsBefore.IsZero() {
+		k := 0
+		s.tries = slices.DeleteFunc(s.tries, func(a bridge.Attempt) bool {
+			if k < p.Limit && a.At.Before(p.AttemptsBefore) {
+				k++
+				return true
+			}
+			return false
+		})
+	}
 	n := 0
 	s.recs = slices.DeleteFunc(s.recs, func(r *bridge.Record) bool {
 		if n < p.Limit && r.State == bridge.StateSynced && r.SyncedAt.Before(p.SyncedBefore) {

@@ -68,9 +68,22 @@ var suite = []struct {
 		{"NonDeadIsUntouched", testReplayNotDead},
 		{"SelectorPrecedence", testReplayPrecedence},
 	}},
+	{"PurgeDead", []test{
+		{"ByIDs", testPurgeByIDs},
+		{"ByModule", testPurgeByModule},
+		{"All", testPurgeAll},
+		{"NoSelectorIsInvalid", testPurgeNoSelector},
+		{"SelectorPrecedence", testPurgePrecedence},
+	}},
 	{"ListDead", []test{
 		{"PagesInSeqOrder", testListDeadPaging},
 		{"ModuleFilter", testListDeadModule},
+	}},
+	{"Attempts", []test{
+		{"RecordedForTheBatchRange", testAttemptsRecorded},
+		{"UnknownIsNotFound", testAttemptsUnknown},
+		{"NoneWithoutAttempt", testAttemptsNoneWithoutAttempt},
+		{"CountsSince", testAttemptCounts},
 	}},
 	{"Stats", []test{
 		{"Empty", testStatsEmpty},
@@ -79,6 +92,8 @@ var suite = []struct {
 	}},
 	{"Prune", []test{
 		{"OnlyOldSyncedUpToLimit", testPrune},
+		{"OldAttemptsUpToLimit", testPruneAttempts},
+		{"ZeroAttemptsBeforeKeepsAttempts", testPruneKeepsAttempts},
 	}},
 	{"Durability", []test{
 		{"ReopenKeepsEverything", testReopen},
