@@ -1,0 +1,182 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// deadLetter is a dead record as the API shows it.
+type deadLetter struct {
+	ID         string          `json:"id"`
+	Seq        int64           `json:"seq"`
+	Module     string          `json:"module"`
+	SessionID  string          `json:"session_id"`
+	Data       json.RawMessage `json:"data"`
+	ReceivedAt string          `json:"received_at"`
+	Attempts   int             `json:"attempts"`
+	Reason     string          `json:"reason"`
+}
+
+func toDeadLetter(r bridge.Record) deadLetter {
+	return deadLetter{ID: r.ID, Seq: r.Seq, Module: r.Module, SessionID: r.SessionID, Data: r.Data,
+		ReceivedAt: bridge.FormatTime(r.ReceivedAt), Attempts: r.Attempts, Reason: r.LastError}
+}
+
+// handleListDead is GET /api/dead-letters?module=&after=&limit=: dead
+// records in acceptance order; after is the seq of the previous page's last.
+func handleListDead(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var fes []bridge.FieldError
+		after, limit := int64(0), 100
+		if v := q.Get("after"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				fes = append(fes, bridge.FieldError{Loc: []any{"query", "after"}, Msg: "Input should be a non-negative integer (the seq of the last record of the previous page)", Type: "int_parsing"})
+			}
+			after = n
+		}
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				fes = append(fes, bridge.FieldError{Loc: []any{"query", "limit"}, Msg: "Input should be an integer from 1 to 1000", Type: "int_parsing"})
+			}
+			limit = n
+		}
+		module := q.Get("module")
+		if module != "" && !bridge.ValidModule(module) {
+			fes = append(fes, bridge.FieldError{Loc: []any{"query", "module"}, Msg: "String should match pattern '" + bridge.ModulePattern + "'", Type: "string_pattern_mismatch"})
+		}
+		if len(fes) > 0 {
+			writeError(w, r, s.log, &bridge.Error{Code: bridge.EINVALID, Message: "invalid query", Fields: fes})
+			return
+		}
+		recs, err := s.store.ListDead(r.Context(), bridge.DeadQuery{Module: module, AfterSeq: after, Limit: limit})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		out := struct {
+			DeadLetters []deadLetter `json:"dead_letters"`
+			NextAfter   int64        `json:"next_after"`
+		}{DeadLetters: make([]deadLetter, len(recs))}
+		for i, rec := range recs {
+			out.DeadLetters[i] = toDeadLetter(rec)
+			out.NextAfter = rec.Seq
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// selector is the body of the replay and purge routes.
+type selector struct {
+	IDs    []string `json:"ids"`
+	Module string   `json:"module"`
+	All    bool     `json:"all"`
+}
+
+func decodeSelector(w http.ResponseWriter, r *http.Request) (bridge.ReplayParams, error) {
+	body, err := readBody(w, r, 1<<20)
+	if err != nil {
+		return bridge.ReplayParams{}, err
+	}
+	var sel selector
+	if err := json.Unmarshal(body, &sel); err != nil {
+		return bridge.ReplayParams{}, &bridge.Error{Code: bridge.EINVALID, Message: "invalid body", Fields: []bridge.FieldError{{
+			Loc: []any{"body"}, Msg: `Body should be {"ids":[…]} or {"module":"…"} or {"all":true}`, Type: "model_type"}}}
+	}
+	n := 0
+	if len(sel.IDs) > 0 {
+		n++
+	}
+	if sel.Module != "" {
+		n++
+	}
+	if sel.All {
+		n++
+	}
+	if n != 1 {
+		return bridge.ReplayParams{}, &bridge.Error{Code: bridge.EINVALID, Message: "give exactly one selector", Fields: []bridge.FieldError{{
+			Loc: []any{"body"}, Msg: "Give exactly one of ids, module or all", Type: "value_error"}}}
+	}
+	return bridge.ReplayParams{IDs: sel.IDs, Module: sel.Module, All: sel.All, Now: bridge.Truncate(time.Now())}, nil
+}
+
+// handleReplayDead is POST /api/dead-letters/replay: dead records go back to
+// their module's head, in their original order.
+func handleReplayDead(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := decodeSelector(w, r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		p.Now = bridge.Truncate(s.cfg.Now())
+		n, err := s.store.ReplayDead(r.Context(), p)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if n > 0 {
+			s.cfg.OnCommit()
+		}
+		s.log.Info("dead letters replayed", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
+		writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
+	})
+}
+
+// handlePurgeDead is POST /api/dead-letters/purge: dead records deleted for good.
+func handlePurgeDead(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := decodeSelector(w, r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		n, err := s.store.PurgeDead(r.Context(), p)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		s.log.Info("dead letters purged", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
+		writeJSON(w, http.StatusOK, map[string]int{"purged": n})
+	})
+}
+
+// recordView is any record with its delivery history: what is stuck and why.
+type recordView struct {
+	bridge.Record
+	ReceivedAt    string           `json:"received_at"`
+	NextAttemptAt string           `json:"next_attempt_at,omitempty"`
+	SyncedAt      string           `json:"synced_at,omitempty"`
+	History       []bridge.Attempt `json:"attempts_history"`
+}
+
+// handleGetRecord is GET /api/records/{id}.
+func handleGetRecord(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		rec, err := s.store.Get(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		hist, err := s.store.Attempts(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		v := recordView{Record: rec, ReceivedAt: bridge.FormatTime(rec.ReceivedAt), SyncedAt: bridge.FormatTime(rec.SyncedAt), History: hist}
+		if rec.State == bridge.StatePending {
+			v.NextAttemptAt = bridge.FormatTime(rec.NextAttemptAt)
+		}
+		if v.History == nil {
+			v.History = []bridge.Attempt{}
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}

@@ -1,0 +1,167 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"corebridge/internal/bridge"
+
+	"github.com/google/uuid"
+)
+
+// updateResponse is the prototype's answer plus record_id (and duplicate,
+// only when true).
+type updateResponse struct {
+	Status    string `json:"status"`
+	Timestamp string `json:"timestamp"`
+	SessionID string `json:"session_id"`
+	Message   string `json:"message"`
+	RecordID  string `json:"record_id"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+func newUpdateResponse(module string, a bridge.Appended) updateResponse {
+	return updateResponse{
+		Status:    "success",
+		Timestamp: bridge.FormatTime(a.ReceivedAt),
+		SessionID: a.SessionID,
+		Message:   "Data received and logged for module " + module,
+		RecordID:  a.ID,
+		Duplicate: a.Duplicate,
+	}
+}
+
+// readBody reads at most limit bytes, answering 413 past it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, bridge.Errorf(bridge.ETOOLARGE, "request body is over the limit of %d bytes", limit)
+	} else if err != nil {
+		return nil, bridge.Errorf(bridge.EINVALID, "cannot read request body: %v", err)
+	}
+	return body, nil
+}
+
+// toRecord gives a valid update its identity: a time-ordered record id, a
+// session id if the producer sent none, and the acceptance time.
+func toRecord(u bridge.Update, now time.Time) bridge.NewRecord {
+	if u.SessionID == "" {
+		// A generated session id cannot repeat, so content dedupe does not apply.
+		u.SessionID = uuid.NewString()
+		if u.IdempotencyKey == "" {
+			return bridge.NewRecord{ID: newID(), Module: u.Module, SessionID: u.SessionID, Data: u.Data, ReceivedAt: now}
+		}
+	}
+	return bridge.NewRecord{ID: newID(), Module: u.Module, SessionID: u.SessionID, Data: u.Data,
+		ReceivedAt: now, DedupeKey: u.DedupeKey()}
+}
+
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// handleUpdate is POST /core/update: validate, commit, answer.
+func handleUpdate(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := decodeUpdateRequest(w, r, s.cfg.MaxBody)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		rec := toRecord(u, bridge.Truncate(s.cfg.Now()))
+		res, err := s.commit.submit(r.Context(), []bridge.NewRecord{rec})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, newUpdateResponse(u.Module, res[0]))
+	})
+}
+
+// decodeUpdateRequest reads and validates a single update, including the
+// Idempotency-Key header. The ceiling server shares it.
+func decodeUpdateRequest(w http.ResponseWriter, r *http.Request, limit int64) (bridge.Update, error) {
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return bridge.Update{}, err
+	}
+	u, err := bridge.DecodeUpdate(body)
+	if err != nil {
+		return u, err
+	}
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		if !bridge.ValidIdempotencyKey(k) {
+			return u, &bridge.Error{Code: bridge.EINVALID, Message: "invalid Idempotency-Key", Fields: []bridge.FieldError{{
+				Loc: []any{"header", "idempotency-key"}, Msg: "String should have at most 255 characters", Type: "string_too_long"}}}
+		}
+		u.IdempotencyKey = k
+	}
+	return u, nil
+}
+
+type batchResult struct {
+	RecordID  string `json:"record_id"`
+	SessionID string `json:"session_id"`
+	Timestamp string `json:"timestamp"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+type batchResponse struct {
+	Status     string        `json:"status"`
+	Count      int           `json:"count"`
+	Duplicates int           `json:"duplicates"`
+	Results    []batchResult `json:"results"`
+}
+
+// handleUpdates is POST /core/updates: all items valid or nothing stored;
+// one transaction for the whole batch.
+func handleUpdates(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r, s.cfg.MaxBatchBody)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ups, err := bridge.DecodeBatch(body)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		now := bridge.Truncate(s.cfg.Now())
+		recs := make([]bridge.NewRecord, len(ups))
+		for i, u := range ups {
+			recs[i] = toRecord(u, now)
+		}
+		res, err := s.commit.submit(r.Context(), recs)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out := batchResponse{Status: "success", Count: len(res), Results: make([]batchResult, len(res))}
+		for i, a := range res {
+			out.Results[i] = batchResult{RecordID: a.ID, SessionID: a.SessionID, Timestamp: bridge.FormatTime(a.ReceivedAt), Duplicate: a.Duplicate}
+			if a.Duplicate {
+				out.Duplicates++
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// fail answers err and counts server-side failures for error_count_24h.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The producer has gone; nothing was taken in, and no one reads the answer.
+		err = bridge.Errorf(bridge.EUNAVAILABLE, "request cancelled before it was taken in")
+	} else if statusOf(bridge.ErrorCode(err)) >= 500 {
+		s.ingestErrors.add(s.cfg.Now(), 1)
+	}
+	writeError(w, r, s.log, err)
+}

@@ -1,0 +1,101 @@
+// Package api is the Core-facing HTTP API: the prototype's routes
+// (/core/update, /bucket/status, /core/health), batch ingest, health probes
+// and the OpenAPI document. Every accepted record goes through one
+// group-commit writer and is answered only once it is committed.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// Config holds the API's settings; zero values get the documented defaults.
+type Config struct {
+	MaxBody        int64 // bytes of one /core/update body (default 1 MiB)
+	MaxBatchBody   int64 // bytes of one /core/updates body (default 8 MiB)
+	MaxPending     int64 // refuse ingest past this many pending records (default 1,000,000; <0 = no bound)
+	MaxCommitBatch int   // records per group commit (default 1,024)
+	Version        string
+	StoreKind      string // "sqlite", "postgres": shown in health
+	OpenAPIJSON    []byte // served at /openapi.json
+	Started        time.Time
+	Now            func() time.Time
+	// StaleAfter: health is degraded while the oldest pending record is
+	// older than this (default 5 min).
+	StaleAfter time.Duration
+	// Delivery, when set, reports the forwarder's view of the Bucket.
+	Delivery func() bridge.DeliveryStatus
+	// OnCommit, when set, is called after records are committed or
+	// replayed, to wake the forwarder.
+	OnCommit func()
+}
+
+func (c *Config) defaults() {
+	if c.MaxBody <= 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.MaxBatchBody <= 0 {
+		c.MaxBatchBody = 8 << 20
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = 1_000_000
+	}
+	if c.MaxCommitBatch <= 0 {
+		c.MaxCommitBatch = 1024
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 5 * time.Minute
+	}
+	if c.OnCommit == nil {
+		c.OnCommit = func() {}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Started.IsZero() {
+		c.Started = c.Now()
+	}
+}
+
+// Server is the API: an http.Handler plus its group-commit writer, which
+// Start and Stop run.
+type Server struct {
+	cfg          Config
+	store        bridge.Store
+	log          *slog.Logger
+	commit       *committer
+	ingestErrors window
+	mux          *http.ServeMux
+}
+
+// NewServer wires the API over store. Call Start before serving and Stop
+// after the HTTP server has shut down.
+func NewServer(store bridge.Store, log *slog.Logger, cfg Config) *Server {
+	cfg.defaults()
+	maxPending := cfg.MaxPending
+	if maxPending < 0 {
+		maxPending = 0
+	}
+	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(),
+		commit: newCommitter(store, log, cfg.MaxCommitBatch, maxPending)}
+	s.commit.afterCommit = cfg.OnCommit
+	s.routes()
+	return s
+}
+
+// Start runs the group-commit writer.
+func (s *Server) Start() { go s.commit.run() }
+
+// Stop refuses new ingest and returns once every commit taken in is done.
+func (s *Server) Stop() { s.commit.stop() }
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// CommitStats returns how many group commits and records were written.
+func (s *Server) CommitStats() (commits, records int64) {
+	return s.commit.commits.Load(), s.commit.records.Load()
+}

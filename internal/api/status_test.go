@@ -1,0 +1,179 @@
+package api_test
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"corebridge/internal/api"
+	"corebridge/internal/bridge"
+)
+
+func TestBucketStatus(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	t0 := f.clock.Now()
+
+	t.Run("before any sync", func(t *testing.T) {
+		r := f.do(t, "GET", "/bucket/status", "")
+		r.want(t, http.StatusOK)
+		m := r.object(t)
+		if s := wantString(t, m, "last_sync_time"); s != "" {
+			t.Errorf("last_sync_time = %q, want \"\"", s)
+		}
+		if n := wantInt(t, m, "total_sync_count"); n != 0 {
+			t.Errorf("total_sync_count = %d", n)
+		}
+		counts, ok := m["module_sync_counts"].(map[string]any)
+		if !ok || len(counts) != 0 {
+			t.Errorf("module_sync_counts = %#v, want an empty object", m["module_sync_counts"])
+		}
+	})
+
+	// Interleaved so that each module's head is older than the other's next.
+	for i, mod := range []string{"education", "finance", "education", "finance", "education"} {
+		wantUpdateOK(t, f.do(t, "POST", "/core/update", fmt.Sprintf(`{"module":%q,"data":{"i":%d}}`, mod, i)), mod, false)
+	}
+	syncAt := t0.Add(90 * time.Second)
+	if mod := f.settle(t, syncAt, 2, 2); mod != "education" {
+		t.Fatalf("leased %s first, want education", mod)
+	}
+	if mod := f.settle(t, syncAt.Add(-time.Second), 2, 1, "education"); mod != "finance" {
+		t.Fatalf("leased %s, want finance", mod)
+	}
+
+	t.Run("after syncs", func(t *testing.T) {
+		m := f.do(t, "GET", "/bucket/status", "").object(t)
+		if s := wantString(t, m, "last_sync_time"); s != bridge.FormatTime(syncAt) {
+			t.Errorf("last_sync_time = %q, want the latest sync %q", s, bridge.FormatTime(syncAt))
+		}
+		if n := wantInt(t, m, "total_sync_count"); n != 3 {
+			t.Errorf("total_sync_count = %d, want 3", n)
+		}
+		counts, ok := m["module_sync_counts"].(map[string]any)
+		if !ok {
+			t.Fatalf("module_sync_counts = %#v, want an object", m["module_sync_counts"])
+		}
+		if n := wantInt(t, counts, "education"); n != 2 {
+			t.Errorf("education syncs = %d, want 2", n)
+		}
+		if n := wantInt(t, counts, "finance"); n != 1 {
+			t.Errorf("finance syncs = %d, want 1", n)
+		}
+		if len(counts) != 2 {
+			t.Errorf("module_sync_counts = %v", counts)
+		}
+		for key, want := range map[string]int64{"received_count": 5, "pending_count": 1, "dead_count": 1} {
+			if n := wantInt(t, m, key); n != want {
+				t.Errorf("%s = %d, want %d", key, n, want)
+			}
+		}
+	})
+}
+
+func TestHealth(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clk := newClock(t0)
+	f := newFixture(t, api.Config{Now: clk.Now, Started: t0.Add(-10 * time.Second), Version: "v-test", StoreKind: "sqlite"})
+
+	get := func(t *testing.T) map[string]any {
+		t.Helper()
+		r := f.do(t, "GET", "/core/health", "")
+		r.want(t, http.StatusOK)
+		m := r.object(t)
+		if s := wantString(t, m, "status"); s != "ok" {
+			t.Errorf("status = %q, want ok (reasons %v)", s, m["reasons"])
+		}
+		wantFloat(t, m, "uptime_s")
+		wantString(t, m, "last_sync_ts")
+		wantInt(t, m, "pending_queue")
+		wantInt(t, m, "error_count_24h")
+		wantFloat(t, m, "avg_latency_ms_24h")
+		return m
+	}
+
+	t.Run("empty", func(t *testing.T) {
+		m := get(t)
+		if u := wantFloat(t, m, "uptime_s"); u != 10 {
+			t.Errorf("uptime_s = %v, want 10", u)
+		}
+		if s := m["last_sync_ts"]; s != "" {
+			t.Errorf("last_sync_ts = %#v, want \"\"", s)
+		}
+		for _, k := range []string{"pending_queue", "error_count_24h"} {
+			if n := wantInt(t, m, k); n != 0 {
+				t.Errorf("%s = %d, want 0", k, n)
+			}
+		}
+		if a := wantFloat(t, m, "avg_latency_ms_24h"); a != 0 {
+			t.Errorf("avg_latency_ms_24h = %v, want 0", a)
+		}
+		if m["version"] != "v-test" || m["store"] != "sqlite" {
+			t.Errorf("version %v store %v", m["version"], m["store"])
+		}
+	})
+
+	for i := range 4 {
+		wantUpdateOK(t, f.do(t, "POST", "/core/update", fmt.Sprintf(`{"module":"m","data":{"i":%d}}`, i)), "m", false)
+	}
+	t.Run("pending", func(t *testing.T) {
+		clk.Set(t0.Add(500 * time.Millisecond))
+		m := get(t)
+		if n := wantInt(t, m, "pending_queue"); n != 4 {
+			t.Errorf("pending_queue = %d, want 4", n)
+		}
+		if a := wantFloat(t, m, "oldest_pending_age_s"); a != 0.5 {
+			t.Errorf("oldest_pending_age_s = %v, want 0.5", a)
+		}
+	})
+
+	// Three of the four confirmed 1.5 s after they were accepted.
+	syncAt := t0.Add(1500 * time.Millisecond)
+	f.settle(t, syncAt, 3, 3)
+
+	t.Run("after syncs", func(t *testing.T) {
+		clk.Set(t0.Add(2 * time.Second))
+		m := get(t)
+		if u := wantFloat(t, m, "uptime_s"); u != 12 {
+			t.Errorf("uptime_s = %v, want 12", u)
+		}
+		if n := wantInt(t, m, "pending_queue"); n != 1 {
+			t.Errorf("pending_queue = %d, want 1", n)
+		}
+		if s := m["last_sync_ts"]; s != bridge.FormatTime(syncAt) {
+			t.Errorf("last_sync_ts = %#v, want %q", s, bridge.FormatTime(syncAt))
+		}
+		if a := wantFloat(t, m, "avg_latency_ms_24h"); math.Abs(a-1500) > 0.001 {
+			t.Errorf("avg_latency_ms_24h = %v, want 1500", a)
+		}
+		for key, want := range map[string]int64{"received_total": 4, "synced_total": 3, "synced_24h": 3, "dead_count": 0} {
+			if n := wantInt(t, m, key); n != want {
+				t.Errorf("%s = %d, want %d", key, n, want)
+			}
+		}
+	})
+
+	t.Run("a day later the latency window is empty", func(t *testing.T) {
+		clk.Set(syncAt.Add(24*time.Hour + time.Second))
+		m := get(t)
+		if a := wantFloat(t, m, "avg_latency_ms_24h"); a != 0 {
+			t.Errorf("avg_latency_ms_24h = %v, want 0", a)
+		}
+		if n := wantInt(t, m, "synced_24h"); n != 0 {
+			t.Errorf("synced_24h = %d, want 0", n)
+		}
+	})
+}
+
+func TestHealthStoreDown(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := f.do(t, "GET", "/core/health", "")
+	r.want(t, http.StatusOK)
+	if m := r.object(t); m["status"] != "down" {
+		t.Errorf("status = %#v, want down", m["status"])
+	}
+}
