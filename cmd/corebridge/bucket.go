@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"corebridge/internal/bucket"
+)
+
+func runBucket(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("bucket", "Run the reference central Bucket: stores records by id in its own SQLite\n"+
+		"database (a redelivery is answered \"duplicate\"), serves them back in stored\n"+
+		"order, and can inject faults for drills. Stop and restart it at will: what it\n"+
+		"stored stays stored.", e)
+	addr := fs.String("addr", "127.0.0.1:8100", "address to listen on (host:port; port 0 picks a free one)")
+	dataDir := fs.String("data-dir", "bucket-data", "directory for the Bucket's database (created if missing)")
+	failRate := fs.Float64("fail-rate", 0, "fault injection: fraction of POST /v1/records answered 503 (0 to 1)")
+	latency := fs.Duration("latency", 0, "fault injection: delay added before answering each POST /v1/records")
+	rejectModule := fs.String("reject-module", "", "fault injection: reject every record of this module")
+	logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	if err := parseFlags(fs, args, e); err != nil {
+		return err
+	}
+	faults := bucket.Faults{FailRate: *failRate, Latency: *latency, RejectModule: *rejectModule}
+	if err := faults.Validate(); err != nil {
+		return usageError{"bucket: " + err.Error()}
+	}
+	log, err := newLogger(e.stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+
+	run, err := bucket.Start(ctx, bucket.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log})
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", run.Addr, "url", run.URL, "version", buildVersion(), "db", run.Store.Path(),
+		"fail_rate", faults.FailRate, "latency", faults.Latency.String(), "reject_module", faults.RejectModule)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-run.Err():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := run.Stop(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	if serveErr != nil {
+		return serveErr
+	}
+	log.Info("stopped")
+	return nil
+}

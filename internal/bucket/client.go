@@ -1,0 +1,197 @@
+package bucket
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// ErrBadResponse is wrapped by the error of a 200 answer that cannot be
+// trusted (undecodable, or results that do not match the request): the
+// batch may or may not have been stored, so it is safe only to resend it.
+var ErrBadResponse = errors.New("bucket: bad response")
+
+// DefaultConcurrency sizes the connection pool when WithConcurrency is not given.
+const DefaultConcurrency = 8
+
+// Client speaks the Bucket protocol to one Bucket. It is safe for
+// concurrent use.
+type Client struct {
+	base    string
+	hc      *http.Client
+	timeout time.Duration
+}
+
+// Option configures a Client in NewClient.
+type Option func(*clientOptions)
+
+type clientOptions struct {
+	concurrency int
+	timeout     time.Duration
+	hc          *http.Client
+}
+
+// WithConcurrency sizes the pool to the number of requests that may be in
+// flight at once: that many connections, all kept alive between batches.
+// Go's default transport keeps 2 idle connections per host and would open
+// and discard a socket for most batches.
+func WithConcurrency(n int) Option { return func(o *clientOptions) { o.concurrency = n } }
+
+// WithTimeout bounds each request, from dialling to reading the answer.
+// Zero leaves the bound to the caller's context.
+func WithTimeout(d time.Duration) Option { return func(o *clientOptions) { o.timeout = d } }
+
+// WithHTTPClient sends through hc unchanged; WithConcurrency has no effect.
+func WithHTTPClient(hc *http.Client) Option { return func(o *clientOptions) { o.hc = hc } }
+
+// NewClient returns a Client for the Bucket at baseURL, e.g.
+// "http://127.0.0.1:8100".
+func NewClient(baseURL string, opts ...Option) *Client {
+	o := clientOptions{concurrency: DefaultConcurrency}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	hc := o.hc
+	if hc == nil {
+		n := max(o.concurrency, 1)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns = n
+		tr.MaxIdleConnsPerHost = n
+		tr.MaxConnsPerHost = n
+		hc = &http.Client{Transport: tr}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, timeout: o.timeout}
+}
+
+// URL returns the Bucket's base URL.
+func (c *Client) URL() string { return c.base }
+
+// CloseIdleConnections closes the Client's idle keep-alive connections.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// Send delivers recs in one POST /v1/records and returns one Result per
+// record, in order. A non-200 answer is a *StatusError; a network failure
+// or timeout is returned wrapped; a 200 whose results do not match recs
+// wraps ErrBadResponse.
+func (c *Client) Send(ctx context.Context, recs []bridge.Record) ([]Result, error) {
+	return c.SendRecords(ctx, WireRecords(recs))
+}
+
+// SendRecords is Send for records already in wire form.
+func (c *Client) SendRecords(ctx context.Context, recs []Record) ([]Result, error) {
+	if len(recs) == 0 {
+		return []Result{}, nil
+	}
+	body, err := json.Marshal(Request{Records: recs})
+	if err != nil {
+		return nil, fmt.Errorf("bucket: encode request: %w", err)
+	}
+	var resp Response
+	if err := c.do(ctx, http.MethodPost, "/v1/records", body, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Results) != len(recs) {
+		return nil, fmt.Errorf("%w: %d results for %d records", ErrBadResponse, len(resp.Results), len(recs))
+	}
+	for i, res := range resp.Results {
+		if res.ID != recs[i].ID {
+			return nil, fmt.Errorf("%w: result %d is for id %q, want %q", ErrBadResponse, i, res.ID, recs[i].ID)
+		}
+		switch res.Status {
+		case StatusStored, StatusDuplicate, StatusRejected:
+		default:
+			return nil, fmt.Errorf("%w: result %d (id %q) has unknown status %q", ErrBadResponse, i, res.ID, res.Status)
+		}
+	}
+	return resp.Results, nil
+}
+
+// Healthy checks that the Bucket answers GET /healthz with 200.
+func (c *Client) Healthy(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, nil)
+}
+
+// Records reads one page of what the Bucket holds, in the order it stored
+// it: of module only if module is not "", after the record with id after
+// ("" from the start), up to limit (0 for the Bucket's default).
+func (c *Client) Records(ctx context.Context, module, after string, limit int) ([]StoredRecord, error) {
+	q := url.Values{}
+	if module != "" {
+		q.Set("module", module)
+	}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/v1/records"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var page Page
+	if err := c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+		return nil, err
+	}
+	return page.Records, nil
+}
+
+// Stats reads how many records the Bucket holds (GET /v1/stats).
+func (c *Client) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := c.do(ctx, http.MethodGet, "/v1/stats", nil, &st)
+	return st, err
+}
+
+// do sends one request and decodes a 200 answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return fmt.Errorf("bucket: %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("bucket: %s %s: %w", method, path, err)
+	}
+	defer func() {
+		// Drain what is left so the connection goes back to the pool.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
+	if resp.StatusCode != http.StatusOK {
+		return newStatusError(resp, time.Now())
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("bucket: %s %s: read answer: %w", method, path, err)
+		}
+		return fmt.Errorf("%w: %s %s: %v", ErrBadResponse, method, path, err)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package bucket
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 29, 14, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		v    string
+		want time.Duration
+	}{
+		{"absent", "", 0},
+		{"seconds", "1", time.Second},
+		{"seconds with spaces", " 120 ", 2 * time.Minute},
+		{"zero", "0", 0},
+		{"negative", "-5", 0},
+		{"huge capped at a day", "99999999999999999", 24 * time.Hour},
+		{"http date ahead", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{"http date past", now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{"rfc 850 date", now.Add(30 * time.Second).Format("Monday, 02-Jan-06 15:04:05 GMT"), 30 * time.Second},
+		{"garbage", "soon", 0},
+		{"fraction", "1.5", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseRetryAfter(tc.v, now); got != tc.want {
+				t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.v, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSnippet(t *testing.T) {
+	if got := snippet("  a\n\tb  "); got != "a b" {
+		t.Errorf("snippet folds whitespace: %q", got)
+	}
+	long := strings.Repeat("é", maxMessage) // two bytes each: the cut falls mid-rune
+	got := snippet(long)
+	if len(got) > maxMessage+len("…") || !strings.HasSuffix(got, "…") || strings.ContainsRune(got, '\uFFFD') {
+		t.Errorf("snippet of a long text = %d bytes %q…", len(got), got[:20])
+	}
+}
+
+// The reads the Bucket serves must walk an index in the order they return,
+// not sort: a page must cost the same however many records are held.
+func TestStoreQueryPlans(t *testing.T) {
+	s, err := OpenStore(filepath.Join(t.TempDir(), "bucket.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		name, query, want string
+	}{
+		{"module page", `SELECT id FROM records WHERE module = 'm' AND seq > 0 ORDER BY seq LIMIT 10`, "records_module_seq"},
+		{"all page", `SELECT id FROM records WHERE seq > 0 ORDER BY seq LIMIT 10`, "INTEGER PRIMARY KEY"},
+		{"after lookup", `SELECT seq FROM records WHERE id = 'x'`, "sqlite_autoindex_records"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			p := strings.Join(plan, "; ")
+			if !strings.Contains(p, tc.want) || strings.Contains(p, "TEMP B-TREE") {
+				t.Errorf("plan %q: want %s and no sort", p, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,85 @@
+package bucket
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxMessage bounds StatusError.Message.
+const maxMessage = 512
+
+// StatusError is a non-200 answer from the Bucket.
+type StatusError struct {
+	StatusCode int
+	// RetryAfter is how long the Bucket asked to wait (Retry-After in
+	// seconds or as an HTTP date); 0 if it did not say.
+	RetryAfter time.Duration
+	// Message is the Bucket's error message, or the start of its body.
+	Message string
+}
+
+// Error returns e.g. "bucket: 503 Service Unavailable: bucket unavailable".
+func (e *StatusError) Error() string {
+	s := fmt.Sprintf("bucket: %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Temporary reports whether the same request may succeed later unchanged:
+// 408, 429 and 5xx. Any other 4xx is the request's own fault.
+func (e *StatusError) Temporary() bool {
+	return e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+}
+
+func newStatusError(resp *http.Response, now time.Time) *StatusError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	e := &StatusError{StatusCode: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now)}
+	var doc struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &doc) == nil && doc.Error != "" {
+		e.Message = snippet(doc.Error)
+	} else {
+		e.Message = snippet(string(body))
+	}
+	return e
+}
+
+// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
+// (RFC 9110 10.2.3). Absent, unreadable or past values give 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		// Cap before multiplying so a huge value cannot overflow.
+		return time.Duration(min(n, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// snippet trims s to one readable line of at most maxMessage bytes.
+func snippet(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= maxMessage {
+		return s
+	}
+	// A rune cut in two becomes invalid bytes, which are dropped.
+	return strings.ToValidUTF8(s[:maxMessage], "") + "…"
+}

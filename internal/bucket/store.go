@@ -1,0 +1,282 @@
+package bucket
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"corebridge/internal/bridge"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Store is the Bucket's own database: one SQLite file in WAL mode with
+// synchronous=FULL, so a record answered "stored" survives a crash. Writes
+// go through one connection; reads use a small pool. All of the Bucket's
+// SQL lives in this file.
+type Store struct {
+	path string
+	w    *sql.DB // one connection: every write
+	r    *sql.DB // read-only pool
+	// Now stamps stored_at; tests may replace it before the first Put.
+	Now func() time.Time
+}
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// OpenStore opens (creating if needed) the database at path, refuses to run
+// if journal or sync mode are not WAL and FULL, and applies migrations.
+func OpenStore(path string) (*Store, error) {
+	dsn := func(extra string) string {
+		return "file:" + (&url.URL{Path: path}).EscapedPath() +
+			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)" + extra
+	}
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open bucket db %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{path: path, w: w, Now: time.Now}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.checkPragmas(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate bucket db %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open bucket db %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	s.r = r
+	return s, nil
+}
+
+// checkPragmas reads the settings back: the driver ignores a mistyped DSN
+// key silently, and durability would go with it.
+func (s *Store) checkPragmas(ctx context.Context) error {
+	var mode string
+	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("open bucket db %s: %w", s.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("open bucket db %s: journal_mode is %q, want wal", s.path, mode)
+	}
+	var level int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
+		return fmt.Errorf("open bucket db %s: %w", s.path, err)
+	}
+	if level != 2 {
+		return fmt.Errorf("open bucket db %s: synchronous is %d, want 2 (FULL)", s.path, level)
+	}
+	return nil
+}
+
+// migrate applies each embedded migration not yet recorded, in order, each
+// in one transaction with its record.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number: %w", base, err)
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := applyMigration(ctx, db, version, base, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, name, body string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		version, name, time.Now().UnixMicro()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store; a checkpoint folds the WAL into the main file.
+func (s *Store) Close() error {
+	rerr := s.r.Close()
+	_, _ = s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(rerr, s.w.Close())
+}
+
+// Put stores recs in one transaction and returns one Result per record, in
+// order: stored if its id is new, duplicate if the Bucket (or an earlier
+// record of recs) already holds it, rejected if it is not valid (see
+// Record.Validate). On error nothing is stored.
+func (s *Store) Put(ctx context.Context, recs []Record) ([]Result, error) {
+	out := make([]Result, len(recs))
+	if len(recs) == 0 {
+		return out, nil
+	}
+	now := s.Now().UnixMicro()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("put: begin: %w", err)
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO records (id, module, session_id, data, received_at, stored_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return nil, fmt.Errorf("put: prepare: %w", err)
+	}
+	defer ins.Close()
+	perModule := map[string]int64{}
+	for i, r := range recs {
+		out[i].ID = r.ID
+		if msg := r.Validate(); msg != "" {
+			out[i].Status, out[i].Error = StatusRejected, msg
+			continue
+		}
+		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data), r.ReceivedAt, now)
+		if err != nil {
+			return nil, fmt.Errorf("put: insert: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("put: insert: %w", err)
+		}
+		if n == 0 {
+			out[i].Status = StatusDuplicate
+			continue
+		}
+		out[i].Status = StatusStored
+		perModule[r.Module]++
+	}
+	for m, n := range perModule {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO module_counts (module, n) VALUES (?, ?)
+			ON CONFLICT (module) DO UPDATE SET n = n + excluded.n`, m, n); err != nil {
+			return nil, fmt.Errorf("put: count module: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("put: commit: %w", err)
+	}
+	return out, nil
+}
+
+// List returns up to limit records in the order they were stored, those of
+// module only if module is not "". afterID is the last id of the previous
+// page ("" starts from the beginning); an id the Bucket does not hold is an
+// EINVALID error. limit <= 0 means DefaultListLimit; it is capped at
+// MaxListLimit.
+func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]StoredRecord, error) {
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	var after int64
+	if afterID != "" {
+		err := s.r.QueryRowContext(ctx, `SELECT seq FROM records WHERE id = ?`, afterID).Scan(&after)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, bridge.Errorf(bridge.EINVALID, "after: no record with id %q", afterID)
+		} else if err != nil {
+			return nil, fmt.Errorf("list: find after: %w", err)
+		}
+	}
+	const cols = `SELECT id, module, session_id, data, received_at, stored_at FROM records`
+	var rows *sql.Rows
+	var err error
+	if module != "" {
+		rows, err = s.r.QueryContext(ctx, cols+` WHERE module = ? AND seq > ? ORDER BY seq LIMIT ?`, module, after, limit)
+	} else {
+		rows, err = s.r.QueryContext(ctx, cols+` WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	defer rows.Close()
+	out := []StoredRecord{}
+	for rows.Next() {
+		var r StoredRecord
+		var data []byte
+		var storedAt int64
+		if err := rows.Scan(&r.ID, &r.Module, &r.SessionID, &data, &r.ReceivedAt, &storedAt); err != nil {
+			return nil, fmt.Errorf("list: scan: %w", err)
+		}
+		r.Data = data
+		r.StoredAt = bridge.FormatTime(time.UnixMicro(storedAt))
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	return out, nil
+}
+
+// Stats returns how many records the Bucket holds, in all and per module,
+// from the counters Put keeps.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Modules: map[string]int64{}}
+	rows, err := s.r.QueryContext(ctx, `SELECT module, n FROM module_counts`)
+	if err != nil {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		var n int64
+		if err := rows.Scan(&m, &n); err != nil {
+			return st, fmt.Errorf("stats: scan: %w", err)
+		}
+		st.Modules[m] = n
+		st.Total += n
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	return st, nil
+}
