@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"corebridge/client"
+)
+
+// runDLQ is `corebridge dlq list|replay|purge`: the dead letters of a
+// running bridge, through its API.
+func runDLQ(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(e.stderr, "Usage: corebridge dlq list|replay|purge [flags]\n\n"+
+			"  list    show dead letters with their reason and attempts\n"+
+			"  replay  put dead letters back at their module's head (--ids, --module or --all)\n"+
+			"  purge   delete dead letters for good (--ids, --module or --all)\n\n"+
+			"Run 'corebridge dlq <subcommand> --help' for its flags.")
+		if len(args) == 0 {
+			return usageError{"dlq: no subcommand given"}
+		}
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet("dlq "+sub, "Dead letters of a running bridge.", e)
+	apiURL := fs.String("api-url", "http://127.0.0.1:8000", "URL of the bridge's API")
+	token := fs.String("token", "", "bearer token for the API")
+	module := fs.String("module", "", "only this module's dead letters")
+	var ids *string
+	var all, asJSON *bool
+	var lim *int
+	switch sub {
+	case "list":
+		lim = fs.Int("limit", 50, "how many to show (1-1000)")
+		asJSON = fs.Bool("json", false, "print JSON lines instead of a table")
+		after := fs.Int64("after", 0, "show those after this seq (paging)")
+		if err := parseFlags(fs, args, e); err != nil {
+			return err
+		}
+		c := client.New(*apiURL, client.WithToken(*token))
+		page, err := c.DeadLetters(ctx, *module, *after, *lim)
+		if err != nil {
+			return err
+		}
+		return printDeadLetters(e.stdout, page, *asJSON)
+	case "replay", "purge":
+		ids = fs.String("ids", "", "comma-separated record ids")
+		all = fs.Bool("all", false, "every dead letter")
+		if err := parseFlags(fs, args, e); err != nil {
+			return err
+		}
+	default:
+		return usageError{fmt.Sprintf("dlq: unknown subcommand %q (list, replay, purge)", sub)}
+	}
+	sel := client.Selector{Module: *module, All: *all}
+	if *ids != "" {
+		sel.IDs = strings.Split(*ids, ",")
+	}
+	n := 0
+	for _, set := range []bool{len(sel.IDs) > 0, sel.Module != "", sel.All} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return usageError{fmt.Sprintf("dlq %s: give exactly one of --ids, --module or --all", sub)}
+	}
+	c := client.New(*apiURL, client.WithToken(*token))
+	if sub == "purge" {
+		done, err := c.Purge(ctx, sel)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "purged %d dead letters\n", done)
+		return nil
+	}
+	if len(sel.IDs) > 0 {
+		done, err := c.Replay(ctx, sel)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "replayed %d dead letters\n", done)
+		return nil
+	}
+	return replayWithProgress(ctx, c, sel.Module, e)
+}
+
+// replayWithProgress replays a module's (or every) dead letters page by
+// page, oldest first, with a progress bar, so a large replay shows where it
+// is and can be interrupted between pages without losing anything.
+func replayWithProgress(ctx context.Context, c *client.Client, module string, e env) error {
+	var ids []string
+	var after int64
+	for {
+		page, err := c.DeadLetters(ctx, module, after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, d := range page.DeadLetters {
+			ids = append(ids, d.ID)
+		}
+		if len(page.DeadLetters) < 1000 {
+			break
+		}
+		after = page.NextAfter
+	}
+	total, done := len(ids), 0
+	for len(ids) > 0 {
+		chunk := ids[:min(500, len(ids))]
+		ids = ids[len(chunk):]
+		n, err := c.Replay(ctx, client.Selector{IDs: chunk})
+		if err != nil {
+			fmt.Fprintln(e.stderr)
+			return fmt.Errorf("replayed %d of %d, then: %w", done, total, err)
+		}
+		done += n
+		progress(e.stderr, done, total)
+	}
+	if total > 0 {
+		fmt.Fprintln(e.stderr)
+	}
+	fmt.Fprintf(e.stdout, "replayed %d dead letters\n", done)
+	return nil
+}
+
+func progress(w io.Writer, done, total int) {
+	const width = 30
+	fill := width
+	if total > 0 {
+		fill = done * width / total
+	}
+	fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total)
+}
+
+func printDeadLetters(w io.Writer, page client.DeadLetterPage, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, d := range page.DeadLetters {
+			if err := enc.Encode(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(page.DeadLetters) == 0 {
+		fmt.Fprintln(w, "no dead letters")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tID\tMODULE\tATTEMPTS\tRECEIVED\tREASON")
+	for _, d := range page.DeadLetters {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.Seq, d.ID, d.Module, d.Attempts, d.ReceivedAt, d.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "(next page: --after %d)\n", page.NextAfter)
+	return nil
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"corebridge"
+	"corebridge/internal/api"
+	"corebridge/internal/bucket"
+	"corebridge/internal/deliver"
+	"corebridge/internal/store/sqlite"
+
+	"golang.org/x/sync/errgroup"
+)
+
+type serveConfig struct {
+	addr            string
+	dataDir         string
+	logFormat       string
+	logLevel        string
+	maxBody         byteSize
+	maxBatchBody    byteSize
+	maxPending      int64
+	sqliteSync      string
+	shutdownTimeout time.Duration
+
+	bucketURL     string
+	bucketAddr    string
+	batchSize     int
+	batchBytes    byteSize
+	concurrency   int
+	maxAttempts   int
+	maxAge        time.Duration
+	timeout       time.Duration
+	staleAfter    time.Duration
+	retention     time.Duration
+	instance      string
+	breakerCool   time.Duration
+	breakerThresh int
+}
+
+// serveFlags defines serve's flags on fs; demo reuses them.
+func serveFlags(fs *flag.FlagSet) *serveConfig {
+	cfg := &serveConfig{maxBody: 1 << 20, maxBatchBody: 8 << 20, batchBytes: 1 << 20}
+	host, _ := os.Hostname()
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&cfg.dataDir, "data-dir", "data", "directory for the database (created if missing)")
+	fs.StringVar(&cfg.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Var(&cfg.maxBody, "max-body", "largest /core/update body, in bytes or with KiB/MiB (default 1MiB)")
+	fs.Var(&cfg.maxBatchBody, "max-batch-body", "largest /core/updates body (default 8MiB)")
+	fs.Int64Var(&cfg.maxPending, "max-pending", 1_000_000, "refuse ingest (503) while this many records wait for delivery; -1 = no bound")
+	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and deliveries in flight")
+	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")
+	fs.StringVar(&cfg.bucketAddr, "bucket-addr", "127.0.0.1:0", "listen address of the embedded Bucket (only without --bucket-url)")
+	fs.IntVar(&cfg.batchSize, "batch-size", 500, "records per delivery batch")
+	fs.Var(&cfg.batchBytes, "batch-bytes", "data bytes per delivery batch (default 1MiB)")
+	fs.IntVar(&cfg.concurrency, "delivery-concurrency", 4, "batches in flight at once, each of a different module")
+	fs.IntVar(&cfg.maxAttempts, "max-attempts", 12, "dead-letter a record after this many failed attempts")
+	fs.DurationVar(&cfg.maxAge, "max-age", 24*time.Hour, "dead-letter a failing record older than this")
+	fs.DurationVar(&cfg.timeout, "delivery-timeout", 30*time.Second, "timeout of one delivery request to the Bucket")
+	fs.DurationVar(&cfg.staleAfter, "stale-after", 5*time.Minute, "health is degraded while the oldest pending record is older than this")
+	fs.DurationVar(&cfg.retention, "retention", 7*24*time.Hour, "prune synced records (and attempt history) older than this")
+	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
+	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", 5*time.Second, "while the circuit breaker is open, probe the Bucket this often")
+	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", 5, "consecutive failed deliveries that open the circuit breaker")
+	return cfg
+}
+
+func runServe(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("serve", "Run the bridge: accept updates from Core modules, store them durably, deliver them to the Bucket.", e)
+	cfg := serveFlags(fs)
+	if err := parseFlags(fs, args, e); err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve runs the bridge until ctx is cancelled. ready, when set, is called
+// with the API's and the Bucket's URLs once both answer.
+func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(apiURL, bucketURL string)) error {
+	if cfg.batchSize < 1 || cfg.concurrency < 1 || cfg.maxAttempts < 1 {
+		return usageError{"--batch-size, --delivery-concurrency and --max-attempts must be at least 1"}
+	}
+	if err := os.MkdirAll(cfg.dataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	dbPath := filepath.Join(cfg.dataDir, "corebridge.db")
+	store, err := sqlite.Open(dbPath, sqlite.Options{Synchronous: cfg.sqliteSync})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+
+	// The Bucket: the user's, or a reference one inside this process.
+	bucketURL := cfg.bucketURL
+	if bucketURL == "" {
+		b, err := bucket.Start(ctx, bucket.Config{DataDir: cfg.dataDir, Addr: cfg.bucketAddr, Log: log.With("component", "bucket")})
+		if err != nil {
+			return fmt.Errorf("embedded bucket: %w", err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := b.Stop(sctx); err != nil {
+				log.Error("stop embedded bucket", "err", err)
+			}
+		}()
+		bucketURL = b.URL
+		log.Info("embedded bucket started (no --bucket-url given)", "url", b.URL, "db", filepath.Join(cfg.dataDir, bucket.DBFile))
+	}
+	sender := bucket.NewClient(bucketURL, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout))
+	fwd := deliver.New(store, sender, log.With("component", "deliver"), deliver.Config{
+		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
+		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,
+		BreakerThreshold: cfg.breakerThresh, BreakerCooldown: cfg.breakerCool,
+		Owner: cfg.instance, BucketURL: bucketURL,
+	})
+
+	doc, err := corebridge.OpenAPIJSON()
+	if err != nil {
+		return err
+	}
+	srv := api.NewServer(store, log, api.Config{
+		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody), MaxPending: cfg.maxPending,
+		Version: buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
+		Delivery: fwd.Status, OnCommit: fwd.Notify,
+	})
+	srv.Start()
+	defer srv.Stop()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	// Background services run until shutdown has drained ingest.
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBg()
+	g, gctx := errgroup.WithContext(bgCtx)
+	g.Go(func() error { return fwd.Run(gctx) })
+	janitor := &deliver.Janitor{Store: store, Log: log.With("component", "janitor"), Retention: cfg.retention}
+	g.Go(func() error { return janitor.Run(gctx) })
+
+	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
+		"version", buildVersion(), "store", "sqlite", "db", dbPath, "sqlite_sync", cfg.sqliteSync, "bucket", bucketURL)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	if ready != nil {
+		ready("http://"+ln.Addr().String(), bucketURL)
+	}
+	var runErr error
+	select {
+	case err := <-errc:
+		runErr = fmt.Errorf("serve: %w", err)
+	case <-gctx.Done():
+		runErr = fmt.Errorf("background service stopped: %w", context.Cause(gctx))
+	case <-ctx.Done():
+	}
+
+	// Stop taking requests and let those in flight get their commits and
+	// answers; stop the writer; let the batches in flight settle; then the
+	// deferred calls stop the embedded Bucket and close the store.
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("shutdown: requests still in flight were cut", "err", err)
+	}
+	srv.Stop()
+	stopBg()
+	if err := g.Wait(); err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+		runErr = err
+	}
+	log.Info("stopped")
+	return runErr
+}

@@ -1,0 +1,200 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"corebridge/internal/bridge"
+	"corebridge/internal/bucket"
+)
+
+// Outcome is what one delivery attempt came to, for watchers (insight,
+// dashboard, logs).
+type Outcome struct {
+	Attempt bridge.Attempt
+	Synced  []bridge.Record // confirmed by the Bucket
+	Dead    []bridge.Record // given up on; LastError says why
+	Retried []bridge.Record // to try again at RetryAt
+	RetryAt time.Time
+}
+
+// RunOnce leases one batch, sends it and settles it. It reports whether it
+// found anything to deliver.
+func (f *Forwarder) RunOnce(ctx context.Context) (bool, error) {
+	if ctx.Err() != nil {
+		return false, nil
+	}
+	now := f.cfg.Now()
+	lease, err := f.store.Lease(ctx, bridge.LeaseParams{
+		Owner: f.cfg.Owner, Now: bridge.Truncate(now), TTL: f.cfg.LeaseTTL,
+		MaxRecords: f.cfg.BatchSize, MaxBytes: f.cfg.BatchBytes,
+	})
+	if err != nil || lease == nil {
+		f.breaker.Release()
+		if err != nil {
+			return false, fmt.Errorf("lease: %w", err)
+		}
+		return false, nil
+	}
+
+	// The send and the settle outlive a cancelled ctx: a batch in flight at
+	// shutdown is finished and recorded, not abandoned to its lease.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.Timeout)
+	start := time.Now()
+	results, sendErr := f.sender.Send(sctx, lease.Records)
+	latency := time.Since(start)
+	cancel()
+
+	out := f.classify(lease, results, sendErr, bridge.Truncate(f.cfg.Now()), latency)
+	st := bridge.Settlement{LeaseID: lease.ID, Module: lease.Module, Now: out.Attempt.At,
+		RetryAt: out.RetryAt, Error: out.Attempt.Error, Attempt: &out.Attempt}
+	for _, r := range out.Synced {
+		st.Synced = append(st.Synced, r.ID)
+	}
+	for _, r := range out.Dead {
+		st.Dead = append(st.Dead, bridge.DeadMark{ID: r.ID, Reason: r.LastError})
+	}
+	for _, r := range out.Retried {
+		st.Retry = append(st.Retry, r.ID)
+	}
+	if len(out.Retried) > 0 {
+		// Retried records share one reason, which is not the attempt's
+		// error when others of the batch were rejected.
+		st.Error = out.Retried[0].LastError
+	}
+	if err := f.store.Settle(context.WithoutCancel(ctx), st); err != nil {
+		return true, fmt.Errorf("settle %s batch: %w", lease.Module, err)
+	}
+	f.note(out)
+	if f.cfg.OnOutcome != nil {
+		f.cfg.OnOutcome(out)
+	}
+	return true, nil
+}
+
+// classify turns the Bucket's answer into per-record fates (design.md,
+// "Bucket protocol"): stored or duplicate → synced; rejected, or a 4xx for
+// the batch other than 408/429 → dead; network error, timeout, 5xx, 408,
+// 429 → retry with backoff, or dead past MaxAttempts or MaxAge.
+func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr error, now time.Time, latency time.Duration) Outcome {
+	recs := l.Records
+	out := Outcome{Attempt: bridge.Attempt{At: now, Module: l.Module, LeaseID: l.ID,
+		FirstSeq: recs[0].Seq, LastSeq: recs[len(recs)-1].Seq, Records: len(recs), Latency: latency}}
+	var se *bucket.StatusError
+	isStatus := errors.As(sendErr, &se)
+	switch {
+	case sendErr == nil:
+		f.breaker.Success()
+		out.Attempt.HTTPStatus = http.StatusOK
+		byID := make(map[string]bucket.Result, len(results))
+		for _, r := range results {
+			byID[r.ID] = r
+		}
+		var missing []bridge.Record
+		for _, r := range recs {
+			res, ok := byID[r.ID]
+			switch {
+			case ok && (res.Status == bucket.StatusStored || res.Status == bucket.StatusDuplicate):
+				out.Synced = append(out.Synced, r)
+			case ok && res.Status == bucket.StatusRejected:
+				r.LastError = "rejected by the bucket: " + res.Error
+				out.Dead = append(out.Dead, r)
+			default:
+				missing = append(missing, r)
+			}
+		}
+		out.Attempt.Outcome = bridge.AttemptOK
+		if len(out.Dead) > 0 {
+			out.Attempt.Outcome = bridge.AttemptPartial
+			out.Attempt.Error = fmt.Sprintf("%d of %d records rejected: %s", len(out.Dead), len(recs), out.Dead[0].LastError)
+		}
+		if len(missing) > 0 {
+			// The Bucket answered without a usable result for these: a
+			// protocol fault, retried like a transient one.
+			f.retry(&out, missing, "bucket answered no result for the record", 0, now)
+		}
+	case isStatus && permanent(se.StatusCode):
+		f.breaker.Success() // the Bucket is up; it refuses this batch
+		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptRejected, se.StatusCode
+		out.Attempt.Error = fmt.Sprintf("bucket refused the batch: HTTP %d: %s", se.StatusCode, se.Message)
+		for _, r := range recs {
+			r.LastError = out.Attempt.Error
+			out.Dead = append(out.Dead, r)
+		}
+	default:
+		f.breaker.Failure(now)
+		out.Attempt.Outcome = bridge.AttemptFailed
+		retryAfter := time.Duration(0)
+		if isStatus {
+			out.Attempt.HTTPStatus = se.StatusCode
+			if se.StatusCode == http.StatusTooManyRequests || se.StatusCode == http.StatusServiceUnavailable {
+				retryAfter = se.RetryAfter
+			}
+		}
+		f.retry(&out, recs, sendErr.Error(), retryAfter, now)
+	}
+	return out
+}
+
+// permanent reports whether a batch-level HTTP status dead-letters the
+// batch rather than retrying it.
+func permanent(code int) bool {
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
+}
+
+// retry schedules recs for another attempt, or dead-letters those past
+// MaxAttempts or MaxAge. All retried records of a batch share one due time
+// (the head's), so the module's order holds.
+func (f *Forwarder) retry(out *Outcome, recs []bridge.Record, reason string, retryAfter time.Duration, now time.Time) {
+	if out.Attempt.Error == "" {
+		out.Attempt.Error = reason
+	}
+	attempts := recs[0].Attempts + 1
+	out.RetryAt = now.Add(f.backoff.Wait(attempts, retryAfter))
+	for _, r := range recs {
+		n := r.Attempts + 1
+		switch {
+		case n >= f.cfg.MaxAttempts:
+			r.LastError = fmt.Sprintf("gave up after %d attempts: %s", n, reason)
+			out.Dead = append(out.Dead, r)
+		case now.Sub(r.ReceivedAt) >= f.cfg.MaxAge:
+			r.LastError = fmt.Sprintf("gave up after %s (max age %s): %s", now.Sub(r.ReceivedAt).Round(time.Second), f.cfg.MaxAge, reason)
+			out.Dead = append(out.Dead, r)
+		default:
+			r.LastError = reason
+			out.Retried = append(out.Retried, r)
+		}
+	}
+}
+
+// note keeps what Status reports.
+func (f *Forwarder) note(out Outcome) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch out.Attempt.Outcome {
+	case bridge.AttemptFailed:
+		f.reachable.Store(out.Attempt.HTTPStatus != 0)
+		f.lastError = out.Attempt.Error
+	default:
+		f.reachable.Store(true)
+		f.lastOK = out.Attempt.At
+		if out.Attempt.Error != "" {
+			f.lastError = out.Attempt.Error
+		}
+	}
+}
+
+// Status returns the forwarder's view of the Bucket.
+func (f *Forwarder) Status() bridge.DeliveryStatus {
+	state, opened := f.breaker.State()
+	if state == BreakerClosed {
+		opened = time.Time{}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return bridge.DeliveryStatus{BucketURL: f.cfg.BucketURL, Reachable: f.reachable.Load() && state != BreakerOpen,
+		Breaker: state.String(), BreakerOpened: opened, LastError: f.lastError, LastOK: f.lastOK}
+}

@@ -1,0 +1,189 @@
+// Package deliver is the forwarder: it leases batches of pending records
+// from the store, one module at a time so that per-module order holds,
+// sends them to the Bucket, and settles each record as synced, to retry
+// (exponential backoff with full jitter), or dead, recording every attempt.
+// A circuit breaker stops calling a Bucket that fails every call.
+package deliver
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"corebridge/internal/bridge"
+	"corebridge/internal/bucket"
+)
+
+// Sender is the Bucket as the forwarder sees it; *bucket.Client is one.
+type Sender interface {
+	Send(ctx context.Context, recs []bridge.Record) ([]bucket.Result, error)
+	Healthy(ctx context.Context) error
+}
+
+// Config holds the forwarder's settings; zero values get the defaults.
+type Config struct {
+	BatchSize        int           // records per batch (500)
+	BatchBytes       int           // data bytes per batch (1 MiB)
+	Concurrency      int           // batches in flight, each of a different module (4)
+	MaxAttempts      int           // dead after this many failed attempts (12)
+	MaxAge           time.Duration // dead when a failing record is older than this (24 h)
+	BackoffBase      time.Duration // 1 s
+	BackoffCap       time.Duration // 5 min
+	Timeout          time.Duration // per send (30 s)
+	LeaseTTL         time.Duration // how long a lease holds without settling (Timeout + 30 s)
+	Idle             time.Duration // poll interval when nothing is due (250 ms)
+	BreakerThreshold int           // consecutive transient failures that open the breaker (5)
+	BreakerCooldown  time.Duration // probe interval while open (5 s)
+	Owner            string        // lease owner; stable across restarts of one instance
+	BucketURL        string        // shown in status
+	Now              func() time.Time
+	Rand             func() float64
+	// OnOutcome, when set, is called after every settled attempt.
+	OnOutcome func(Outcome)
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt(&c.BatchSize, 500)
+	defInt(&c.BatchBytes, 1<<20)
+	defInt(&c.Concurrency, 4)
+	defInt(&c.MaxAttempts, 12)
+	defInt(&c.BreakerThreshold, 5)
+	def(&c.MaxAge, 24*time.Hour)
+	def(&c.BackoffBase, time.Second)
+	def(&c.BackoffCap, 5*time.Minute)
+	def(&c.Timeout, 30*time.Second)
+	def(&c.LeaseTTL, c.Timeout+30*time.Second)
+	def(&c.Idle, 250*time.Millisecond)
+	def(&c.BreakerCooldown, 5*time.Second)
+	if c.Owner == "" {
+		c.Owner = "corebridge"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+}
+
+// Forwarder delivers pending records to the Bucket.
+type Forwarder struct {
+	store   bridge.Store
+	sender  Sender
+	log     *slog.Logger
+	cfg     Config
+	backoff Backoff
+	breaker *Breaker
+	wake    chan struct{}
+
+	reachable atomic.Bool
+	mu        sync.Mutex
+	lastError string
+	lastOK    time.Time
+}
+
+// New returns a forwarder; Run starts it.
+func New(store bridge.Store, sender Sender, log *slog.Logger, cfg Config) *Forwarder {
+	cfg.defaults()
+	f := &Forwarder{
+		store: store, sender: sender, log: log, cfg: cfg,
+		backoff: Backoff{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Rand: cfg.Rand},
+		breaker: &Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown},
+		wake:    make(chan struct{}, cfg.Concurrency),
+	}
+	f.reachable.Store(true)
+	return f
+}
+
+// Notify wakes idle workers: new records were committed. It never blocks.
+func (f *Forwarder) Notify() {
+	for range cap(f.wake) {
+		select {
+		case f.wake <- struct{}{}:
+		default:
+			return
+		}
+	}
+}
+
+// Run delivers until ctx is cancelled, then lets the batches in flight
+// finish and settle before it returns.
+func (f *Forwarder) Run(ctx context.Context) error {
+	if n, err := f.store.ReleaseLeases(context.WithoutCancel(ctx), f.cfg.Owner); err != nil {
+		return err
+	} else if n > 0 {
+		f.log.Info("released leases left by an earlier run", "leases", n, "owner", f.cfg.Owner)
+	}
+	var wg sync.WaitGroup
+	for range f.cfg.Concurrency {
+		wg.Go(func() { f.worker(ctx) })
+	}
+	wg.Go(func() { f.prober(ctx) })
+	wg.Wait()
+	return nil
+}
+
+func (f *Forwarder) worker(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		did, err := f.RunOnce(ctx)
+		if err != nil {
+			f.log.Error("delivery", "err", err)
+		}
+		if did && err == nil {
+			continue
+		}
+		timer.Reset(f.cfg.Idle)
+		select {
+		case <-ctx.Done():
+		case <-f.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// prober asks an open breaker's Bucket, every cooldown, whether it is back.
+func (f *Forwarder) prober(ctx context.Context) {
+	t := time.NewTicker(min(f.cfg.BreakerCooldown, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.ProbeOnce(ctx)
+		}
+	}
+}
+
+// ProbeOnce probes the Bucket if the breaker is open and its cooldown has
+// passed. It reports whether it probed.
+func (f *Forwarder) ProbeOnce(ctx context.Context) bool {
+	now := f.cfg.Now()
+	if !f.breaker.ProbeDue(now) {
+		return false
+	}
+	pctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	err := f.sender.Healthy(pctx)
+	f.breaker.ProbeResult(err == nil, f.cfg.Now())
+	if err == nil {
+		f.log.Info("bucket answers again: trying a delivery")
+		f.Notify()
+	}
+	return true
+}
