@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer that the program writes its logs to while the
+// test reads them.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var listenRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
+
+// waitListening returns the address the program logged it listens on.
+func waitListening(t *testing.T, logs *syncBuffer, errc <-chan error) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listenRE.FindStringSubmatch(logs.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("program exited before listening: %v\nlogs:\n%s", err, logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("program did not log its address\nlogs:\n%s", logs)
+	return ""
+}
+
+// startServe runs `corebridge serve` through run() with the given flags on
+// 127.0.0.1:0 and returns its base URL and a stop function that cancels it
+// and returns run's error.
+func startServe(t *testing.T, args ...string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	errc := make(chan error, 1)
+	argv := append([]string{"corebridge", "serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	go func() {
+		errc <- run(ctx, argv, func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)
+	}()
+	addr := waitListening(t, logs, errc)
+	base := "http://" + addr
+	waitHTTP(t, base+"/healthz")
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-errc:
+			case <-time.After(30 * time.Second):
+				runErr = fmt.Errorf("serve did not stop within 30 s")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return base, stop
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered 200", url)
+}
+
+// postJSON posts body and decodes the JSON answer into a map.
+func postJSON(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("POST %s: decode answer: %v", url, err)
+	}
+	return resp.StatusCode, out
+}
+
+func getJSON(t *testing.T, url string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
+	}
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("GET %s: decode: %v", url, err)
+	}
+	return out
+}

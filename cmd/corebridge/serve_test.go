@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeEndToEnd starts the real program and uses the prototype's API
+// over HTTP the way its clients do.
+func TestServeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, "--data-dir", dir)
+
+	code, out := postJSON(t, base+"/core/update", `{"module":"education","data":{"score":91},"session_id":"s-1"}`)
+	if code != 200 || out["status"] != "success" || out["session_id"] != "s-1" ||
+		out["message"] != "Data received and logged for module education" || out["record_id"] == "" {
+		t.Fatalf("update: %d %v", code, out)
+	}
+	if ts, _ := out["timestamp"].(string); !strings.HasSuffix(ts, "Z") {
+		t.Fatalf("timestamp %q is not UTC with Z", ts)
+	}
+	code, bad := postJSON(t, base+"/core/update", `{"module":"","data":{}}`)
+	if code != 422 || bad["detail"] == nil {
+		t.Fatalf("invalid update: %d %v", code, bad)
+	}
+	h := getJSON(t, base+"/core/health")
+	if h["status"] != "ok" || h["received_total"].(float64) != 1 || h["bucket_url"] == "" {
+		t.Fatalf("health: %v", h)
+	}
+	waitFor(t, "the record to sync to the embedded bucket", 10*time.Second, func() bool {
+		st := getJSON(t, base+"/bucket/status")
+		return st["total_sync_count"].(float64) == 1 && st["last_sync_time"] != ""
+	})
+	resp, err := http.Get(base + "/openapi.json")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("openapi: %v %v", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "/core/update") {
+		t.Fatalf("openapi.json does not describe /core/update: %.200s", body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v on shutdown", err)
+	}
+}
+
+// TestServeRestartKeepsRecords: acknowledged records are there after a
+// graceful restart, and a repeat is recognised as the same record.
+func TestServeRestartKeepsRecords(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, "--data-dir", dir)
+	ids := map[string]string{}
+	for i := range 50 {
+		body := fmt.Sprintf(`{"module":"finance","data":{"n":%d},"session_id":"r-%d"}`, i, i)
+		code, out := postJSON(t, base+"/core/update", body)
+		if code != 200 {
+			t.Fatalf("post %d: %d %v", i, code, out)
+		}
+		ids[body] = out["record_id"].(string)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	base, _ = startServe(t, "--data-dir", dir)
+	if h := getJSON(t, base+"/core/health"); h["received_total"].(float64) != 50 {
+		t.Fatalf("after restart: %v", h)
+	}
+	for body, id := range ids {
+		code, out := postJSON(t, base+"/core/update", body)
+		if code != 200 || out["record_id"] != id || out["duplicate"] != true {
+			t.Fatalf("repeat after restart: %d %v, want record_id %s duplicate", code, out, id)
+		}
+	}
+	if h := getJSON(t, base+"/core/health"); h["received_total"].(float64) != 50 {
+		t.Fatalf("repeats were stored again: %v", h)
+	}
+}
+
+// TestRunUsage: unknown commands and bad flags are usage errors (exit 2),
+// --help lists flags with their environment variables, and the
+// environment sets flags.
+func TestRunUsage(t *testing.T) {
+	noenv := func(string) string { return "" }
+	if err := run(context.Background(), []string{"corebridge", "nope"}, noenv, nil, io.Discard, io.Discard); exitCode(err) != 2 {
+		t.Fatalf("unknown command: %v (exit %d)", err, exitCode(err))
+	}
+	if err := run(context.Background(), []string{"corebridge", "serve", "--bogus"}, noenv, nil, io.Discard, io.Discard); exitCode(err) != 2 {
+		t.Fatalf("bad flag: %v", err)
+	}
+	var help syncBuffer
+	if err := run(context.Background(), []string{"corebridge", "serve", "--help"}, noenv, nil, io.Discard, &help); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{"--addr", "COREBRIDGE_ADDR", "--bucket-url", "COREBRIDGE_BUCKET_URL", "--data-dir", "COREBRIDGE_DATA_DIR", "--max-body", "--max-pending"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("serve --help does not mention %s:\n%s", want, help.String())
+		}
+	}
+	help = syncBuffer{}
+	if err := run(context.Background(), []string{"corebridge", "bucket", "--help"}, noenv, nil, io.Discard, &help); err != nil || !strings.Contains(help.String(), "COREBRIDGE_BUCKET_ADDR") {
+		t.Errorf("bucket --help must name COREBRIDGE_BUCKET_ADDR for --addr (%v):\n%s", err, help.String())
+	}
+	var out syncBuffer
+	if err := run(context.Background(), []string{"corebridge", "version"}, noenv, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "corebridge ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	getenv := func(k string) string {
+		if k == "COREBRIDGE_LOG_FORMAT" {
+			return "yaml"
+		}
+		return ""
+	}
+	err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir()}, getenv, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "yaml") {
+		t.Fatalf("COREBRIDGE_LOG_FORMAT=yaml was not applied: %v", err)
+	}
+}
