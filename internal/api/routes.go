@@ -2,20 +2,25 @@ package api
 
 import "net/http"
 
-// routes lists every route of the API.
+// routes lists every route of the API; the index at / lists them too.
 func (s *Server) routes() {
-	s.mux.Handle("POST /core/update", handleUpdate(s))
-	s.mux.Handle("POST /core/updates", handleUpdates(s))
-	s.mux.Handle("GET /bucket/status", handleBucketStatus(s))
-	s.mux.Handle("GET /core/health", handleHealth(s))
-	s.mux.Handle("GET /healthz", handleHealthz())
-	s.mux.Handle("GET /readyz", handleReadyz(s))
-	s.mux.Handle("GET /api/dead-letters", handleListDead(s))
-	s.mux.Handle("POST /api/dead-letters/replay", handleReplayDead(s))
-	s.mux.Handle("POST /api/dead-letters/purge", handlePurgeDead(s))
-	s.mux.Handle("GET /api/records/{id}", handleGetRecord(s))
-	s.mux.Handle("GET /openapi.json", handleOpenAPI(s.cfg.OpenAPIJSON))
-	s.mux.Handle("GET /{$}", handleIndex(s))
+	s.handle("POST /core/update", handleUpdate(s))
+	s.handle("POST /core/updates", handleUpdates(s))
+	s.handle("GET /bucket/status", handleBucketStatus(s))
+	s.handle("GET /core/health", handleHealth(s))
+	s.handle("GET /healthz", handleHealthz())
+	s.handle("GET /readyz", handleReadyz(s))
+	s.handle("GET /api/dead-letters", handleListDead(s))
+	s.handle("POST /api/dead-letters/replay", handleReplayDead(s))
+	s.handle("POST /api/dead-letters/purge", handlePurgeDead(s))
+	s.handle("GET /api/records/{id}", handleGetRecord(s))
+	s.handle("GET /openapi.json", handleOpenAPI(s.cfg.OpenAPIJSON))
+	s.handle("GET /{$}", handleIndex(s))
+}
+
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
 }
 
 func handleOpenAPI(doc []byte) http.Handler {
@@ -32,11 +37,6 @@ func handleOpenAPI(doc []byte) http.Handler {
 // handleIndex answers / with where to go next, until the dashboard lives there.
 func handleIndex(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{
-			"name":    "corebridge",
-			"version": s.cfg.Version,
-			"routes": []string{"POST /core/update", "POST /core/updates", "GET /bucket/status",
-				"GET /core/health", "GET /healthz", "GET /readyz", "GET /openapi.json"},
-		})
+		writeJSON(w, http.StatusOK, map[string]any{"name": "corebridge", "version": s.cfg.Version, "routes": s.patterns})
 	})
 }

@@ -69,6 +69,7 @@ type Server struct {
 	commit       *committer
 	ingestErrors window
 	mux          *http.ServeMux
+	patterns     []string
 }
 
 // NewServer wires the API over store. Call Start before serving and Stop
@@ -99,3 +100,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) CommitStats() (commits, records int64) {
 	return s.commit.commits.Load(), s.commit.records.Load()
 }
+
+// Patterns returns the patterns of every route, as registered.
+func (s *Server) Patterns() []string { return append([]string(nil), s.patterns...) }

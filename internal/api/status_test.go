@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +76,10 @@ func TestBucketStatus(t *testing.T) {
 func TestHealth(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clk := newClock(t0)
-	f := newFixture(t, api.Config{Now: clk.Now, Started: t0.Add(-10 * time.Second), Version: "v-test", StoreKind: "sqlite"})
+	// StaleAfter is longer than the test's day, so that status stays ok;
+	// TestHealthDegraded covers staleness.
+	f := newFixture(t, api.Config{Now: clk.Now, Started: t0.Add(-10 * time.Second), Version: "v-test", StoreKind: "sqlite",
+		StaleAfter: 48 * time.Hour})
 
 	get := func(t *testing.T) map[string]any {
 		t.Helper()
@@ -164,6 +168,43 @@ func TestHealth(t *testing.T) {
 			t.Errorf("synced_24h = %d, want 0", n)
 		}
 	})
+}
+
+// TestHealthDegraded: degraded, with the reason, while the oldest pending
+// record is older than StaleAfter or the forwarder's breaker is open; ok
+// again when neither holds.
+func TestHealthDegraded(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clk := newClock(t0)
+	breaker := "closed"
+	f := newFixture(t, api.Config{Now: clk.Now, StaleAfter: 5 * time.Minute, Delivery: func() bridge.DeliveryStatus {
+		return bridge.DeliveryStatus{BucketURL: "http://bucket.test", Reachable: breaker == "closed", Breaker: breaker,
+			BreakerOpened: t0, LastError: "connection refused"}
+	}})
+	f.do(t, "POST", "/core/update", `{"module":"m","data":{}}`).want(t, http.StatusOK)
+	health := func() map[string]any {
+		r := f.do(t, "GET", "/core/health", "")
+		r.want(t, http.StatusOK)
+		return r.object(t)
+	}
+	reasons := func(m map[string]any) string { return fmt.Sprint(m["reasons"]) }
+
+	if m := health(); m["status"] != "ok" || m["bucket_url"] != "http://bucket.test" || m["bucket_reachable"] != true {
+		t.Fatalf("fresh record, breaker closed: %v", m)
+	}
+	clk.Set(t0.Add(6 * time.Minute))
+	if m := health(); m["status"] != "degraded" || !strings.Contains(reasons(m), "oldest pending record is 6m0s old") {
+		t.Fatalf("record pending for 6 min: %v", m)
+	}
+	clk.Set(t0.Add(time.Minute))
+	breaker = "open"
+	if m := health(); m["status"] != "degraded" || !strings.Contains(reasons(m), "connection refused") || m["bucket_reachable"] != false {
+		t.Fatalf("breaker open: %v", m)
+	}
+	breaker = "closed"
+	if m := health(); m["status"] != "ok" {
+		t.Fatalf("breaker closed again: %v", m)
+	}
 }
 
 func TestHealthStoreDown(t *testing.T) {
