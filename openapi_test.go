@@ -27,7 +27,6 @@ func openapiDoc(t *testing.T) map[string]any {
 	return doc
 }
 
-
 // registeredRoutes returns the API's routes as "METHOD /path", with a
 // trailing {$} (exact match) dropped, from the server itself.
 func registeredRoutes(t *testing.T) []string {
