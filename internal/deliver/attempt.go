@@ -24,8 +24,14 @@ type Outcome struct {
 // RunOnce leases one batch, sends it and settles it. It reports whether it
 // found anything to deliver.
 func (f *Forwarder) RunOnce(ctx context.Context) (bool, error) {
-	if ctx.Err() != nil {
-		return false, nil
+	n, err := f.runOnce(ctx)
+	return n > 0, err
+}
+
+// runOnce is RunOnce reporting how many records the batch held.
+func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
+	if ctx.Err() != nil || !f.breaker.Allow() {
+		return 0, nil
 	}
 	now := f.cfg.Now()
 	lease, err := f.store.Lease(ctx, bridge.LeaseParams{
@@ -35,9 +41,9 @@ func (f *Forwarder) RunOnce(ctx context.Context) (bool, error) {
 	if err != nil || lease == nil {
 		f.breaker.Release()
 		if err != nil {
-			return false, fmt.Errorf("lease: %w", err)
+			return 0, fmt.Errorf("lease: %w", err)
 		}
-		return false, nil
+		return 0, nil
 	}
 
 	// The send and the settle outlive a cancelled ctx: a batch in flight at
@@ -66,13 +72,13 @@ func (f *Forwarder) RunOnce(ctx context.Context) (bool, error) {
 		st.Error = out.Retried[0].LastError
 	}
 	if err := f.store.Settle(context.WithoutCancel(ctx), st); err != nil {
-		return true, fmt.Errorf("settle %s batch: %w", lease.Module, err)
+		return len(lease.Records), fmt.Errorf("settle %s batch: %w", lease.Module, err)
 	}
 	f.note(out)
 	if f.cfg.OnOutcome != nil {
 		f.cfg.OnOutcome(out)
 	}
-	return true, nil
+	return len(lease.Records), nil
 }
 
 // classify turns the Bucket's answer into per-record fates (design.md,
@@ -114,6 +120,7 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 		if len(missing) > 0 {
 			// The Bucket answered without a usable result for these: a
 			// protocol fault, retried like a transient one.
+			out.Attempt.Outcome = bridge.AttemptPartial
 			f.retry(&out, missing, "bucket answered no result for the record", 0, now)
 		}
 	case isStatus && permanent(se.StatusCode):

@@ -25,16 +25,20 @@ type Sender interface {
 
 // Config holds the forwarder's settings; zero values get the defaults.
 type Config struct {
-	BatchSize        int           // records per batch (500)
-	BatchBytes       int           // data bytes per batch (1 MiB)
-	Concurrency      int           // batches in flight, each of a different module (4)
-	MaxAttempts      int           // dead after this many failed attempts (12)
-	MaxAge           time.Duration // dead when a failing record is older than this (24 h)
-	BackoffBase      time.Duration // 1 s
-	BackoffCap       time.Duration // 5 min
-	Timeout          time.Duration // per send (30 s)
-	LeaseTTL         time.Duration // how long a lease holds without settling (Timeout + 30 s)
-	Idle             time.Duration // poll interval when nothing is due (250 ms)
+	BatchSize   int           // records per batch (500)
+	BatchBytes  int           // data bytes per batch (1 MiB)
+	Concurrency int           // batches in flight, each of a different module (4)
+	MaxAttempts int           // dead after this many failed attempts (12)
+	MaxAge      time.Duration // dead when a failing record is older than this (24 h)
+	BackoffBase time.Duration // 1 s
+	BackoffCap  time.Duration // 5 min
+	Timeout     time.Duration // per send (30 s)
+	LeaseTTL    time.Duration // how long a lease holds without settling (Timeout + 30 s)
+	Idle        time.Duration // poll interval when nothing is due (250 ms)
+	// Linger is how long a caught-up worker waits for more records before
+	// leasing again (100 ms), so that batches fill under a steady trickle
+	// instead of costing three commits per handful of records.
+	Linger           time.Duration
 	BreakerThreshold int           // consecutive transient failures that open the breaker (5)
 	BreakerCooldown  time.Duration // probe interval while open (5 s)
 	Owner            string        // lease owner; stable across restarts of one instance
@@ -67,6 +71,7 @@ func (c *Config) defaults() {
 	def(&c.Timeout, 30*time.Second)
 	def(&c.LeaseTTL, c.Timeout+30*time.Second)
 	def(&c.Idle, 250*time.Millisecond)
+	def(&c.Linger, 100*time.Millisecond)
 	def(&c.BreakerCooldown, 5*time.Second)
 	if c.Owner == "" {
 		c.Owner = "corebridge"
@@ -139,19 +144,30 @@ func (f *Forwarder) Run(ctx context.Context) error {
 func (f *Forwarder) worker(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for ctx.Err() == nil {
-		did, err := f.RunOnce(ctx)
-		if err != nil {
-			f.log.Error("delivery", "err", err)
-		}
-		if did && err == nil {
-			continue
-		}
-		timer.Reset(f.cfg.Idle)
+	sleep := func(d time.Duration, wake <-chan struct{}) {
+		timer.Reset(d)
 		select {
 		case <-ctx.Done():
-		case <-f.wake:
+		case <-wake:
 		case <-timer.C:
+		}
+	}
+	for ctx.Err() == nil {
+		n, err := f.runOnce(ctx)
+		switch {
+		case err != nil:
+			f.log.Error("delivery", "err", err)
+			sleep(f.cfg.Idle, nil)
+		case n >= f.cfg.BatchSize:
+			// A backlog: go on at once.
+		case n > 0:
+			// Caught up: let the next batch fill.
+			sleep(f.cfg.Linger, nil)
+		default:
+			sleep(f.cfg.Idle, f.wake)
+			if ctx.Err() == nil {
+				sleep(f.cfg.Linger, nil)
+			}
 		}
 	}
 }

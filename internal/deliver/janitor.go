@@ -26,7 +26,7 @@ func (j *Janitor) Run(ctx context.Context) error {
 	t := time.NewTicker(j.Interval)
 	defer t.Stop()
 	for {
-		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil && j.Log != nil {
 			j.Log.Error("prune", "err", err)
 		}
 		select {
@@ -60,7 +60,7 @@ func (j *Janitor) RunOnce(ctx context.Context) (int, error) {
 			break
 		}
 	}
-	if total > 0 {
+	if total > 0 && j.Log != nil {
 		j.Log.Info("pruned synced records past retention", "records", total, "retention", j.Retention)
 	}
 	return total, nil
