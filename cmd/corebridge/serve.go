@@ -45,6 +45,7 @@ type serveConfig struct {
 	instance      string
 	breakerCool   time.Duration
 	breakerThresh int
+	debugAddr     string
 }
 
 // serveFlags defines serve's flags on fs; demo reuses them.
@@ -73,6 +74,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
 	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", 5*time.Second, "while the circuit breaker is open, probe the Bucket this often")
 	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", 5, "consecutive failed deliveries that open the circuit breaker")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it on loopback")
 	return cfg
 }
 
@@ -168,6 +170,16 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	janitor := &deliver.Janitor{Store: store, Log: log.With("component", "janitor"), Retention: cfg.retention}
 	g.Go(func() error { return janitor.Run(gctx) })
 
+	if cfg.debugAddr != "" {
+		dl, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --debug-addr %s: %w", cfg.debugAddr, err)
+		}
+		ds := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		go ds.Serve(dl)
+		defer ds.Close()
+		log.Info("pprof listening", "url", "http://"+dl.Addr().String()+"/debug/pprof/")
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
 		"version", buildVersion(), "store", "sqlite", "db", dbPath, "sqlite_sync", cfg.sqliteSync, "bucket", bucketURL)
 	errc := make(chan error, 1)

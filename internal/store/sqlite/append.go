@@ -19,13 +19,11 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		return nil, fmt.Errorf("append: begin: %w", err)
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO records
-		(id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	st, err := s.ws.stmt(ctx, tx, qInsertRecord)
 	if err != nil {
 		return nil, fmt.Errorf("append: prepare: %w", err)
 	}
-	defer ins.Close()
+	ins := st
 
 	type counter struct{ n, lastSeen int64 }
 	perModule := map[string]*counter{}
@@ -64,10 +62,7 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		c.lastSeen = max(c.lastSeen, micros(r.ReceivedAt))
 	}
 	for m, c := range perModule {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO modules (module, received, pending, last_seen_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (module) DO UPDATE SET
-			received = received + excluded.received, pending = pending + excluded.pending,
-			last_seen_at = max(last_seen_at, excluded.last_seen_at)`, m, c.n, c.n, c.lastSeen); err != nil {
+		if _, err := s.ws.exec(ctx, tx, qCountModule, m, c.n, c.n, c.lastSeen); err != nil {
 			return nil, fmt.Errorf("append: count module: %w", err)
 		}
 	}
@@ -81,8 +76,16 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 func (s *Store) original(ctx context.Context, tx *sql.Tx, key string) (bridge.Appended, error) {
 	var a bridge.Appended
 	var at int64
-	err := tx.QueryRowContext(ctx, `SELECT id, session_id, received_at FROM records WHERE dedupe_key = ?`, key).
-		Scan(&a.ID, &a.SessionID, &at)
+	rows, err := s.ws.query(ctx, tx, qFindOriginal, key)
+	if err != nil {
+		return a, fmt.Errorf("append: find original: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		err = rows.Scan(&a.ID, &a.SessionID, &at)
+	} else if err = rows.Err(); err == nil {
+		err = sql.ErrNoRows
+	}
 	if err == sql.ErrNoRows {
 		// The insert conflicted on id, not on the dedupe key.
 		return a, bridge.Errorf(bridge.ECONFLICT, "record id already exists")

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -27,46 +28,40 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	}
 	defer tx.Rollback()
 
-	rows, err := tx.QueryContext(ctx, `SELECT module FROM modules WHERE pending > 0 AND lease_until <= ?`, now)
+	// Each free module's head: the index on (module, state, seq) makes each
+	// a single seek, so this costs one row per module at any table size.
+	rows, err := s.ws.query(ctx, tx, qFreeHeads, now)
 	if err != nil {
 		return nil, fmt.Errorf("lease: modules: %w", err)
 	}
-	var mods []string
+	best, bestSeq := "", int64(-1)
 	for rows.Next() {
 		var m string
-		if err := rows.Scan(&m); err != nil {
+		var seq, due sql.NullInt64
+		if err := rows.Scan(&m, &seq, &due); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if !slices.Contains(p.Skip, m) {
-			mods = append(mods, m)
+		if !seq.Valid || due.Int64 > now || slices.Contains(p.Skip, m) {
+			continue
+		}
+		if bestSeq < 0 || seq.Int64 < bestSeq {
+			best, bestSeq = m, seq.Int64
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-
-	best, bestSeq := "", int64(-1)
-	for _, m := range mods {
-		var seq, due int64
-		err := tx.QueryRowContext(ctx, `SELECT seq, next_attempt_at FROM records
-			WHERE module = ? AND state = 0 ORDER BY seq LIMIT 1`, m).Scan(&seq, &due)
-		if err == sql.ErrNoRows {
-			continue
-		} else if err != nil {
-			return nil, fmt.Errorf("lease: head of %s: %w", m, err)
-		}
-		if due <= now && (bestSeq < 0 || seq < bestSeq) {
-			best, bestSeq = m, seq
-		}
-	}
 	if best == "" {
 		return nil, nil
 	}
 
-	recs, err := queryRecords(ctx, tx, `SELECT `+recordCols+` FROM records
-		WHERE module = ? AND state = 0 ORDER BY seq LIMIT ?`, best, p.MaxRecords)
+	rows, err = s.ws.query(ctx, tx, qLeaseBatch, best, p.MaxRecords)
+	if err != nil {
+		return nil, fmt.Errorf("lease: batch of %s: %w", best, err)
+	}
+	recs, err := scanRecords(rows)
 	if err != nil {
 		return nil, fmt.Errorf("lease: batch of %s: %w", best, err)
 	}
@@ -79,7 +74,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		}
 	}
 	l := &bridge.Lease{ID: uuid.NewString(), Module: best, Records: recs, Expires: p.Now.Add(p.TTL)}
-	if _, err := tx.ExecContext(ctx, `UPDATE modules SET lease_id = ?, lease_owner = ?, lease_until = ? WHERE module = ?`,
+	if _, err := s.ws.exec(ctx, tx, qClaim,
 		l.ID, p.Owner, micros(l.Expires), best); err != nil {
 		return nil, fmt.Errorf("lease: claim %s: %w", best, err)
 	}
@@ -92,6 +87,8 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 // Settle applies a delivery outcome and releases the lease; see bridge.Store.
 // Transitions apply only to records still pending, so settling twice (or
 // after the lease was lost and the batch redelivered) changes nothing more.
+// Each kind of outcome is one statement over the ids as a JSON array, so
+// settling 500 records costs a few statements, not 500.
 func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	now := micros(st.Now)
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -101,32 +98,38 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	defer tx.Rollback()
 
 	exec := func(q string, args ...any) (int64, error) {
-		res, err := tx.ExecContext(ctx, q, args...)
+		res, err := s.ws.exec(ctx, tx, q, args...)
 		if err != nil {
 			return 0, err
 		}
 		return res.RowsAffected()
 	}
 	var synced, dead int64
-	for _, id := range st.Synced {
-		n, err := exec(`UPDATE records SET state = 1, synced_at = ?, attempts = attempts + 1
-			WHERE id = ? AND module = ? AND state = 0`, now, id, st.Module)
+	if len(st.Synced) > 0 {
+		n, err := exec(qSettleSynced, now, idsJSON(st.Synced), st.Module)
 		if err != nil {
 			return fmt.Errorf("settle: synced: %w", err)
 		}
-		synced += n
+		synced = n
 	}
+	byReason := map[string][]string{}
+	var reasons []string
 	for _, d := range st.Dead {
-		n, err := exec(`UPDATE records SET state = 2, last_error = ?, attempts = attempts + 1
-			WHERE id = ? AND module = ? AND state = 0`, d.Reason, d.ID, st.Module)
+		if _, ok := byReason[d.Reason]; !ok {
+			reasons = append(reasons, d.Reason)
+		}
+		byReason[d.Reason] = append(byReason[d.Reason], d.ID)
+	}
+	for _, reason := range reasons {
+		n, err := exec(qSettleDead, reason, idsJSON(byReason[reason]), st.Module)
 		if err != nil {
 			return fmt.Errorf("settle: dead: %w", err)
 		}
 		dead += n
 	}
-	for _, id := range st.Retry {
-		if _, err := exec(`UPDATE records SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1
-			WHERE id = ? AND module = ? AND state = 0`, micros(st.RetryAt), st.Error, id, st.Module); err != nil {
+	if len(st.Retry) > 0 {
+		if _, err := exec(qSettleRetry,
+			micros(st.RetryAt), st.Error, idsJSON(st.Retry), st.Module); err != nil {
 			return fmt.Errorf("settle: retry: %w", err)
 		}
 	}
@@ -134,26 +137,29 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	if synced > 0 {
 		lastSync = now
 	}
-	if _, err := exec(`UPDATE modules SET pending = pending - ?, synced = synced + ?, dead = dead + ?,
-		last_sync_at = max(last_sync_at, ?) WHERE module = ?`, synced+dead, synced, dead, lastSync, st.Module); err != nil {
+	if _, err := exec(qSettleCount, synced+dead, synced, dead, lastSync, st.Module); err != nil {
 		return fmt.Errorf("settle: count: %w", err)
 	}
 	if a := st.Attempt; a != nil {
-		if _, err := exec(`INSERT INTO attempts (at, module, lease_id, first_seq, last_seq, records, outcome,
-			http_status, error, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := exec(qInsertAttempt,
 			micros(a.At), a.Module, a.LeaseID, a.FirstSeq, a.LastSeq, a.Records, a.Outcome,
 			a.HTTPStatus, a.Error, a.Latency.Microseconds()); err != nil {
 			return fmt.Errorf("settle: record attempt: %w", err)
 		}
 	}
-	if _, err := exec(`UPDATE modules SET lease_id = '', lease_owner = '', lease_until = 0
-		WHERE module = ? AND lease_id = ?`, st.Module, st.LeaseID); err != nil {
+	if _, err := exec(qRelease, st.Module, st.LeaseID); err != nil {
 		return fmt.Errorf("settle: release: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("settle: commit: %w", err)
 	}
 	return nil
+}
+
+// idsJSON encodes ids as a JSON array for json_each.
+func idsJSON(ids []string) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
 }
 
 type querier interface {
@@ -165,6 +171,11 @@ func queryRecords(ctx context.Context, q querier, query string, args ...any) ([]
 	if err != nil {
 		return nil, err
 	}
+	return scanRecords(rows)
+}
+
+// scanRecords reads recordCols rows and closes them.
+func scanRecords(rows *sql.Rows) ([]bridge.Record, error) {
 	defer rows.Close()
 	var out []bridge.Record
 	for rows.Next() {

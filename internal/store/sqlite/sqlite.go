@@ -31,6 +31,8 @@ type Store struct {
 	path string
 	w    *sql.DB // one connection: every write
 	r    *sql.DB // read-only pool
+	ws   *stmts  // prepared statements of w
+	rs   *stmts  // prepared statements of r
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -81,6 +83,11 @@ func Open(path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	s.r = r
+	s.ws, s.rs = newStmts(w), newStmts(r)
+	if err := s.ws.prepare(ctx, writeQueries...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: prepare: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -121,6 +128,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools; a checkpoint folds the WAL into the main file.
 func (s *Store) Close() error {
 	var errs []error
+	s.ws.close()
+	s.rs.close()
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
