@@ -33,6 +33,11 @@ const (
 		WHERE module = ? AND lease_id = ?`
 )
 
+// qOldestPending is the received_at of the oldest pending record (0 if none).
+const qOldestPending = `SELECT coalesce(min((SELECT received_at FROM records r
+	WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)), 0)
+	FROM modules m WHERE m.pending > 0`
+
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal, qFreeHeads, qLeaseBatch, qClaim,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt, qRelease}

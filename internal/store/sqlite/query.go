@@ -33,7 +33,9 @@ func (s *Store) Stats(ctx context.Context) (bridge.Stats, error) {
 	}
 	st.LastSyncAt = fromMicros(lastSync)
 	var oldest int64
-	err = s.r.QueryRowContext(ctx, `SELECT received_at FROM records WHERE state = 0 ORDER BY seq LIMIT 1`).Scan(&oldest)
+	// The oldest pending record is the oldest of the modules' heads: one
+	// index seek per module, at any table size.
+	err = s.r.QueryRowContext(ctx, qOldestPending).Scan(&oldest)
 	if err != nil && err != sql.ErrNoRows {
 		return st, fmt.Errorf("stats: oldest pending: %w", err)
 	}

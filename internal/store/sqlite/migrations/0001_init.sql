@@ -18,8 +18,9 @@ CREATE TABLE records (
 CREATE UNIQUE INDEX records_dedupe ON records (dedupe_key) WHERE dedupe_key IS NOT NULL;
 -- Lease: a module's head in acceptance order; dead letters of one module.
 CREATE INDEX records_module_state_seq ON records (module, state, seq);
--- Oldest pending record; dead letters of all modules in order.
-CREATE INDEX records_state_seq ON records (state, seq);
+-- Dead letters of all modules in order. Partial, so that ingest and
+-- delivery (which never touch dead records) do not pay for it.
+CREATE INDEX records_dead ON records (seq) WHERE state = 2;
 -- Prune and 24 h latency: synced records by sync time.
 CREATE INDEX records_synced_at ON records (synced_at) WHERE state = 1;
 

@@ -1,0 +1,54 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestQueryPlansUseIndexes: the queries whose cost must not grow with the
+// number of records (lease, oldest pending, dead letters, prune, dedupe,
+// latency) are index seeks, never a scan of records or a sort.
+func TestQueryPlansUseIndexes(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "plan.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for name, q := range map[string]string{
+		"free module heads": qFreeHeads,
+		"lease batch":       qLeaseBatch,
+		"oldest pending":    qOldestPending,
+		"find original":     qFindOriginal,
+		"dead letters":      `SELECT seq FROM records WHERE state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
+		"module dead":       `SELECT seq FROM records WHERE module = ? AND state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
+		"prune":             `SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?`,
+		"latency":           `SELECT count(*), avg(synced_at - received_at) FROM records WHERE state = 1 AND synced_at >= ?`,
+		"get":               `SELECT seq FROM records WHERE id = ?`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			rows, err := s.w.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			all := strings.Join(plan, "; ")
+			for _, bad := range []string{"SCAN records", "SCAN r ", "TEMP B-TREE"} {
+				if strings.Contains(all+" ", bad) {
+					t.Fatalf("plan %q contains %q", all, bad)
+				}
+			}
+			t.Log(all)
+		})
+	}
+}
