@@ -26,6 +26,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"prune":             `SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?`,
 		"latency":           `SELECT count(*), avg(synced_at - received_at) FROM records WHERE state = 1 AND synced_at >= ?`,
 		"get":               `SELECT seq FROM records WHERE id = ?`,
+		// The settle UPDATEs must seek by id: the planner once chose the
+		// (module, state) index and walked every pending record of the module.
+		"settle synced": qSettleSynced,
+		"settle dead":   qSettleDead,
+		"settle retry":  qSettleRetry,
 	} {
 		t.Run(name, func(t *testing.T) {
 			rows, err := s.w.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
@@ -47,6 +52,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 				if strings.Contains(all+" ", bad) {
 					t.Fatalf("plan %q contains %q", all, bad)
 				}
+			}
+			if strings.HasPrefix(name, "settle") && !strings.Contains(all, "(id=?)") {
+				t.Fatalf("plan %q does not seek records by id", all)
 			}
 			t.Log(all)
 		})

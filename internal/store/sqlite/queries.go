@@ -20,11 +20,11 @@ const (
 		WHERE module = ? AND state = 0 ORDER BY seq LIMIT ?`
 	qClaim        = `UPDATE modules SET lease_id = ?, lease_owner = ?, lease_until = ? WHERE module = ?`
 	qSettleSynced = `UPDATE records SET state = 1, synced_at = ?, attempts = attempts + 1
-			WHERE id IN (SELECT value FROM json_each(?)) AND module = ? AND state = 0`
+			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleDead = `UPDATE records SET state = 2, last_error = ?, attempts = attempts + 1
-			WHERE id IN (SELECT value FROM json_each(?)) AND module = ? AND state = 0`
+			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleRetry = `UPDATE records SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1
-			WHERE id IN (SELECT value FROM json_each(?)) AND module = ? AND state = 0`
+			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleCount = `UPDATE modules SET pending = pending - ?, synced = synced + ?, dead = dead + ?,
 		last_sync_at = max(last_sync_at, ?) WHERE module = ?`
 	qInsertAttempt = `INSERT INTO attempts (at, module, lease_id, first_seq, last_seq, records, outcome,
