@@ -72,7 +72,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&cfg.staleAfter, "stale-after", 5*time.Minute, "health is degraded while the oldest pending record is older than this")
 	fs.DurationVar(&cfg.retention, "retention", 7*24*time.Hour, "prune synced records (and attempt history) older than this")
 	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
-	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", 5*time.Second, "while the circuit breaker is open, probe the Bucket this often")
+	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", 2*time.Second, "while the circuit breaker is open, probe the Bucket this often")
 	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", 5, "consecutive failed deliveries that open the circuit breaker")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it on loopback")
 	return cfg

@@ -92,7 +92,7 @@ func (c *Client) SendRecords(ctx context.Context, recs []Record) ([]Result, erro
 	if len(recs) == 0 {
 		return []Result{}, nil
 	}
-	body, err := json.Marshal(Request{Records: recs})
+	body, err := appendRequest(make([]byte, 0, 256*len(recs)), recs)
 	if err != nil {
 		return nil, fmt.Errorf("bucket: encode request: %w", err)
 	}

@@ -40,7 +40,7 @@ type Config struct {
 	// instead of costing three commits per handful of records.
 	Linger           time.Duration
 	BreakerThreshold int           // consecutive transient failures that open the breaker (5)
-	BreakerCooldown  time.Duration // probe interval while open (5 s)
+	BreakerCooldown  time.Duration // probe interval while open (2 s)
 	Owner            string        // lease owner; stable across restarts of one instance
 	BucketURL        string        // shown in status
 	Now              func() time.Time
@@ -72,7 +72,7 @@ func (c *Config) defaults() {
 	def(&c.LeaseTTL, c.Timeout+30*time.Second)
 	def(&c.Idle, 250*time.Millisecond)
 	def(&c.Linger, 100*time.Millisecond)
-	def(&c.BreakerCooldown, 5*time.Second)
+	def(&c.BreakerCooldown, 2*time.Second)
 	if c.Owner == "" {
 		c.Owner = "corebridge"
 	}
@@ -174,7 +174,7 @@ func (f *Forwarder) worker(ctx context.Context) {
 
 // prober asks an open breaker's Bucket, every cooldown, whether it is back.
 func (f *Forwarder) prober(ctx context.Context) {
-	t := time.NewTicker(min(f.cfg.BreakerCooldown, time.Second))
+	t := time.NewTicker(min(f.cfg.BreakerCooldown/4, time.Second))
 	defer t.Stop()
 	for {
 		select {
