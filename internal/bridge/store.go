@@ -20,8 +20,10 @@ type Store interface {
 	// up to MaxRecords (and MaxBytes of data) in acceptance order, starting
 	// at the module's oldest pending record, which must be due
 	// (NextAttemptAt <= Now). A module has at most one live lease, so
-	// per-module order holds across workers and processes. It returns nil
-	// when no module has due records that are not leased.
+	// per-module order holds across workers (and across processes, for a
+	// store that several share; the SQLite store belongs to one process and
+	// keeps its leases in memory). It returns nil when no module has due
+	// records that are not leased.
 	Lease(ctx context.Context, p LeaseParams) (*Lease, error)
 
 	// ReleaseLeases frees every lease held by owner, for a process that

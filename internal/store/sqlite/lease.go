@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"corebridge/internal/bridge"
 
@@ -17,20 +18,23 @@ const recordCols = `seq, id, module, session_id, data, received_at, state, attem
 
 // Lease claims the due head of one module; see bridge.Store. Among modules
 // with a due head and no live lease, the one with the oldest head goes first.
+//
+// Leases live in memory, not in the database: one process owns a SQLite
+// store (Open locks the file), so the lease needs no write transaction and
+// no fsync, and never holds the write connection that group commits wait
+// on. Reads go through the read pool; a settle commits before it releases
+// its lease, so the next lease of the module reads what it wrote.
 func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease, error) {
 	if p.MaxRecords <= 0 {
 		return nil, bridge.Errorf(bridge.EINVALID, "lease: MaxRecords must be positive")
 	}
 	now := micros(p.Now)
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("lease: begin: %w", err)
-	}
-	defer tx.Rollback()
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
 
-	// Each free module's head: the index on (module, state, seq) makes each
-	// a single seek, so this costs one row per module at any table size.
-	rows, err := s.ws.query(ctx, tx, qFreeHeads, now)
+	// Each module's head: the index on (module, state, seq) makes each a
+	// single seek, so this costs one row per module at any table size.
+	rows, err := s.rs.queryDB(ctx, qFreeHeads)
 	if err != nil {
 		return nil, fmt.Errorf("lease: modules: %w", err)
 	}
@@ -41,6 +45,9 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		if err := rows.Scan(&m, &seq, &due); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if l, held := s.leases[m]; held && micros(l.until) > now {
+			continue
 		}
 		if !seq.Valid || due.Int64 > now || slices.Contains(p.Skip, m) {
 			continue
@@ -56,14 +63,16 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	if best == "" {
 		return nil, nil
 	}
-
-	rows, err = s.ws.query(ctx, tx, qLeaseBatch, best, p.MaxRecords)
+	rows, err = s.rs.queryDB(ctx, qLeaseBatch, best, p.MaxRecords)
 	if err != nil {
 		return nil, fmt.Errorf("lease: batch of %s: %w", best, err)
 	}
 	recs, err := scanRecords(rows)
 	if err != nil {
 		return nil, fmt.Errorf("lease: batch of %s: %w", best, err)
+	}
+	if len(recs) == 0 {
+		return nil, nil
 	}
 	size := 0
 	for i, r := range recs {
@@ -74,14 +83,14 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		}
 	}
 	l := &bridge.Lease{ID: uuid.NewString(), Module: best, Records: recs, Expires: p.Now.Add(p.TTL)}
-	if _, err := s.ws.exec(ctx, tx, qClaim,
-		l.ID, p.Owner, micros(l.Expires), best); err != nil {
-		return nil, fmt.Errorf("lease: claim %s: %w", best, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("lease: commit: %w", err)
-	}
+	s.leases[best] = memLease{id: l.ID, owner: p.Owner, until: l.Expires}
 	return l, nil
+}
+
+// memLease is a module's live lease.
+type memLease struct {
+	id, owner string
+	until     time.Time
 }
 
 // Settle applies a delivery outcome and releases the lease; see bridge.Store.
@@ -147,12 +156,14 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 			return fmt.Errorf("settle: record attempt: %w", err)
 		}
 	}
-	if _, err := exec(qRelease, st.Module, st.LeaseID); err != nil {
-		return fmt.Errorf("settle: release: %w", err)
-	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("settle: commit: %w", err)
 	}
+	s.leaseMu.Lock()
+	if l, ok := s.leases[st.Module]; ok && l.id == st.LeaseID {
+		delete(s.leases, st.Module)
+	}
+	s.leaseMu.Unlock()
 	return nil
 }
 
@@ -197,11 +208,14 @@ func scanRecords(rows *sql.Rows) ([]bridge.Record, error) {
 
 // ReleaseLeases frees the leases owner holds.
 func (s *Store) ReleaseLeases(ctx context.Context, owner string) (int, error) {
-	res, err := s.w.ExecContext(ctx, `UPDATE modules SET lease_id = '', lease_owner = '', lease_until = 0
-		WHERE lease_owner = ? AND lease_id != ''`, owner)
-	if err != nil {
-		return 0, fmt.Errorf("release leases: %w", err)
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	n := 0
+	for m, l := range s.leases {
+		if l.owner == owner {
+			delete(s.leases, m)
+			n++
+		}
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return n, nil
 }

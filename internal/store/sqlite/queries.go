@@ -15,10 +15,9 @@ const (
 	qFreeHeads    = `SELECT m.module,
 			(SELECT seq FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1),
 			(SELECT next_attempt_at FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)
-		FROM modules m WHERE m.pending > 0 AND m.lease_until <= ?`
+		FROM modules m WHERE m.pending > 0`
 	qLeaseBatch = `SELECT ` + recordCols + ` FROM records
 		WHERE module = ? AND state = 0 ORDER BY seq LIMIT ?`
-	qClaim        = `UPDATE modules SET lease_id = ?, lease_owner = ?, lease_until = ? WHERE module = ?`
 	qSettleSynced = `UPDATE records SET state = 1, synced_at = ?, attempts = attempts + 1
 			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleDead = `UPDATE records SET state = 2, last_error = ?, attempts = attempts + 1
@@ -29,8 +28,6 @@ const (
 		last_sync_at = max(last_sync_at, ?) WHERE module = ?`
 	qInsertAttempt = `INSERT INTO attempts (at, module, lease_id, first_seq, last_seq, records, outcome,
 			http_status, error, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qRelease = `UPDATE modules SET lease_id = '', lease_owner = '', lease_until = 0
-		WHERE module = ? AND lease_id = ?`
 )
 
 // qOldestPending is the received_at of the oldest pending record (0 if none).
@@ -38,6 +35,9 @@ const qOldestPending = `SELECT coalesce(min((SELECT received_at FROM records r
 	WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)), 0)
 	FROM modules m WHERE m.pending > 0`
 
+// readQueries are prepared on the read pool at Open.
+var readQueries = []string{qFreeHeads, qLeaseBatch}
+
 // writeQueries are prepared on the write connection at Open.
-var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal, qFreeHeads, qLeaseBatch, qClaim,
-	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt, qRelease}
+var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
+	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt}

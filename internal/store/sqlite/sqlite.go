@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -33,6 +34,10 @@ type Store struct {
 	r    *sql.DB // read-only pool
 	ws   *stmts  // prepared statements of w
 	rs   *stmts  // prepared statements of r
+
+	leaseMu sync.Mutex
+	leases  map[string]memLease // by module
+	unlock  func()              // releases the file lock
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -55,35 +60,47 @@ func Open(path string, opts Options) (*Store, error) {
 			"?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" +
 			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" + extra
 	}
+	// One process owns the store: its leases are in memory.
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{path: path, w: w}
+	s := &Store{path: path, w: w, leases: map[string]memLease{}, unlock: unlock}
+	fail := func(err error) (*Store, error) {
+		w.Close()
+		unlock()
+		return nil, err
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.checkPragmas(ctx, sync); err != nil {
-		w.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := migrate(ctx, w); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+		return fail(fmt.Errorf("migrate %s: %w", path, err))
 	}
 	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
 	if err != nil {
-		w.Close()
-		return nil, err
+		return fail(err)
 	}
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	s.r = r
 	s.ws, s.rs = newStmts(w), newStmts(r)
+	if err := s.rs.prepare(ctx, readQueries...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: prepare: %w", path, err)
+	}
 	if err := s.ws.prepare(ctx, writeQueries...); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: prepare: %w", path, err)
@@ -135,6 +152,7 @@ func (s *Store) Close() error {
 	}
 	_, _ = s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	errs = append(errs, s.w.Close())
+	s.unlock()
 	for _, err := range errs {
 		if err != nil {
 			return err

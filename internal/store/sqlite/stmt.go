@@ -74,3 +74,15 @@ func (c *stmts) close() {
 	}
 	c.m = nil
 }
+
+// queryDB runs query on the pool (no transaction) through its cached
+// statement, preparing it if it was not prepared at open.
+func (c *stmts) queryDB(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.mu.Lock()
+	st, ok := c.m[query]
+	c.mu.Unlock()
+	if ok {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, query, args...)
+}

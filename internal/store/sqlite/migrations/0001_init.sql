@@ -25,8 +25,8 @@ CREATE INDEX records_dead ON records (seq) WHERE state = 2;
 CREATE INDEX records_synced_at ON records (synced_at) WHERE state = 1;
 
 -- Modules: counters kept in the same transactions that change records, so
--- summaries cost one row per module however many records there are; and the
--- module's delivery lease (one live lease per module keeps its order).
+-- summaries cost one row per module however many records there are.
+-- (Delivery leases are held in memory: one process owns a SQLite store.)
 CREATE TABLE modules (
     module       TEXT PRIMARY KEY,
     received     INTEGER NOT NULL DEFAULT 0,
@@ -34,10 +34,7 @@ CREATE TABLE modules (
     synced       INTEGER NOT NULL DEFAULT 0,
     dead         INTEGER NOT NULL DEFAULT 0,
     last_seen_at INTEGER NOT NULL DEFAULT 0,
-    last_sync_at INTEGER NOT NULL DEFAULT 0,
-    lease_id     TEXT    NOT NULL DEFAULT '',
-    lease_owner  TEXT    NOT NULL DEFAULT '',
-    lease_until  INTEGER NOT NULL DEFAULT 0
+    last_sync_at INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 CREATE TABLE meta (
