@@ -7,6 +7,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -70,6 +71,10 @@ type Server struct {
 	ingestErrors window
 	mux          *http.ServeMux
 	patterns     []string
+
+	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
+	pingAt  time.Time
+	pingErr error
 }
 
 // NewServer wires the API over store. Call Start before serving and Stop

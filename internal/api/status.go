@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -110,8 +112,8 @@ func handleHealth(s *Server) http.Handler {
 			h.Reasons = append(h.Reasons, fmt.Sprintf("oldest pending record is %s old (stale after %s)",
 				age.Round(time.Second), s.cfg.StaleAfter))
 		}
-		if e := s.commit.storeError(); e != "" {
-			h.Status, h.Reasons = "down", append(h.Reasons, "store is not writable: last commit failed")
+		if err := s.writable(r.Context()); err != nil {
+			h.Status, h.Reasons = "down", append(h.Reasons, "store is not writable: "+err.Error())
 		}
 		writeJSON(w, http.StatusOK, h)
 	})
@@ -135,4 +137,29 @@ func handleReadyz(s *Server) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+}
+
+// pingEvery bounds how often health takes a real write to check the store.
+const pingEvery = 5 * time.Second
+
+// writable says whether the store takes writes: the last group commit's
+// outcome, and a real write (Store.Ping) at most every pingEvery, so that a
+// store that broke while nobody was sending is noticed too, while health
+// stays cheap to poll.
+func (s *Server) writable(ctx context.Context) error {
+	if e := s.commit.storeError(); e != "" {
+		return errors.New("the last commit failed")
+	}
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	if now := time.Now(); now.Sub(s.pingAt) >= pingEvery {
+		s.pingErr, s.pingAt = s.store.Ping(ctx), now
+		if s.pingErr != nil {
+			s.log.Error("health: store is not writable", "err", s.pingErr)
+		}
+	}
+	if s.pingErr != nil {
+		return errors.New("a test write failed")
+	}
+	return nil
 }

@@ -1,15 +1,20 @@
 package api_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"corebridge/internal/api"
 	"corebridge/internal/bridge"
+	"corebridge/internal/store/sqlite"
 )
 
 func TestBucketStatus(t *testing.T) {
@@ -217,4 +222,29 @@ func TestHealthStoreDown(t *testing.T) {
 	if m := r.object(t); m["status"] != "down" {
 		t.Errorf("status = %#v, want down", m["status"])
 	}
+}
+
+// unwritable is a store whose test write fails, as on a full or read-only disk.
+type unwritable struct{ bridge.Store }
+
+func (unwritable) Ping(context.Context) error { return errors.New("disk full") }
+
+// TestHealthDownWhenStoreUnwritable: health is down, saying why, when the
+// store cannot take a write, even with no ingest to notice it.
+func TestHealthDownWhenStoreUnwritable(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := api.NewServer(unwritable{st}, slog.New(slog.DiscardHandler), api.Config{})
+	srv.Start()
+	defer srv.Stop()
+	r := serve(t, srv, "GET", "/core/health", "")
+	r.want(t, http.StatusOK)
+	m := r.object(t)
+	if m["status"] != "down" || !strings.Contains(fmt.Sprint(m["reasons"]), "not writable") {
+		t.Fatalf("health with an unwritable store: %v", m)
+	}
+	serve(t, srv, "GET", "/readyz", "").want(t, http.StatusServiceUnavailable)
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"corebridge/internal/bucket"
+)
+
+// TestDLQCommands: `corebridge dlq list|replay|purge` against a running
+// bridge whose Bucket rejects one module.
+func TestDLQCommands(t *testing.T) {
+	t.Parallel()
+	b, err := bucket.Start(context.Background(), bucket.Config{DataDir: t.TempDir(),
+		Faults: bucket.Faults{RejectModule: "creative"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Stop(context.Background()) })
+	base, _ := startServe(t, "--data-dir", t.TempDir(), "--bucket-url", b.URL)
+	ids := append(postBatch(t, base, "creative", 0, 600), postBatch(t, base, "creative", 600, 600)...)
+	waitFor(t, "1,200 dead letters", 30*time.Second, func() bool {
+		return num(getJSON(t, base+"/bucket/status"), "dead_count") == 1200
+	})
+	dlq := func(args ...string) (string, string, error) {
+		var out, errOut syncBuffer
+		err := run(context.Background(), append([]string{"corebridge", "dlq"}, args...),
+			func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+
+	out, _, err := dlq("list", "--api-url", base, "--module", "creative", "--limit", "3")
+	if err != nil || !strings.Contains(out, ids[0]) || !strings.Contains(out, "rejected") || strings.Contains(out, ids[3]) {
+		t.Fatalf("dlq list: %v\n%s", err, out)
+	}
+	if _, _, err := dlq("replay", "--api-url", base); exitCode(err) != 2 {
+		t.Fatalf("replay without a selector must be a usage error, got %v", err)
+	}
+
+	// Replay more than one page (1,000) with the Bucket accepting again.
+	b.Server.SetFaults(bucket.Faults{})
+	out, progress, err := dlq("replay", "--api-url", base, "--module", "creative")
+	if err != nil || !strings.Contains(out, "replayed 1200 dead letters") || !strings.Contains(progress, "1200/1200") {
+		t.Fatalf("dlq replay: %v\nstdout: %s\nstderr: %s", err, out, progress)
+	}
+	waitFor(t, "replayed records to sync", 30*time.Second, func() bool {
+		return num(getJSON(t, base+"/bucket/status"), "total_sync_count") == 1200
+	})
+	checkBucketHolds(t, b.URL, map[string][]string{"creative": ids})
+
+	// Purge: reject again, let two records die, purge them by id.
+	b.Server.SetFaults(bucket.Faults{RejectModule: "creative"})
+	more := postBatch(t, base, "creative", 5000, 2)
+	waitFor(t, "2 new dead letters", 30*time.Second, func() bool {
+		return num(getJSON(t, base+"/bucket/status"), "dead_count") == 2
+	})
+	out, _, err = dlq("purge", "--api-url", base, "--ids", strings.Join(more, ","))
+	if err != nil || !strings.Contains(out, "purged 2 dead letters") {
+		t.Fatalf("dlq purge: %v\n%s", err, out)
+	}
+	if out, _, _ := dlq("list", "--api-url", base); !strings.Contains(out, "no dead letters") {
+		t.Fatalf("after purge: %s", out)
+	}
+}
+
+// TestDemo: one command runs the bridge, its Bucket and the mock
+// producers, prints where to look, and records get synced.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, []string{"corebridge", "demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--interval", "100ms"},
+			func(string) string { return "" }, strings.NewReader(""), &out, io.Discard)
+	}()
+	waitFor(t, "demo output with synced records", 20*time.Second, func() bool {
+		return strings.Count(out.String(), "status=success") >= 8
+	})
+	for _, want := range []string{"API            http://127.0.0.1:", "/core/health", "/v1/stats", "[robotics] status=success"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("demo returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+}
