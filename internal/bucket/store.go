@@ -7,15 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"corebridge/internal/bridge"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"corebridge/internal/sqlitedb"
 )
 
 // Store is the Bucket's own database: one SQLite file in WAL mode with
@@ -23,9 +18,9 @@ import (
 // go through one connection; reads use a small pool. All of the Bucket's
 // SQL lives in this file.
 type Store struct {
-	path string
-	w    *sql.DB // one connection: every write
-	r    *sql.DB // read-only pool
+	db *sqlitedb.DB
+	w  *sql.DB // db.W: one connection, every write
+	r  *sql.DB // db.R: read-only pool
 	// Now stamps stored_at; tests may replace it before the first Put.
 	Now func() time.Time
 }
@@ -36,122 +31,24 @@ var migrationFS embed.FS
 // OpenStore opens (creating if needed) the database at path, refuses to run
 // if journal or sync mode are not WAL and FULL, and applies migrations.
 func OpenStore(path string) (*Store, error) {
-	dsn := func(extra string) string {
-		return "file:" + (&url.URL{Path: path}).EscapedPath() +
-			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)" + extra
-	}
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	migrations, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("open bucket db %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	s := &Store{path: path, w: w, Now: time.Now}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.checkPragmas(ctx); err != nil {
-		w.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, w); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("migrate bucket db %s: %w", path, err)
-	}
-	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: "FULL", Migrations: migrations})
 	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open bucket db %s: %w", path, err)
+		return nil, fmt.Errorf("bucket db: %w", err)
 	}
-	r.SetMaxOpenConns(4)
-	r.SetMaxIdleConns(4)
-	s.r = r
-	return s, nil
-}
-
-// checkPragmas reads the settings back: the driver ignores a mistyped DSN
-// key silently, and durability would go with it.
-func (s *Store) checkPragmas(ctx context.Context) error {
-	var mode string
-	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("open bucket db %s: %w", s.path, err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("open bucket db %s: journal_mode is %q, want wal", s.path, mode)
-	}
-	var level int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
-		return fmt.Errorf("open bucket db %s: %w", s.path, err)
-	}
-	if level != 2 {
-		return fmt.Errorf("open bucket db %s: synchronous is %d, want 2 (FULL)", s.path, level)
-	}
-	return nil
-}
-
-// migrate applies each embedded migration not yet recorded, in order, each
-// in one transaction with its record.
-func migrate(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number: %w", base, err)
-		}
-		body, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if err := applyMigration(ctx, db, version, base, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
-		}
-	}
-	return nil
-}
-
-func applyMigration(ctx context.Context, db *sql.DB, version int, name, body string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		version, name, time.Now().UnixMicro()); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return &Store{db: db, w: db.W, r: db.R, Now: time.Now}, nil
 }
 
 // Path returns the database file's path.
-func (s *Store) Path() string { return s.path }
+func (s *Store) Path() string { return s.db.Path }
 
 // Close closes the store; a checkpoint folds the WAL into the main file.
-func (s *Store) Close() error {
-	rerr := s.r.Close()
-	_, _ = s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(rerr, s.w.Close())
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // Put stores recs in one transaction and returns one Result per record, in
 // order: stored if its id is new, duplicate if the Bucket (or an earlier

@@ -1,0 +1,177 @@
+// Package sqlitedb opens SQLite databases the way corebridge needs them:
+// WAL journal; the synchronous mode asked for (FULL by default, or NORMAL),
+// read back after opening and refused if different, since the driver
+// silently ignores a mistyped DSN key and durability would go with it; one
+// write connection (_txlock=immediate, MaxOpenConns 1: SQLite has one
+// writer anyway, and queueing in Go is cheaper than its busy-wait) and a
+// read-only pool (query_only); busy_timeout and foreign_keys on both; and
+// embedded numbered migrations, each applied in one transaction together
+// with its record in schema_migrations.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options tune Open.
+type Options struct {
+	// Synchronous is FULL (default: fsync on every commit) or NORMAL
+	// (faster; a power loss may drop the last commits, a process crash not).
+	Synchronous string
+	// ReadConns bounds the read pool (default 4).
+	ReadConns int
+	// Migrations holds the migrations as NNNN_name.sql files at its root
+	// (e.g. fs.Sub of an embed.FS); they are applied in name order, those
+	// whose number schema_migrations does not hold yet. Nil applies none.
+	Migrations fs.FS
+}
+
+// DB is one SQLite file opened through two pools.
+type DB struct {
+	W    *sql.DB // one connection: every write
+	R    *sql.DB // read-only pool
+	Path string
+}
+
+// Open opens (creating if needed) the database at path, checks that the
+// journal and sync modes are what was asked for, applies migrations and
+// opens the read pool.
+func Open(ctx context.Context, path string, o Options) (*DB, error) {
+	sync := strings.ToUpper(o.Synchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	want, ok := map[string]int{"NORMAL": 1, "FULL": 2}[sync]
+	if !ok {
+		return nil, fmt.Errorf("open sqlite %s: synchronous must be FULL or NORMAL, not %q", path, o.Synchronous)
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 4
+	}
+	dsn := func(extra string) string {
+		return "file:" + (&url.URL{Path: path}).EscapedPath() +
+			"?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" +
+			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" + extra
+	}
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	d := &DB{W: w, Path: path}
+	if err := d.checkPragmas(ctx, sync, want); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if o.Migrations != nil {
+		if err := migrate(ctx, w, o.Migrations); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
+	}
+	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(o.ReadConns)
+	r.SetMaxIdleConns(o.ReadConns)
+	d.R = r
+	return d, nil
+}
+
+// checkPragmas refuses to run on settings other than those asked for: a
+// mistyped DSN key is ignored by the driver, silently losing durability.
+func (d *DB) checkPragmas(ctx context.Context, sync string, want int) error {
+	var mode string
+	if err := d.W.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", d.Path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("open sqlite %s: journal_mode is %q, want wal", d.Path, mode)
+	}
+	var level int
+	if err := d.W.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", d.Path, err)
+	}
+	if level != want {
+		return fmt.Errorf("open sqlite %s: synchronous is %d, want %d (%s)", d.Path, level, want, sync)
+	}
+	return nil
+}
+
+// Close closes the read pool, folds the WAL into the main file with a
+// checkpoint and closes the write connection.
+func (d *DB) Close() error {
+	var rerr error
+	if d.R != nil {
+		rerr = d.R.Close()
+	}
+	_, _ = d.W.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(rerr, d.W.Close())
+}
+
+// migrate applies, in order, every migration of fsys not yet recorded in
+// schema_migrations, each in its own transaction with its record.
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number: %w", name, err)
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		if err := applyMigration(ctx, db, version, name, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, name, body string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		version, name, time.Now().UnixMicro()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
