@@ -83,7 +83,11 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		}
 	}
 	l := &bridge.Lease{ID: uuid.NewString(), Module: best, Records: recs, Expires: p.Now.Add(p.TTL)}
-	s.leases[best] = memLease{id: l.ID, owner: p.Owner, until: l.Expires}
+	seqs := make(map[string]int64, len(recs))
+	for _, r := range recs {
+		seqs[r.ID] = r.Seq
+	}
+	s.leases[best] = memLease{id: l.ID, owner: p.Owner, until: l.Expires, seqs: seqs}
 	return l, nil
 }
 
@@ -91,6 +95,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 type memLease struct {
 	id, owner string
 	until     time.Time
+	seqs      map[string]int64 // the leased records' seqs by id
 }
 
 // Settle applies a delivery outcome and releases the lease; see bridge.Store.
@@ -115,7 +120,8 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	}
 	var synced, dead int64
 	if len(st.Synced) > 0 {
-		n, err := exec(qSettleSynced, now, idsJSON(st.Synced), st.Module)
+		q, keys := s.settleKeys(st, qSettleSynced, qSettleSyncedSeq, st.Synced)
+		n, err := exec(q, now, keys, st.Module)
 		if err != nil {
 			return fmt.Errorf("settle: synced: %w", err)
 		}
@@ -130,15 +136,16 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 		byReason[d.Reason] = append(byReason[d.Reason], d.ID)
 	}
 	for _, reason := range reasons {
-		n, err := exec(qSettleDead, reason, idsJSON(byReason[reason]), st.Module)
+		q, keys := s.settleKeys(st, qSettleDead, qSettleDeadSeq, byReason[reason])
+		n, err := exec(q, reason, keys, st.Module)
 		if err != nil {
 			return fmt.Errorf("settle: dead: %w", err)
 		}
 		dead += n
 	}
 	if len(st.Retry) > 0 {
-		if _, err := exec(qSettleRetry,
-			micros(st.RetryAt), st.Error, idsJSON(st.Retry), st.Module); err != nil {
+		q, keys := s.settleKeys(st, qSettleRetry, qSettleRetrySeq, st.Retry)
+		if _, err := exec(q, micros(st.RetryAt), st.Error, keys, st.Module); err != nil {
 			return fmt.Errorf("settle: retry: %w", err)
 		}
 	}
@@ -165,6 +172,28 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	}
 	s.leaseMu.Unlock()
 	return nil
+}
+
+// settleKeys picks how a settle statement finds its records: by seq (the
+// table's own key: one B-tree search per record instead of two) when the
+// lease is still held here and knows every id's seq, else by id.
+func (s *Store) settleKeys(st bridge.Settlement, byID, bySeq string, ids []string) (string, string) {
+	s.leaseMu.Lock()
+	l, ok := s.leases[st.Module]
+	s.leaseMu.Unlock()
+	if ok && l.id == st.LeaseID {
+		seqs := make([]int64, 0, len(ids))
+		for _, id := range ids {
+			seq, ok := l.seqs[id]
+			if !ok {
+				return byID, idsJSON(ids)
+			}
+			seqs = append(seqs, seq)
+		}
+		b, _ := json.Marshal(seqs)
+		return bySeq, string(b)
+	}
+	return byID, idsJSON(ids)
 }
 
 // idsJSON encodes ids as a JSON array for json_each.

@@ -28,9 +28,12 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"get":               `SELECT seq FROM records WHERE id = ?`,
 		// The settle UPDATEs must seek by id: the planner once chose the
 		// (module, state) index and walked every pending record of the module.
-		"settle synced": qSettleSynced,
-		"settle dead":   qSettleDead,
-		"settle retry":  qSettleRetry,
+		"settle synced":        qSettleSynced,
+		"settle dead":          qSettleDead,
+		"settle retry":         qSettleRetry,
+		"settle synced by seq": qSettleSyncedSeq,
+		"settle dead by seq":   qSettleDeadSeq,
+		"settle retry by seq":  qSettleRetrySeq,
 	} {
 		t.Run(name, func(t *testing.T) {
 			rows, err := s.w.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
@@ -53,7 +56,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 					t.Fatalf("plan %q contains %q", all, bad)
 				}
 			}
-			if strings.HasPrefix(name, "settle") && !strings.Contains(all, "(id=?)") {
+			if strings.HasSuffix(name, "by seq") && !strings.Contains(all, "(rowid=?)") {
+				t.Fatalf("plan %q does not seek records by seq", all)
+			} else if strings.HasPrefix(name, "settle") && !strings.HasSuffix(name, "by seq") && !strings.Contains(all, "(id=?)") {
 				t.Fatalf("plan %q does not seek records by id", all)
 			}
 			t.Log(all)

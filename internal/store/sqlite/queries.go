@@ -24,6 +24,12 @@ const (
 			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleRetry = `UPDATE records SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1
 			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
+	qSettleSyncedSeq = `UPDATE records SET state = 1, synced_at = ?, attempts = attempts + 1
+			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
+	qSettleDeadSeq = `UPDATE records SET state = 2, last_error = ?, attempts = attempts + 1
+			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
+	qSettleRetrySeq = `UPDATE records SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1
+			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleCount = `UPDATE modules SET pending = pending - ?, synced = synced + ?, dead = dead + ?,
 		last_sync_at = max(last_sync_at, ?) WHERE module = ?`
 	qInsertAttempt = `INSERT INTO attempts (at, module, lease_id, first_seq, last_seq, records, outcome,
@@ -40,4 +46,5 @@ var readQueries = []string{qFreeHeads, qLeaseBatch}
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
-	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt}
+	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
+	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq}
