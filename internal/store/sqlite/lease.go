@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -106,11 +105,10 @@ type memLease struct {
 // settling 500 records costs a few statements, not 500.
 func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	now := micros(st.Now)
-	tx, done, err := s.beginSettle(ctx)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("settle: begin: %w", err)
 	}
-	defer done()
 	defer tx.Rollback()
 
 	exec := func(q string, args ...any) (int64, error) {
@@ -174,43 +172,6 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	}
 	s.leaseMu.Unlock()
 	return nil
-}
-
-// beginSettle starts a settle transaction that commits without its own
-// fsync (synchronous=NORMAL, on the one write connection, pinned so that no
-// ingest commit can run in between). A settle need not survive a power loss
-// by itself: lost, its records are pending again, are delivered again, and
-// the Bucket answers "duplicate". And in WAL mode the next ingest commit,
-// which does fsync, makes it durable anyway, since the log is written in
-// order. This keeps the write connection, which every group commit waits
-// for, free of one fsync per delivered batch. done restores FULL (or, if it
-// cannot, has the connection discarded) and releases the connection.
-func (s *Store) beginSettle(ctx context.Context) (*sql.Tx, func(), error) {
-	if s.sync != "FULL" {
-		tx, err := s.w.BeginTx(ctx, nil)
-		return tx, func() {}, err
-	}
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	done := func() {
-		if _, err := conn.ExecContext(context.Background(), "PRAGMA synchronous = FULL"); err != nil {
-			// A connection left at NORMAL must never serve a group commit.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		conn.Close()
-	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-		done()
-		return nil, nil, err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	return tx, done, nil
 }
 
 // settleKeys picks how a settle statement finds its records: by seq (the

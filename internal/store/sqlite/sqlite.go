@@ -41,7 +41,6 @@ type Store struct {
 	leaseMu sync.Mutex
 	leases  map[string]memLease // by module
 	unlock  func()              // releases the file lock
-	sync    string              // FULL or NORMAL: the mode of ingest commits
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -74,7 +73,7 @@ func Open(path string, opts Options) (*Store, error) {
 		unlock()
 		return nil, err
 	}
-	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, unlock: unlock, sync: sync}
+	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, unlock: unlock}
 	s.ws, s.rs = newStmts(s.w), newStmts(s.r)
 	if err := s.rs.prepare(ctx, readQueries...); err != nil {
 		s.Close()
