@@ -121,11 +121,29 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	var synced, dead int64
 	if len(st.Synced) > 0 {
 		q, keys := s.settleKeys(st, qSettleSynced, qSettleSyncedSeq, st.Synced)
-		n, err := exec(q, now, keys, st.Module)
+		rows, err := s.ws.query(ctx, tx, q, now, keys, st.Module)
 		if err != nil {
 			return fmt.Errorf("settle: synced: %w", err)
 		}
-		synced = n
+		var latency int64
+		for rows.Next() {
+			var recv int64
+			if err := rows.Scan(&recv); err != nil {
+				rows.Close()
+				return fmt.Errorf("settle: synced: %w", err)
+			}
+			synced++
+			latency += now - recv
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("settle: synced: %w", err)
+		}
+		if synced > 0 {
+			if _, err := exec(qSyncLog, now, st.Module, synced, latency); err != nil {
+				return fmt.Errorf("settle: sync log: %w", err)
+			}
+		}
 	}
 	byReason := map[string][]string{}
 	var reasons []string

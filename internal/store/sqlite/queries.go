@@ -19,13 +19,13 @@ const (
 	qLeaseBatch = `SELECT ` + recordCols + ` FROM records
 		WHERE module = ? AND state = 0 ORDER BY seq LIMIT ?`
 	qSettleSynced = `UPDATE records SET state = 1, synced_at = ?, attempts = attempts + 1
-			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
+			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0 RETURNING received_at`
 	qSettleDead = `UPDATE records SET state = 2, last_error = ?, attempts = attempts + 1
 			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleRetry = `UPDATE records SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1
 			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleSyncedSeq = `UPDATE records SET state = 1, synced_at = ?, attempts = attempts + 1
-			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
+			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0 RETURNING received_at`
 	qSettleDeadSeq = `UPDATE records SET state = 2, last_error = ?, attempts = attempts + 1
 			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleRetrySeq = `UPDATE records SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1
@@ -41,10 +41,16 @@ const qOldestPending = `SELECT coalesce(min((SELECT received_at FROM records r
 	WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)), 0)
 	FROM modules m WHERE m.pending > 0`
 
+// qLatencySince sums the sync log from a time on.
+const qLatencySince = `SELECT coalesce(sum(records), 0), coalesce(sum(latency_us_sum), 0) FROM sync_log WHERE at >= ?`
+
+// qSyncLog records one settle's syncs for the latency figures.
+const qSyncLog = `INSERT INTO sync_log (at, module, records, latency_us_sum) VALUES (?, ?, ?, ?)`
+
 // readQueries are prepared on the read pool at Open.
 var readQueries = []string{qFreeHeads, qLeaseBatch}
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
-	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq}
+	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qSyncLog}

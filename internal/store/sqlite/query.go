@@ -85,16 +85,18 @@ func (s *Store) ListDead(ctx context.Context, q bridge.DeadQuery) ([]bridge.Reco
 }
 
 // LatencySince averages acceptance-to-confirmation time of records synced
-// at or after t.
+// at or after t, from the sync log: one row per settle, so the 24 h figure
+// costs the number of batches delivered, not of records.
 func (s *Store) LatencySince(ctx context.Context, t time.Time) (int64, time.Duration, error) {
-	var n int64
-	var avg sql.NullFloat64
-	err := s.r.QueryRowContext(ctx, `SELECT count(*), avg(synced_at - received_at) FROM records
-		WHERE state = 1 AND synced_at >= ?`, micros(t)).Scan(&n, &avg)
+	var n, sum int64
+	err := s.r.QueryRowContext(ctx, qLatencySince, micros(t)).Scan(&n, &sum)
 	if err != nil {
 		return 0, 0, fmt.Errorf("latency: %w", err)
 	}
-	return n, time.Duration(avg.Float64 * float64(time.Microsecond)), nil
+	if n == 0 {
+		return 0, 0, nil
+	}
+	return n, time.Duration(sum/n) * time.Microsecond, nil
 }
 
 // Prune deletes synced records synced before the cutoff, oldest first.
@@ -106,6 +108,10 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 		if _, err := s.w.ExecContext(ctx, `DELETE FROM attempts WHERE id IN (
 			SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)`, micros(p.AttemptsBefore), p.Limit); err != nil {
 			return 0, fmt.Errorf("prune attempts: %w", err)
+		}
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM sync_log WHERE id IN (
+			SELECT id FROM sync_log WHERE at < ? ORDER BY at LIMIT ?)`, micros(p.AttemptsBefore), p.Limit); err != nil {
+			return 0, fmt.Errorf("prune sync log: %w", err)
 		}
 	}
 	res, err := s.w.ExecContext(ctx, `DELETE FROM records WHERE seq IN (
