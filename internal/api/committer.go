@@ -114,12 +114,15 @@ func (c *committer) stop() {
 func (c *committer) commit(group []*commitReq) {
 	// Backpressure: refuse requests that would take the queue over
 	// maxPending. The estimate only grows between store readings, so it is
-	// re-read before refusing anyone.
+	// re-read before refusing anyone (once per group, so that a flood of
+	// refused requests does not become a flood of store reads).
 	admitted := group[:0:0]
 	var recs []bridge.NewRecord
+	reread := false
 	for _, r := range group {
-		if c.maxPending > 0 && c.pending+int64(len(r.recs)) > c.maxPending {
+		if c.maxPending > 0 && c.pending+int64(len(r.recs)) > c.maxPending && !reread {
 			c.readPending()
+			reread = true
 		}
 		if c.maxPending > 0 && c.pending+int64(len(r.recs)) > c.maxPending {
 			r.err = &bridge.Error{Code: bridge.EUNAVAILABLE,
