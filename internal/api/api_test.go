@@ -277,12 +277,19 @@ func TestWrongMethod(t *testing.T) {
 			if allow := r.header.Get("Allow"); !strings.Contains(allow, tc.allow) {
 				t.Errorf("Allow = %q, want it to contain %s", allow, tc.allow)
 			}
+			if m := r.object(t); m["error"] == nil || m["detail"] == nil {
+				t.Errorf("405 body is not the JSON error body: %v", m)
+			}
 		})
 	}
 	if st := f.stats(t); st.Received != 0 {
 		t.Errorf("wrong methods stored %d records", st.Received)
 	}
-	f.do(t, "GET", "/no/such/route", "").want(t, http.StatusNotFound)
+	r := f.do(t, "GET", "/no/such/route", "")
+	r.want(t, http.StatusNotFound)
+	if m := r.object(t); m["error"].(map[string]any)["code"] != "not_found" {
+		t.Errorf("404 body: %v", m)
+	}
 }
 
 func TestIndex(t *testing.T) {

@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"corebridge/internal/bridge"
+)
 
 // routes lists every route of the API; the index at / lists them too.
 func (s *Server) routes() {
@@ -26,7 +30,7 @@ func (s *Server) handle(pattern string, h http.Handler) {
 func handleOpenAPI(doc []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(doc) == 0 {
-			http.NotFound(w, r)
+			writeError(w, r, nil, bridge.Errorf(bridge.ENOTFOUND, "this server has no OpenAPI document"))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

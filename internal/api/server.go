@@ -5,6 +5,7 @@
 package api
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -98,8 +99,55 @@ func (s *Server) Start() { go s.commit.run() }
 // Stop refuses new ingest and returns once every commit taken in is done.
 func (s *Server) Stop() { s.commit.stop() }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the API. The router's own 404 and 405 answers are
+// rewritten as the API's JSON error body, so that every error a client
+// sees has the same shape.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		w = &routerError{ResponseWriter: w}
+	}
+	h.ServeHTTP(w, r)
+}
+
+// routerError replaces the plain-text body of the router's 404 and 405
+// with the JSON error body; the status and the Allow header stay. Anything
+// else (a redirect) passes through.
+type routerError struct {
+	http.ResponseWriter
+	rewrote, wrote bool
+}
+
+func (e *routerError) WriteHeader(status int) {
+	if e.wrote {
+		return
+	}
+	e.wrote = true
+	if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+		e.ResponseWriter.WriteHeader(status)
+		return
+	}
+	e.rewrote = true
+	code, msg := bridge.ENOTFOUND, "no such route"
+	if status == http.StatusMethodNotAllowed {
+		code, msg = "method_not_allowed", "method not allowed; see the Allow header"
+	}
+	b, _ := json.Marshal(errorBody{Detail: msg, Error: errorInfo{Code: code, Message: msg}})
+	e.Header().Set("Content-Type", "application/json")
+	e.Header().Del("X-Content-Type-Options")
+	e.ResponseWriter.WriteHeader(status)
+	e.ResponseWriter.Write(append(b, '\n'))
+}
+
+func (e *routerError) Write(b []byte) (int, error) {
+	if !e.wrote {
+		e.WriteHeader(http.StatusOK)
+	}
+	if e.rewrote {
+		return len(b), nil // the router's plain-text body is dropped
+	}
+	return e.ResponseWriter.Write(b)
+}
 
 // CommitStats returns how many group commits and records were written.
 func (s *Server) CommitStats() (commits, records int64) {
