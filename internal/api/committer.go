@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"corebridge/internal/bridge"
 )
@@ -32,8 +31,7 @@ type committer struct {
 	// Counters for benchmarks and metrics.
 	commits     atomic.Int64
 	records     atomic.Int64
-	onCommit    func(records int, d time.Duration) // optional observer
-	afterCommit func()                             // wakes the forwarder
+	afterCommit func() // wakes the forwarder
 }
 
 type commitReq struct {
@@ -137,9 +135,7 @@ func (c *committer) commit(group []*commitReq) {
 	if len(admitted) == 0 {
 		return
 	}
-	start := time.Now()
 	res, err := c.store.Append(context.Background(), recs)
-	d := time.Since(start)
 	if err != nil {
 		c.lastErr.Store(err.Error())
 		c.log.Error("commit failed", "records", len(recs), "err", err)
@@ -147,9 +143,6 @@ func (c *committer) commit(group []*commitReq) {
 		c.lastErr.Store("")
 		c.commits.Add(1)
 		c.records.Add(int64(len(recs)))
-		if c.onCommit != nil {
-			c.onCommit(len(recs), d)
-		}
 		if c.afterCommit != nil {
 			c.afterCommit()
 		}

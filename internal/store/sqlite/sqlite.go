@@ -86,9 +86,6 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Path returns the database file's path.
-func (s *Store) Path() string { return s.db.Path }
-
 // Ping takes a real write, so it fails when the disk or file is not writable.
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('ping', ?)
