@@ -64,14 +64,27 @@ type Store interface {
 	// Modules returns one summary per module ever seen, sorted by name.
 	Modules(ctx context.Context) ([]ModuleSummary, error)
 
-	// LatencySince returns the count and mean of (synced_at - received_at)
-	// over records synced at or after t.
-	LatencySince(ctx context.Context, t time.Time) (n int64, mean time.Duration, err error)
-
 	// Prune deletes up to Limit synced records synced before SyncedBefore
 	// (and up to Limit attempts made before AttemptsBefore) and returns how
 	// many records it deleted. Dead and pending records are kept.
 	Prune(ctx context.Context, p PruneParams) (int, error)
+
+	// Rollups returns the per-minute, per-module counters of the minutes
+	// that overlap [q.From, q.To), ordered by minute then module. Minutes where nothing
+	// happened have no row.
+	Rollups(ctx context.Context, q RollupQuery) ([]Rollup, error)
+
+	// AddRollups adds counts the store does not see itself (rejected
+	// input, ingest failures) to the rollups of their minute and module.
+	AddRollups(ctx context.Context, rs []Rollup) error
+
+	// EditDead replaces a dead record's data, keeping the old data and the
+	// time in the record's history (Edits). It is an ENOTFOUND error if no
+	// dead record has the id.
+	EditDead(ctx context.Context, p EditParams) error
+
+	// Edits returns the data edits of a record, oldest first.
+	Edits(ctx context.Context, recordID string) ([]Edit, error)
 
 	// Ping checks that the store can take a write.
 	Ping(ctx context.Context) error
@@ -164,6 +177,7 @@ type DeadQuery struct {
 type PruneParams struct {
 	SyncedBefore   time.Time
 	AttemptsBefore time.Time // zero: keep every attempt
+	RollupsBefore  time.Time // zero: keep every rollup; else drop minutes before it
 	Limit          int
 }
 
@@ -186,6 +200,15 @@ type ModuleSummary struct {
 	Dead       int64     `json:"dead"`
 	LastSeenAt time.Time `json:"last_seen_at,omitzero"`
 	LastSyncAt time.Time `json:"last_sync_at,omitzero"`
+	// DeadTotal counts records ever dead-lettered (replays and purges do
+	// not lower it); Replayed counts records ever replayed.
+	DeadTotal int64 `json:"dead_total"`
+	Replayed  int64 `json:"replayed_total"`
+	// Interval is the module's usual time between two commits of its
+	// records (a moving average), learnt from Intervals gaps; silence
+	// detection compares the time since LastSeenAt with it.
+	Interval  time.Duration `json:"-"`
+	Intervals int64         `json:"-"`
 }
 
 // Now returns the current time truncated to what stores keep (microseconds),

@@ -51,7 +51,13 @@ func (j *Janitor) RunOnce(ctx context.Context) (int, error) {
 	const step = 5000
 	total := 0
 	for ctx.Err() == nil {
-		n, err := j.Store.Prune(ctx, bridge.PruneParams{SyncedBefore: cutoff, AttemptsBefore: cutoff, Limit: step})
+		// Rollups stay at least a day and a bit: the 24 h figures read them.
+		rollups := cutoff
+		if day := now().Add(-25 * time.Hour); day.Before(rollups) {
+			rollups = day
+		}
+		rollups = bridge.Minute(rollups)
+		n, err := j.Store.Prune(ctx, bridge.PruneParams{SyncedBefore: cutoff, AttemptsBefore: cutoff, RollupsBefore: rollups, Limit: step})
 		total += n
 		if err != nil {
 			return total, err

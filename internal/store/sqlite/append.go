@@ -25,8 +25,9 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	}
 	ins := st
 
-	type counter struct{ n, lastSeen int64 }
+	type counter struct{ n, firstSeen, lastSeen int64 }
 	perModule := map[string]*counter{}
+	rollups := rollupSet{}
 	for i, r := range recs {
 		var key any
 		if r.DedupeKey != "" {
@@ -50,21 +51,27 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 				return nil, err
 			}
 			out[i] = a
+			rollups.at(r.ReceivedAt, r.Module).Duplicates++
 			continue
 		}
 		out[i] = bridge.Appended{ID: r.ID, SessionID: r.SessionID, ReceivedAt: r.ReceivedAt}
+		rollups.at(r.ReceivedAt, r.Module).Received++
 		c := perModule[r.Module]
 		if c == nil {
-			c = &counter{}
+			c = &counter{firstSeen: micros(r.ReceivedAt)}
 			perModule[r.Module] = c
 		}
 		c.n++
+		c.firstSeen = min(c.firstSeen, micros(r.ReceivedAt))
 		c.lastSeen = max(c.lastSeen, micros(r.ReceivedAt))
 	}
 	for m, c := range perModule {
-		if _, err := s.ws.exec(ctx, tx, qCountModule, m, c.n, c.n, c.lastSeen); err != nil {
+		if _, err := s.ws.exec(ctx, tx, qCountModule, m, c.n, c.n, c.lastSeen, c.firstSeen); err != nil {
 			return nil, fmt.Errorf("append: count module: %w", err)
 		}
+	}
+	if err := s.addRollups(ctx, tx, rollups); err != nil {
+		return nil, fmt.Errorf("append: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)

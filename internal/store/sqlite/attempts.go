@@ -100,6 +100,12 @@ func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, erro
 	if err != nil {
 		return 0, fmt.Errorf("purge: %w", err)
 	}
+	// Their edit history goes with them (edits is small: only dead
+	// letters edited by hand).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM edits WHERE NOT EXISTS
+		(SELECT 1 FROM records r WHERE r.id = edits.record)`); err != nil {
+		return 0, fmt.Errorf("purge: edits: %w", err)
+	}
 	total := 0
 	for m, n := range gone {
 		if _, err := tx.ExecContext(ctx, `UPDATE modules SET dead = dead - ? WHERE module = ?`, n, m); err != nil {

@@ -119,13 +119,14 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 		return res.RowsAffected()
 	}
 	var synced, dead int64
+	rollup := &bridge.Rollup{Minute: bridge.Minute(st.Now), Module: st.Module}
 	if len(st.Synced) > 0 {
 		q, keys := s.settleKeys(st, qSettleSynced, qSettleSyncedSeq, st.Synced)
 		rows, err := s.ws.query(ctx, tx, q, now, keys, st.Module)
 		if err != nil {
 			return fmt.Errorf("settle: synced: %w", err)
 		}
-		var latency int64
+		r := rollup
 		for rows.Next() {
 			var recv int64
 			if err := rows.Scan(&recv); err != nil {
@@ -133,16 +134,12 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 				return fmt.Errorf("settle: synced: %w", err)
 			}
 			synced++
-			latency += now - recv
+			r.LatencySumUs += now - recv
+			r.LatencyHist[bridge.LatencyBucket(time.Duration(now-recv)*time.Microsecond)]++
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("settle: synced: %w", err)
-		}
-		if synced > 0 {
-			if _, err := exec(qSyncLog, now, st.Module, synced, latency); err != nil {
-				return fmt.Errorf("settle: sync log: %w", err)
-			}
 		}
 	}
 	byReason := map[string][]string{}
@@ -163,9 +160,15 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	}
 	if len(st.Retry) > 0 {
 		q, keys := s.settleKeys(st, qSettleRetry, qSettleRetrySeq, st.Retry)
-		if _, err := exec(q, micros(st.RetryAt), st.Error, keys, st.Module); err != nil {
+		n, err := exec(q, micros(st.RetryAt), st.Error, keys, st.Module)
+		if err != nil {
 			return fmt.Errorf("settle: retry: %w", err)
 		}
+		rollup.Failed = n
+	}
+	rollup.Synced, rollup.Dead = synced, dead
+	if err := s.addRollup(ctx, tx, rollup); err != nil {
+		return fmt.Errorf("settle: %w", err)
 	}
 	lastSync := int64(0)
 	if synced > 0 {

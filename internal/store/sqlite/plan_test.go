@@ -24,7 +24,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"dead letters":      `SELECT seq FROM records WHERE state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
 		"module dead":       `SELECT seq FROM records WHERE module = ? AND state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
 		"prune":             `SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?`,
-		"latency":           qLatencySince,
+		"rollups":           qRollups,
+		"edits":             `SELECT at FROM edits WHERE record = ? ORDER BY id`,
 		"get":               `SELECT seq FROM records WHERE id = ?`,
 		// The settle UPDATEs must seek by id: the planner once chose the
 		// (module, state) index and walked every pending record of the module.
@@ -51,7 +52,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 				plan = append(plan, detail)
 			}
 			all := strings.Join(plan, "; ")
-			for _, bad := range []string{"SCAN records", "SCAN r ", "SCAN sync_log", "TEMP B-TREE"} {
+			for _, bad := range []string{"SCAN records", "SCAN r ", "SCAN rollups", "SCAN edits", "TEMP B-TREE"} {
 				if strings.Contains(all+" ", bad) {
 					t.Fatalf("plan %q contains %q", all, bad)
 				}

@@ -7,9 +7,17 @@ const (
 	qInsertRecord = `INSERT INTO records
 		(id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	// qCountModule counts a commit's new records of one module and learns
+	// the module's usual gap between commits (gap = this commit's first
+	// record - the last one seen; a moving average with weight 1/8).
+	// Parameters: module, received, pending, last seen, first seen.
 	qCountModule = `INSERT INTO modules (module, received, pending, last_seen_at)
-			VALUES (?, ?, ?, ?) ON CONFLICT (module) DO UPDATE SET
+			VALUES (?1, ?2, ?3, ?4) ON CONFLICT (module) DO UPDATE SET
 			received = received + excluded.received, pending = pending + excluded.pending,
+			interval_us = CASE WHEN ?5 <= last_seen_at THEN interval_us
+				WHEN intervals = 0 THEN ?5 - last_seen_at
+				ELSE interval_us + (?5 - last_seen_at - interval_us) / 8 END,
+			intervals = intervals + (?5 > last_seen_at),
 			last_seen_at = max(last_seen_at, excluded.last_seen_at)`
 	qFindOriginal = `SELECT id, session_id, received_at FROM records WHERE dedupe_key = ?`
 	qFreeHeads    = `SELECT m.module,
@@ -30,8 +38,8 @@ const (
 			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
 	qSettleRetrySeq = `UPDATE records SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1
 			WHERE seq IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0`
-	qSettleCount = `UPDATE modules SET pending = pending - ?, synced = synced + ?, dead = dead + ?,
-		last_sync_at = max(last_sync_at, ?) WHERE module = ?`
+	qSettleCount = `UPDATE modules SET pending = pending - ?1, synced = synced + ?2, dead = dead + ?3,
+		dead_total = dead_total + ?3, last_sync_at = max(last_sync_at, ?4) WHERE module = ?5`
 	qInsertAttempt = `INSERT INTO attempts (at, module, lease_id, first_seq, last_seq, records, outcome,
 			http_status, error, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -41,16 +49,10 @@ const qOldestPending = `SELECT coalesce(min((SELECT received_at FROM records r
 	WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)), 0)
 	FROM modules m WHERE m.pending > 0`
 
-// qLatencySince sums the sync log from a time on.
-const qLatencySince = `SELECT coalesce(sum(records), 0), coalesce(sum(latency_us_sum), 0) FROM sync_log WHERE at >= ?`
-
-// qSyncLog records one settle's syncs for the latency figures.
-const qSyncLog = `INSERT INTO sync_log (at, module, records, latency_us_sum) VALUES (?, ?, ?, ?)`
-
 // readQueries are prepared on the read pool at Open.
 var readQueries = []string{qFreeHeads, qLeaseBatch}
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
-	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qSyncLog}
+	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qAddRollup}

@@ -45,8 +45,8 @@ func (s *Store) Stats(ctx context.Context) (bridge.Stats, error) {
 
 // Modules returns every module's counters, sorted by name.
 func (s *Store) Modules(ctx context.Context) ([]bridge.ModuleSummary, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT module, received, pending, synced, dead, last_seen_at, last_sync_at
-		FROM modules ORDER BY module`)
+	rows, err := s.r.QueryContext(ctx, `SELECT module, received, pending, synced, dead, last_seen_at, last_sync_at,
+		dead_total, replayed, interval_us, intervals FROM modules ORDER BY module`)
 	if err != nil {
 		return nil, fmt.Errorf("modules: %w", err)
 	}
@@ -54,10 +54,12 @@ func (s *Store) Modules(ctx context.Context) ([]bridge.ModuleSummary, error) {
 	var out []bridge.ModuleSummary
 	for rows.Next() {
 		var m bridge.ModuleSummary
-		var seen, sync int64
-		if err := rows.Scan(&m.Module, &m.Received, &m.Pending, &m.Synced, &m.Dead, &seen, &sync); err != nil {
+		var seen, sync, interval int64
+		if err := rows.Scan(&m.Module, &m.Received, &m.Pending, &m.Synced, &m.Dead, &seen, &sync,
+			&m.DeadTotal, &m.Replayed, &interval, &m.Intervals); err != nil {
 			return nil, err
 		}
+		m.Interval = time.Duration(interval) * time.Microsecond
 		m.LastSeenAt, m.LastSyncAt = fromMicros(seen), fromMicros(sync)
 		out = append(out, m)
 	}
@@ -84,21 +86,6 @@ func (s *Store) ListDead(ctx context.Context, q bridge.DeadQuery) ([]bridge.Reco
 	return recs, nil
 }
 
-// LatencySince averages acceptance-to-confirmation time of records synced
-// at or after t, from the sync log: one row per settle, so the 24 h figure
-// costs the number of batches delivered, not of records.
-func (s *Store) LatencySince(ctx context.Context, t time.Time) (int64, time.Duration, error) {
-	var n, sum int64
-	err := s.r.QueryRowContext(ctx, qLatencySince, micros(t)).Scan(&n, &sum)
-	if err != nil {
-		return 0, 0, fmt.Errorf("latency: %w", err)
-	}
-	if n == 0 {
-		return 0, 0, nil
-	}
-	return n, time.Duration(sum/n) * time.Microsecond, nil
-}
-
 // Prune deletes synced records synced before the cutoff, oldest first.
 func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 	if p.Limit <= 0 {
@@ -109,9 +96,11 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 			SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)`, micros(p.AttemptsBefore), p.Limit); err != nil {
 			return 0, fmt.Errorf("prune attempts: %w", err)
 		}
-		if _, err := s.w.ExecContext(ctx, `DELETE FROM sync_log WHERE id IN (
-			SELECT id FROM sync_log WHERE at < ? ORDER BY at LIMIT ?)`, micros(p.AttemptsBefore), p.Limit); err != nil {
-			return 0, fmt.Errorf("prune sync log: %w", err)
+	}
+	if !p.RollupsBefore.IsZero() {
+		// A janitor pass every few minutes finds a few rows per module.
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM rollups WHERE minute < ?`, minuteOf(bridge.Minute(p.RollupsBefore))); err != nil {
+			return 0, fmt.Errorf("prune rollups: %w", err)
 		}
 	}
 	res, err := s.w.ExecContext(ctx, `DELETE FROM records WHERE seq IN (
@@ -174,8 +163,12 @@ func (s *Store) ReplayDead(ctx context.Context, p bridge.ReplayParams) (int, err
 	}
 	total := 0
 	for m, n := range moved {
-		if _, err := tx.ExecContext(ctx, `UPDATE modules SET dead = dead - ?, pending = pending + ? WHERE module = ?`, n, n, m); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE modules SET dead = dead - ?1, pending = pending + ?1,
+			replayed = replayed + ?1 WHERE module = ?2`, n, m); err != nil {
 			return 0, fmt.Errorf("replay: count: %w", err)
+		}
+		if err := s.addRollup(ctx, tx, &bridge.Rollup{Minute: bridge.Minute(p.Now), Module: m, Replayed: n}); err != nil {
+			return 0, fmt.Errorf("replay: %w", err)
 		}
 		total += int(n)
 	}

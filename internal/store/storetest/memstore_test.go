@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,8 @@ type memStore struct {
 	tries   []bridge.Attempt // in the order recorded
 	nextSeq int64
 	nextID  int
+	rolls   map[string]*bridge.Rollup // by minute/module
+	edits   map[string][]bridge.Edit
 }
 
 type memLease struct {
@@ -36,7 +39,8 @@ var _ bridge.Store = (*memStore)(nil)
 
 func newMem() *memStore {
 	return &memStore{byID: map[string]*bridge.Record{}, byKey: map[string]*bridge.Record{},
-		leases: map[string]memLease{}, mods: map[string]*bridge.ModuleSummary{}}
+		leases: map[string]memLease{}, mods: map[string]*bridge.ModuleSummary{},
+		rolls: map[string]*bridge.Rollup{}, edits: map[string][]bridge.Edit{}}
 }
 
 func (s *memStore) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appended, error) {
@@ -48,10 +52,20 @@ func (s *memStore) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Ap
 		}
 	}
 	out := make([]bridge.Appended, len(in))
+	first := map[string]time.Time{} // each module's first new record of this call
+	prev := map[string]time.Time{}  // each module's last seen before this call
 	for i, n := range in {
 		if o := s.byKey[n.DedupeKey]; n.DedupeKey != "" && o != nil {
 			out[i] = bridge.Appended{ID: o.ID, SessionID: o.SessionID, ReceivedAt: o.ReceivedAt, Duplicate: true}
+			s.roll(n.ReceivedAt, n.Module).Duplicates++
 			continue
+		}
+		s.roll(n.ReceivedAt, n.Module).Received++
+		if f, ok := first[n.Module]; !ok || n.ReceivedAt.Before(f) {
+			if !ok {
+				prev[n.Module] = s.mod(n.Module).LastSeenAt
+			}
+			first[n.Module] = n.ReceivedAt
 		}
 		s.nextSeq++
 		r := &bridge.Record{ID: n.ID, Seq: s.nextSeq, Module: n.Module, SessionID: n.SessionID,
@@ -70,7 +84,72 @@ func (s *memStore) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Ap
 		s.st.Pending++
 		out[i] = bridge.Appended{ID: n.ID, SessionID: n.SessionID, ReceivedAt: n.ReceivedAt}
 	}
+	for name, f := range first {
+		m, last := s.mod(name), prev[name]
+		if gap := f.Sub(last); !last.IsZero() && gap > 0 {
+			if m.Intervals == 0 {
+				m.Interval = gap
+			} else {
+				m.Interval += (gap - m.Interval) / 8
+			}
+			m.Intervals++
+		}
+	}
 	return out, nil
+}
+
+func (s *memStore) roll(t time.Time, module string) *bridge.Rollup {
+	m := bridge.Minute(t)
+	k := m.Format(time.RFC3339) + "/" + module
+	if s.rolls[k] == nil {
+		s.rolls[k] = &bridge.Rollup{Minute: m, Module: module}
+	}
+	return s.rolls[k]
+}
+
+func (s *memStore) Rollups(_ context.Context, q bridge.RollupQuery) ([]bridge.Rollup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bridge.Rollup
+	for _, r := range s.rolls {
+		if r.Minute.Before(q.To) && r.Minute.Add(time.Minute).After(q.From) {
+			out = append(out, *r)
+		}
+	}
+	slices.SortFunc(out, func(a, b bridge.Rollup) int {
+		if c := a.Minute.Compare(b.Minute); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Module, b.Module)
+	})
+	return out, nil
+}
+
+func (s *memStore) AddRollups(_ context.Context, rs []bridge.Rollup) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range rs {
+		s.roll(rs[i].Minute, rs[i].Module).Add(&rs[i])
+	}
+	return nil
+}
+
+func (s *memStore) EditDead(_ context.Context, p bridge.EditParams) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.byID[p.ID]
+	if r == nil || r.State != bridge.StateDead {
+		return bridge.Errorf(bridge.ENOTFOUND, "no dead letter has id %q", p.ID)
+	}
+	s.edits[p.ID] = append(s.edits[p.ID], bridge.Edit{At: p.Now, OldData: r.Data, NewData: p.Data, Note: p.Note})
+	r.Data = p.Data
+	return nil
+}
+
+func (s *memStore) Edits(_ context.Context, id string) ([]bridge.Edit, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.edits[id]), nil
 }
 
 func (s *memStore) mod(name string) *bridge.ModuleSummary {
@@ -118,6 +197,7 @@ func (s *memStore) Settle(_ context.Context, st bridge.Settlement) error {
 		delete(s.leases, st.Module)
 	}
 	m := s.mod(st.Module)
+	roll := s.roll(st.Now, st.Module)
 	done := func(id string, state bridge.State, lastErr string) {
 		r := s.byID[id]
 		r.Attempts++
@@ -130,13 +210,20 @@ func (s *memStore) Settle(_ context.Context, st bridge.Settlement) error {
 		s.byID[id].SyncedAt, m.LastSyncAt, s.st.LastSyncAt = st.Now, st.Now, st.Now
 		m.Synced++
 		s.st.Synced++
+		lat := st.Now.Sub(s.byID[id].ReceivedAt)
+		roll.Synced++
+		roll.LatencySumUs += lat.Microseconds()
+		roll.LatencyHist[bridge.LatencyBucket(lat)]++
 	}
 	for _, d := range st.Dead {
 		done(d.ID, bridge.StateDead, d.Reason)
 		m.Dead++
+		m.DeadTotal++
 		s.st.Dead++
+		roll.Dead++
 	}
 	for _, id := range st.Retry {
+		roll.Failed++
 		r := s.byID[id]
 		r.Attempts++
 		r.NextAttemptAt, r.LastError = st.RetryAt, st.Error
@@ -221,6 +308,7 @@ func (s *memStore) PurgeDead(_ context.Context, p bridge.ReplayParams) (int, err
 		}
 		s.mod(r.Module).Dead--
 		s.st.Dead--
+		delete(s.edits, r.ID)
 		n++
 		return true
 	})
@@ -239,6 +327,8 @@ func (s *memStore) ReplayDead(_ context.Context, p bridge.ReplayParams) (int, er
 		m := s.mod(r.Module)
 		m.Dead--
 		m.Pending++
+		m.Replayed++
+		s.roll(p.Now, r.Module).Replayed++
 		s.st.Dead--
 		s.st.Pending++
 		n++
@@ -296,23 +386,6 @@ func (s *memStore) Modules(context.Context) ([]bridge.ModuleSummary, error) {
 	return out, nil
 }
 
-func (s *memStore) LatencySince(_ context.Context, t time.Time) (int64, time.Duration, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	var sum time.Duration
-	for _, r := range s.recs {
-		if r.State == bridge.StateSynced && !r.SyncedAt.Before(t) {
-			n++
-			sum += r.SyncedAt.Sub(r.ReceivedAt)
-		}
-	}
-	if n == 0 {
-		return 0, 0, nil
-	}
-	return n, sum / time.Duration(n), nil
-}
-
 func (s *memStore) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,6 +398,13 @@ func (s *memStore) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 			}
 			return false
 		})
+	}
+	if !p.RollupsBefore.IsZero() {
+		for k, r := range s.rolls {
+			if r.Minute.Before(bridge.Minute(p.RollupsBefore)) {
+				delete(s.rolls, k)
+			}
+		}
 	}
 	n := 0
 	s.recs = slices.DeleteFunc(s.recs, func(r *bridge.Record) bool {

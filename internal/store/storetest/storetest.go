@@ -88,7 +88,15 @@ var suite = []struct {
 	{"Stats", []test{
 		{"Empty", testStatsEmpty},
 		{"AfterMixedOperations", testStatsMix},
-		{"LatencySince", testLatencySince},
+	}},
+	{"Rollups", []test{
+		{"CountWhatHappens", testRollupsCountWhatHappens},
+		{"AddRollups", testAddRollups},
+		{"Prune", testPruneRollups},
+		{"ModuleInterval", testModuleInterval},
+	}},
+	{"EditDead", []test{
+		{"ReplacesDataKeepsHistory", testEditDead},
 	}},
 	{"Prune", []test{
 		{"OnlyOldSyncedUpToLimit", testPrune},

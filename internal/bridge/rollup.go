@@ -1,0 +1,97 @@
+package bridge
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// LatencyBoundsMs are the upper bounds, in milliseconds, of the fixed
+// latency histogram kept per minute and module; a last bucket (+Inf) takes
+// the rest. Fixed, so that minutes, modules and restarts add up.
+var LatencyBoundsMs = [...]float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000, 300000}
+
+// LatencyBuckets is the number of histogram buckets (the bounds plus +Inf).
+const LatencyBuckets = len(LatencyBoundsMs) + 1
+
+// LatencyBucket returns the index of the histogram bucket d falls in.
+func LatencyBucket(d time.Duration) int {
+	ms := float64(d) / float64(time.Millisecond)
+	for i, b := range LatencyBoundsMs {
+		if ms <= b {
+			return i
+		}
+	}
+	return len(LatencyBoundsMs)
+}
+
+// Rollup is what happened to one module during one minute. Stores keep
+// rollups in the same transactions that change records (received,
+// duplicates, synced, failed, dead, replayed, latency), so the 24 h figures
+// read at most 1,440 rows per module and survive restarts; what a store
+// cannot see (rejected input, ingest failures) is added with AddRollups.
+//
+// A delivery attempt is one record sent in a batch: the records a Settle
+// names as synced, retried or dead are each one attempt.
+type Rollup struct {
+	Minute       time.Time `json:"minute"` // start of the minute, UTC
+	Module       string    `json:"module"`
+	Received     int64     `json:"received"`      // new records stored
+	Duplicates   int64     `json:"duplicates"`    // updates absorbed as duplicates
+	Rejected     int64     `json:"rejected"`      // updates refused as invalid input (4xx)
+	IngestErrors int64     `json:"ingest_errors"` // updates the bridge failed to take (5xx)
+	Synced       int64     `json:"synced"`        // delivery attempts the Bucket confirmed
+	Failed       int64     `json:"failed"`        // delivery attempts to be retried
+	Dead         int64     `json:"dead"`          // delivery attempts that dead-lettered the record
+	Replayed     int64     `json:"replayed"`      // dead letters made pending again
+	LatencySumUs int64     `json:"latency_sum_us"`
+	// LatencyHist counts synced records by acceptance→confirmation
+	// latency, in the buckets of LatencyBoundsMs.
+	LatencyHist [LatencyBuckets]int64 `json:"latency_hist"`
+}
+
+// Minute returns the start of t's minute in UTC.
+func Minute(t time.Time) time.Time { return t.UTC().Truncate(time.Minute) }
+
+// Add adds o's counts to r (not its Minute or Module).
+func (r *Rollup) Add(o *Rollup) {
+	r.Received += o.Received
+	r.Duplicates += o.Duplicates
+	r.Rejected += o.Rejected
+	r.IngestErrors += o.IngestErrors
+	r.Synced += o.Synced
+	r.Failed += o.Failed
+	r.Dead += o.Dead
+	r.Replayed += o.Replayed
+	r.LatencySumUs += o.LatencySumUs
+	for i := range r.LatencyHist {
+		r.LatencyHist[i] += o.LatencyHist[i]
+	}
+}
+
+// IsZero reports whether r counts nothing.
+func (r *Rollup) IsZero() bool {
+	z := Rollup{Minute: r.Minute, Module: r.Module}
+	return *r == z
+}
+
+// RollupQuery selects the rollups of minutes in [From, To).
+type RollupQuery struct {
+	From, To time.Time
+}
+
+// Edit is a change of a dead record's data before its replay, kept with the
+// record's history.
+type Edit struct {
+	At      time.Time       `json:"at"`
+	OldData json.RawMessage `json:"old_data"`
+	NewData json.RawMessage `json:"new_data"`
+	Note    string          `json:"note,omitempty"`
+}
+
+// EditParams changes a dead record's data.
+type EditParams struct {
+	ID   string
+	Data json.RawMessage // compact JSON object
+	Note string
+	Now  time.Time
+}
