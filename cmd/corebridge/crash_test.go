@@ -76,7 +76,7 @@ func TestKill9KeepsAcknowledgedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}, insightLogFlags(t)...)
 	cmd, base := startProcess(t, bin, args...)
 
 	type ack struct{ body, id string }
@@ -174,6 +174,7 @@ func TestKill9WithBatchesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json",
 		"--bucket-url", b.URL, "--instance", "crash-test", "--batch-size", "50"}
+	args = append(args, insightLogFlags(t)...)
 	cmd, base := startProcess(t, bin, args...)
 
 	stop := make(chan struct{})

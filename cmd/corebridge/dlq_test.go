@@ -75,7 +75,7 @@ func TestDemo(t *testing.T) {
 	var out syncBuffer
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, []string{"corebridge", "demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--interval", "100ms"},
+		errc <- run(ctx, append([]string{"corebridge", "demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--interval", "100ms"}, insightLogFlags(t)...),
 			func(string) string { return "" }, strings.NewReader(""), &out, io.Discard)
 	}()
 	waitFor(t, "demo output with synced records", 20*time.Second, func() bool {

@@ -5,8 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"corebridge/internal/bridge"
 )
 
 // byteSize is a flag value in bytes that also reads 512KiB, 1MiB, 8MB.
@@ -63,4 +67,41 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// gapList is a flag of module=duration pairs, comma-separated:
+// finance=10m,robotics=1h.
+type gapList map[string]time.Duration
+
+func (g *gapList) String() string {
+	if g == nil || len(*g) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(*g))
+	for m, d := range *g {
+		parts = append(parts, m+"="+d.String())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (g *gapList) Set(s string) error {
+	out := gapList{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		m, d, ok := strings.Cut(part, "=")
+		if !ok || !bridge.ValidModule(m) {
+			return fmt.Errorf("%q: want module=duration, e.g. finance=10m", part)
+		}
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur <= 0 {
+			return fmt.Errorf("%q: the gap must be a positive duration like 90s or 10m", part)
+		}
+		out[m] = dur
+	}
+	*g = out
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -61,7 +62,8 @@ func startServe(t *testing.T, args ...string) (string, func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	errc := make(chan error, 1)
-	argv := append([]string{"corebridge", "serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	argv := append([]string{"corebridge", "serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, insightLogFlags(t)...)
+	argv = append(argv, args...)
 	go func() {
 		errc <- run(ctx, argv, func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)
 	}()
@@ -131,4 +133,12 @@ func getJSON(t *testing.T, url string) map[string]any {
 		t.Fatalf("GET %s: decode: %v", url, err)
 	}
 	return out
+}
+
+// insightLogFlags points the InsightFlow log files into a temporary
+// directory, so that tests do not write logs/ and insight/ where they run.
+func insightLogFlags(t *testing.T) []string {
+	dir := t.TempDir()
+	return []string{"--core-sync-log", filepath.Join(dir, "core_sync.log"), "--flow-log", filepath.Join(dir, "flow.log"),
+		"--metrics-log", filepath.Join(dir, "metrics.jsonl")}
 }

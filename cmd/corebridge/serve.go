@@ -16,6 +16,7 @@ import (
 	"corebridge/internal/api"
 	"corebridge/internal/bucket"
 	"corebridge/internal/deliver"
+	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
 
 	"golang.org/x/sync/errgroup"
@@ -46,6 +47,17 @@ type serveConfig struct {
 	breakerCool   time.Duration
 	breakerThresh int
 	debugAddr     string
+
+	silenceFactor   float64
+	silenceMin      time.Duration
+	silenceMaxGap   gapList
+	coreSyncLog     string
+	flowLog         string
+	metricsLog      string
+	metricsInterval time.Duration
+	logData         bool
+	logMaxSize      int
+	logBackups      int
 }
 
 // serveFlags defines serve's flags on fs; demo reuses them.
@@ -75,6 +87,16 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", 2*time.Second, "while the circuit breaker is open, probe the Bucket this often")
 	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", 5, "consecutive failed deliveries that open the circuit breaker")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it on loopback")
+	fs.Float64Var(&cfg.silenceFactor, "silence-factor", 5, "flag a module silent after this many times its usual interval without a record")
+	fs.DurationVar(&cfg.silenceMin, "silence-min", time.Minute, "never flag a module silent before this long without a record")
+	fs.Var(&cfg.silenceMaxGap, "silence-max-gap", "per-module longest gap before it is silent, e.g. finance=10m,robotics=1h")
+	fs.StringVar(&cfg.coreSyncLog, "core-sync-log", "logs/core_sync.log", "InsightFlow: one JSON line per accepted record (off = none)")
+	fs.StringVar(&cfg.flowLog, "flow-log", "insight/flow.log", "InsightFlow: one JSON line per delivery outcome of a record (off = none)")
+	fs.StringVar(&cfg.metricsLog, "metrics-log", "logs/metrics.jsonl", "InsightFlow: a snapshot of the health figures every --metrics-interval (off = none)")
+	fs.DurationVar(&cfg.metricsInterval, "metrics-interval", time.Minute, "how often --metrics-log gets a snapshot")
+	fs.BoolVar(&cfg.logData, "log-data", false, "include each record's data in --core-sync-log")
+	fs.IntVar(&cfg.logMaxSize, "log-max-size", 100, "rotate an InsightFlow log file past this many MiB")
+	fs.IntVar(&cfg.logBackups, "log-backups", 5, "rotated InsightFlow log files kept per file")
 	return cfg
 }
 
@@ -128,13 +150,29 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		bucketURL = b.URL
 		log.Info("embedded bucket started (no --bucket-url given)", "url", b.URL, "db", filepath.Join(cfg.dataDir, bucket.DBFile))
 	}
+	hub, err := insight.New(insight.Config{
+		Store: store, Log: log.With("component", "insight"), Version: buildVersion(), StoreKind: "sqlite",
+		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
+		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
+		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := hub.Close(); err != nil {
+			log.Error("close insight", "err", err)
+		}
+	}()
 	sender := bucket.NewClient(bucketURL, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout))
 	fwd := deliver.New(store, sender, log.With("component", "deliver"), deliver.Config{
 		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
 		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,
 		BreakerThreshold: cfg.breakerThresh, BreakerCooldown: cfg.breakerCool,
 		Owner: cfg.instance, BucketURL: bucketURL,
+		OnOutcome: func(o deliver.Outcome) { hub.Delivered(o.Attempt, o.Synced, o.Dead, o.Retried) },
 	})
+	hub.SetDelivery(fwd.Status)
 
 	doc, err := corebridge.OpenAPIJSON()
 	if err != nil {
@@ -143,8 +181,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	srv := api.NewServer(store, log, api.Config{
 		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody), MaxPending: cfg.maxPending,
 		Version: buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
-		Delivery: fwd.Status, OnCommit: fwd.Notify,
+		Delivery: fwd.Status, OnCommit: fwd.Notify, Insight: hub,
 	})
+	hub.SetSnapshot(srv.Summary)
 	srv.Start()
 	defer srv.Stop()
 
@@ -169,6 +208,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	g.Go(func() error { return fwd.Run(gctx) })
 	janitor := &deliver.Janitor{Store: store, Log: log.With("component", "janitor"), Retention: cfg.retention}
 	g.Go(func() error { return janitor.Run(gctx) })
+	g.Go(func() error { return hub.Run(gctx) })
 
 	if cfg.debugAddr != "" {
 		dl, err := net.Listen("tcp", cfg.debugAddr)
@@ -212,4 +252,13 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// logPath turns "off" (or "none", "-") into "": the file is not written.
+func logPath(p string) string {
+	switch p {
+	case "off", "none", "-":
+		return ""
+	}
+	return p
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"corebridge/internal/bridge"
 )
@@ -32,6 +33,7 @@ type committer struct {
 	commits     atomic.Int64
 	records     atomic.Int64
 	afterCommit func() // wakes the forwarder
+	observe     func(records int, took time.Duration)
 }
 
 type commitReq struct {
@@ -135,7 +137,11 @@ func (c *committer) commit(group []*commitReq) {
 	if len(admitted) == 0 {
 		return
 	}
+	start := time.Now()
 	res, err := c.store.Append(context.Background(), recs)
+	if c.observe != nil {
+		c.observe(len(recs), time.Since(start))
+	}
 	if err != nil {
 		c.lastErr.Store(err.Error())
 		c.log.Error("commit failed", "records", len(recs), "err", err)

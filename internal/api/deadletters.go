@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/insight"
 )
 
 // deadLetter is a dead record as the API shows it.
@@ -123,6 +124,7 @@ func handleReplayDead(s *Server) http.Handler {
 		}
 		if n > 0 {
 			s.cfg.OnCommit()
+			s.insight.Changed(insight.KindReplayed, p.Module, oneID(p.IDs), n)
 		}
 		s.log.Info("dead letters replayed", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
 		writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
@@ -142,6 +144,9 @@ func handlePurgeDead(s *Server) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		if n > 0 {
+			s.insight.Changed(insight.KindPurged, p.Module, oneID(p.IDs), n)
+		}
 		s.log.Info("dead letters purged", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
 		writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 	})
@@ -154,6 +159,65 @@ type recordView struct {
 	NextAttemptAt string           `json:"next_attempt_at,omitempty"`
 	SyncedAt      string           `json:"synced_at,omitempty"`
 	History       []bridge.Attempt `json:"attempts_history"`
+	Edits         []bridge.Edit    `json:"edits"`
+}
+
+// oneID names the record of a one-record selector, for the event feed.
+func oneID(ids []string) string {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	return ""
+}
+
+// handleEditDead is PUT /api/dead-letters/{id}/data: replace a dead
+// letter's data (validated like an update's) before replaying it. The old
+// data is kept in the record's history.
+func handleEditDead(s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r, s.cfg.MaxBody)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		var in struct {
+			Data json.RawMessage `json:"data"`
+			Note string          `json:"note"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			writeError(w, r, s.log, &bridge.Error{Code: bridge.EINVALID, Message: "invalid body", Fields: []bridge.FieldError{{
+				Loc: []any{"body"}, Msg: `Body should be {"data":{…},"note":"…"}: ` + err.Error(), Type: "json_invalid"}}})
+			return
+		}
+		id := r.PathValue("id")
+		// The new data must be what an update could carry: check it the
+		// same way, through a whole update with a placeholder module.
+		wrapped, _ := json.Marshal(map[string]any{"module": "m", "data": in.Data})
+		u, err := bridge.DecodeUpdate(wrapped)
+		if err != nil || len(in.Data) == 0 {
+			writeError(w, r, s.log, &bridge.Error{Code: bridge.EINVALID, Message: "invalid data", Fields: []bridge.FieldError{{
+				Loc: []any{"body", "data"}, Msg: "Input should be a valid dictionary (a JSON object)", Type: "dict_type"}}})
+			return
+		}
+		if len(in.Note) > 500 {
+			writeError(w, r, s.log, &bridge.Error{Code: bridge.EINVALID, Message: "invalid note", Fields: []bridge.FieldError{{
+				Loc: []any{"body", "note"}, Msg: "String should have at most 500 characters", Type: "string_too_long"}}})
+			return
+		}
+		err = s.store.EditDead(r.Context(), bridge.EditParams{ID: id, Data: u.Data, Note: in.Note, Now: bridge.Truncate(s.cfg.Now())})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		rec, err := s.store.Get(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		s.insight.Changed(insight.KindEdited, rec.Module, id, 1)
+		s.log.Info("dead letter edited", "id", id, "module", rec.Module)
+		writeJSON(w, http.StatusOK, toDeadLetter(rec))
+	})
 }
 
 // handleGetRecord is GET /api/records/{id}.
@@ -170,7 +234,16 @@ func handleGetRecord(s *Server) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		v := recordView{Record: rec, ReceivedAt: bridge.FormatTime(rec.ReceivedAt), SyncedAt: bridge.FormatTime(rec.SyncedAt), History: hist}
+		edits, err := s.store.Edits(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		v := recordView{Record: rec, ReceivedAt: bridge.FormatTime(rec.ReceivedAt), SyncedAt: bridge.FormatTime(rec.SyncedAt),
+			History: hist, Edits: edits}
+		if v.Edits == nil {
+			v.Edits = []bridge.Edit{}
+		}
 		if rec.State == bridge.StatePending {
 			v.NextAttemptAt = bridge.FormatTime(rec.NextAttemptAt)
 		}

@@ -72,16 +72,18 @@ func handleUpdate(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := decodeUpdateRequest(w, r, s.cfg.MaxBody)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
-		rec := toRecord(u, bridge.Truncate(s.cfg.Now()))
-		res, err := s.commit.submit(r.Context(), []bridge.NewRecord{rec})
+		recs := []bridge.NewRecord{toRecord(u, bridge.Truncate(s.cfg.Now()))}
+		res, err := s.commit.submit(r.Context(), recs)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, newUpdateResponse(u.Module, res[0]))
+		s.insight.Ingest("update", u.Module, http.StatusOK, 1)
+		s.insight.Accepted(recs, res)
 	})
 }
 
@@ -126,12 +128,12 @@ func handleUpdates(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r, s.cfg.MaxBatchBody)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, "updates", "", 1, err)
 			return
 		}
 		ups, err := bridge.DecodeBatch(body)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, "updates", "", 1, err)
 			return
 		}
 		now := bridge.Truncate(s.cfg.Now())
@@ -141,7 +143,7 @@ func handleUpdates(s *Server) http.Handler {
 		}
 		res, err := s.commit.submit(r.Context(), recs)
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, "updates", batchModule(recs), len(recs), err)
 			return
 		}
 		out := batchResponse{Status: "success", Count: len(res), Results: make([]batchResult, len(res))}
@@ -152,16 +154,31 @@ func handleUpdates(s *Server) http.Handler {
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
+		s.insight.Ingest("updates", batchModule(recs), http.StatusOK, len(recs))
+		s.insight.Accepted(recs, res)
 	})
 }
 
-// fail answers err and counts server-side failures for error_count_24h.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+// batchModule is the module of a batch's updates when they share one
+// ("" otherwise), to count a refused batch under it.
+func batchModule(recs []bridge.NewRecord) string {
+	for _, r := range recs[1:] {
+		if r.Module != recs[0].Module {
+			return ""
+		}
+	}
+	return recs[0].Module
+}
+
+// fail answers err and counts it: invalid input (4xx) and the bridge's
+// own failures (5xx, which error_count_24h includes) of n updates of
+// module ("" when unknown or not valid).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, route, module string, n int, err error) {
 	if r.Context().Err() != nil {
 		// The producer has gone; nothing was taken in, and no one reads the answer.
 		err = bridge.Errorf(bridge.EUNAVAILABLE, "request cancelled before it was taken in")
-	} else if statusOf(bridge.ErrorCode(err)) >= 500 {
-		s.ingestErrors.add(s.cfg.Now(), 1)
+	} else {
+		s.insight.Ingest(route, module, statusOf(bridge.ErrorCode(err)), n)
 	}
 	writeError(w, r, s.log, err)
 }

@@ -459,9 +459,13 @@ func TestBackpressure(t *testing.T) {
 		t.Errorf("stats = %+v, want 7 received, 5 pending", st)
 	}
 
-	// Refusals are the server's, not the client's: they count as errors.
+	// Refusals are the server's, not the client's: they count as errors,
+	// one per update refused (1, a batch of 3, 1).
 	m := f.do(t, "GET", "/core/health", "").object(t)
-	if n := wantInt(t, m, "error_count_24h"); n != 3 {
-		t.Errorf("error_count_24h = %d, want the 3 refusals", n)
+	if n := wantInt(t, m, "error_count_24h"); n != 5 {
+		t.Errorf("error_count_24h = %d, want the 5 refused updates", n)
+	}
+	if n := wantInt(t, m, "ingest_errors_24h"); n != 5 {
+		t.Errorf("ingest_errors_24h = %d, want 5", n)
 	}
 }

@@ -17,9 +17,22 @@ func (s *Server) routes() {
 	s.handle("GET /api/dead-letters", handleListDead(s))
 	s.handle("POST /api/dead-letters/replay", handleReplayDead(s))
 	s.handle("POST /api/dead-letters/purge", handlePurgeDead(s))
+	s.handle("PUT /api/dead-letters/{id}/data", handleEditDead(s))
 	s.handle("GET /api/records/{id}", handleGetRecord(s))
+	s.handle("GET /api/summary", handleSummary(s))
+	s.handle("GET /api/modules", handleModules(s))
+	s.handle("GET /api/series", handleSeries(s))
+	s.handle("GET /api/automation/runs", handleAutomationRuns(s))
+	s.handle("GET /metrics", handleMetrics(s))
 	s.handle("GET /openapi.json", handleOpenAPI(s.cfg.OpenAPIJSON))
-	s.handle("GET /{$}", handleIndex(s))
+	if d := s.cfg.Dashboard; d != nil {
+		s.handle("GET /{$}", d.Page)
+		s.handle("GET /assets/{name}", d.Assets)
+		s.handle("GET /api/events", d.Events)
+		s.handle("GET /api", handleIndex(s))
+	} else {
+		s.handle("GET /{$}", handleIndex(s))
+	}
 }
 
 func (s *Server) handle(pattern string, h http.Handler) {

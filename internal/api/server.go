@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/insight"
 )
 
 // Config holds the API's settings; zero values get the documented defaults.
@@ -33,6 +34,20 @@ type Config struct {
 	// OnCommit, when set, is called after records are committed or
 	// replayed, to wake the forwarder.
 	OnCommit func()
+	// Insight receives what ingest does and computes the 24 h figures; nil
+	// gets a hub over the store with no log files.
+	Insight *insight.Hub
+	// Dashboard, when set, is served at / (page), /assets/ and
+	// /api/events (server-sent events).
+	Dashboard *Dashboard
+	// Automation, when set, lists the automation runner's recent runs for
+	// /api/automation/runs; nil says no runner is attached.
+	Automation func() any
+}
+
+// Dashboard is the web UI's handlers, built by internal/dashboard.
+type Dashboard struct {
+	Page, Assets, Events http.Handler
 }
 
 func (c *Config) defaults() {
@@ -65,13 +80,13 @@ func (c *Config) defaults() {
 // Server is the API: an http.Handler plus its group-commit writer, which
 // Start and Stop run.
 type Server struct {
-	cfg          Config
-	store        bridge.Store
-	log          *slog.Logger
-	commit       *committer
-	ingestErrors window
-	mux          *http.ServeMux
-	patterns     []string
+	cfg      Config
+	store    bridge.Store
+	log      *slog.Logger
+	commit   *committer
+	insight  *insight.Hub
+	mux      *http.ServeMux
+	patterns []string
 
 	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
 	pingAt  time.Time
@@ -86,9 +101,15 @@ func NewServer(store bridge.Store, log *slog.Logger, cfg Config) *Server {
 	if maxPending < 0 {
 		maxPending = 0
 	}
-	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(),
+	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), insight: cfg.Insight,
 		commit: newCommitter(store, log, cfg.MaxCommitBatch, maxPending)}
+	if s.insight == nil {
+		// No log files, so New cannot fail on a path.
+		s.insight, _ = insight.New(insight.Config{Store: store, Now: cfg.Now, Log: log,
+			Version: cfg.Version, StoreKind: cfg.StoreKind, Delivery: cfg.Delivery})
+	}
 	s.commit.afterCommit = cfg.OnCommit
+	s.commit.observe = s.insight.Committed
 	s.routes()
 	return s
 }

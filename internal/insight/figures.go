@@ -1,0 +1,117 @@
+package insight
+
+import (
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// recentSpan is what "recent" means for the sync rate behind the drain
+// estimate: the current minute and the four before it.
+const recentSpan = 5 * time.Minute
+
+// Figures are the 24 h figures, computed from rollups. Definitions (the
+// same in docs/handover.md and docs/openapi.yaml):
+//   - a delivery attempt is one record sent in a batch; it succeeds
+//     (synced), fails and is retried (failed), or dead-letters the record
+//     (dead). SyncSuccessPct = synced ÷ (synced + failed + dead) × 100,
+//     nil when nothing was attempted.
+//   - latency is acceptance → Bucket confirmation of each synced record;
+//     the average is exact, the percentiles are estimated from the fixed
+//     histogram (bridge.LatencyBoundsMs) by linear interpolation inside
+//     the bucket that holds the rank, as Prometheus' histogram_quantile does.
+//   - ErrorCount = failed + dead delivery attempts + ingest failures (5xx);
+//     invalid input (4xx) is counted apart, in Rejected.
+type Figures struct {
+	Totals    bridge.Rollup            // the window's sums over every module
+	PerModule map[string]bridge.Rollup // the window's sums by module
+
+	SyncSuccessPct *float64
+	AvgLatencyMs   float64
+	P50LatencyMs   float64
+	P95LatencyMs   float64
+	P99LatencyMs   float64
+	ErrorCount     int64
+	// SyncRate is records synced per second over the recent span.
+	SyncRate float64
+}
+
+// figuresOf sums the window's rollups.
+func figuresOf(rs []bridge.Rollup, now time.Time) Figures {
+	f := Figures{PerModule: map[string]bridge.Rollup{}}
+	recentFrom := bridge.Minute(now).Add(-recentSpan + time.Minute)
+	var recentSynced int64
+	for i := range rs {
+		r := &rs[i]
+		f.Totals.Add(r)
+		m := f.PerModule[r.Module]
+		m.Module = r.Module
+		m.Add(r)
+		f.PerModule[r.Module] = m
+		if !r.Minute.Before(recentFrom) {
+			recentSynced += r.Synced
+		}
+	}
+	t := &f.Totals
+	if attempted := t.Synced + t.Failed + t.Dead; attempted > 0 {
+		pct := float64(t.Synced) / float64(attempted) * 100
+		f.SyncSuccessPct = &pct
+	}
+	if t.Synced > 0 {
+		f.AvgLatencyMs = float64(t.LatencySumUs) / float64(t.Synced) / 1000
+		f.P50LatencyMs = Quantile(t.LatencyHist, 0.50)
+		f.P95LatencyMs = Quantile(t.LatencyHist, 0.95)
+		f.P99LatencyMs = Quantile(t.LatencyHist, 0.99)
+	}
+	f.ErrorCount = t.Failed + t.Dead + t.IngestErrors
+	if elapsed := now.Sub(recentFrom).Seconds(); elapsed > 0 {
+		f.SyncRate = float64(recentSynced) / elapsed
+	}
+	return f
+}
+
+// Quantile estimates the q-quantile (0 < q < 1) of a latency histogram in
+// milliseconds: linear interpolation inside the bucket holding the rank,
+// from the bucket's lower bound (0 for the first) to its upper bound; a
+// rank in the +Inf bucket answers the highest finite bound.
+func Quantile(h [bridge.LatencyBuckets]int64, q float64) float64 {
+	var total int64
+	for _, n := range h {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	var below int64
+	for i, n := range h {
+		if n == 0 || float64(below+n) < rank {
+			below += n
+			continue
+		}
+		if i == len(bridge.LatencyBoundsMs) {
+			return bridge.LatencyBoundsMs[i-1]
+		}
+		lo := 0.0
+		if i > 0 {
+			lo = bridge.LatencyBoundsMs[i-1]
+		}
+		hi := bridge.LatencyBoundsMs[i]
+		return lo + (hi-lo)*(rank-float64(below))/float64(n)
+	}
+	return bridge.LatencyBoundsMs[len(bridge.LatencyBoundsMs)-1]
+}
+
+// DrainETA estimates how long the queue takes to drain at the recent sync
+// rate: 0 when empty, nil when nothing was synced recently.
+func DrainETA(depth int64, rate float64) *float64 {
+	if depth <= 0 {
+		z := 0.0
+		return &z
+	}
+	if rate <= 0 {
+		return nil
+	}
+	s := float64(depth) / rate
+	return &s
+}

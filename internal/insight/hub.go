@@ -1,0 +1,251 @@
+package insight
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// Config wires the hub. Zero values get the documented defaults.
+type Config struct {
+	Store     bridge.Store
+	Now       func() time.Time
+	Log       *slog.Logger
+	Version   string
+	StoreKind string
+	Silence   SilenceConfig
+	// Delivery, when set, reports the forwarder's view (breaker state) for
+	// the metrics.
+	Delivery func() bridge.DeliveryStatus
+	// Log files; an empty path turns the file off.
+	CoreSyncLog     string // one line per accepted record
+	FlowLog         string // one line per delivery outcome of a record
+	MetricsLog      string // a snapshot of the health figures every MetricsInterval
+	LogData         bool   // include the record's data in CoreSyncLog
+	MetricsInterval time.Duration
+	LogMaxSizeMB    int
+	LogBackups      int
+	// FlushEvery is how often counts the store cannot see (rejected
+	// input, ingest failures) are written to it (default 1 s).
+	FlushEvery time.Duration
+}
+
+// Hub is InsightFlow in one value: the API and the forwarder report to it,
+// the health routes, the dashboard and Prometheus read from it. Its
+// methods are safe for concurrent use, and nil-safe, so that components
+// work without one in tests.
+type Hub struct {
+	cfg     Config
+	log     *slog.Logger
+	feed    *Feed
+	win     window
+	metrics *metrics
+
+	coreSync, flow, snap *LogFile
+
+	mu      sync.Mutex
+	pending map[[2]string]*bridge.Rollup // counts not yet in the store
+
+	snapMu   sync.Mutex
+	snapshot func(context.Context) (any, error)
+}
+
+// New builds a hub and opens its log files.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("insight: no store")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MetricsInterval <= 0 {
+		cfg.MetricsInterval = time.Minute
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = time.Second
+	}
+	cfg.Silence.defaults()
+	h := &Hub{cfg: cfg, log: cfg.Log, feed: NewFeed(), win: window{store: cfg.Store},
+		pending: map[[2]string]*bridge.Rollup{}}
+	h.metrics = newMetrics(h)
+	for _, f := range []struct {
+		path string
+		dst  **LogFile
+	}{{cfg.CoreSyncLog, &h.coreSync}, {cfg.FlowLog, &h.flow}, {cfg.MetricsLog, &h.snap}} {
+		if f.path == "" {
+			continue
+		}
+		l, err := OpenLogFile(LogFileConfig{Path: f.path, MaxSizeMB: cfg.LogMaxSizeMB, MaxBackups: cfg.LogBackups})
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		*f.dst = l
+	}
+	return h, nil
+}
+
+// Feed is the live event feed the dashboard streams.
+func (h *Hub) Feed() *Feed {
+	if h == nil {
+		return nil
+	}
+	return h.feed
+}
+
+// MetricsHandler serves /metrics.
+func (h *Hub) MetricsHandler() http.Handler { return h.metrics.handler(h.log) }
+
+// Silence is the silence-detection configuration.
+func (h *Hub) Silence() SilenceConfig { return h.cfg.Silence }
+
+// SetDelivery sets where the metrics read the forwarder's view of the
+// Bucket (the forwarder is built after the hub, which it reports to).
+func (h *Hub) SetDelivery(fn func() bridge.DeliveryStatus) {
+	h.snapMu.Lock()
+	h.cfg.Delivery = fn
+	h.snapMu.Unlock()
+}
+
+func (h *Hub) delivery() func() bridge.DeliveryStatus {
+	h.snapMu.Lock()
+	defer h.snapMu.Unlock()
+	return h.cfg.Delivery
+}
+
+// SetSnapshot sets what the metrics log writes every MetricsInterval (the
+// health figures, built by the API).
+func (h *Hub) SetSnapshot(fn func(context.Context) (any, error)) {
+	h.snapMu.Lock()
+	h.snapshot = fn
+	h.snapMu.Unlock()
+}
+
+// Run flushes counts to the store and writes metrics snapshots until ctx
+// ends, then flushes once more.
+func (h *Hub) Run(ctx context.Context) error {
+	flush := time.NewTicker(h.cfg.FlushEvery)
+	defer flush.Stop()
+	snap := time.NewTicker(h.cfg.MetricsInterval)
+	defer snap.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return h.flushCounts(context.WithoutCancel(ctx))
+		case <-flush.C:
+			if err := h.flushCounts(ctx); err != nil {
+				h.log.Warn("insight: write counts", "err", err)
+			}
+		case <-snap.C:
+			h.writeSnapshot(ctx)
+		}
+	}
+}
+
+// Close flushes counts and the log files. Call it after the API and the
+// forwarder have stopped.
+func (h *Hub) Close() error {
+	if h == nil {
+		return nil
+	}
+	err := h.flushCounts(context.Background())
+	for _, l := range []*LogFile{h.coreSync, h.flow, h.snap} {
+		err = errors.Join(err, l.Close())
+	}
+	return err
+}
+
+// flushCounts writes pending counts to the store; on failure they are kept
+// for the next try.
+func (h *Hub) flushCounts(ctx context.Context) error {
+	h.mu.Lock()
+	if len(h.pending) == 0 {
+		h.mu.Unlock()
+		return nil
+	}
+	rs := make([]bridge.Rollup, 0, len(h.pending))
+	for _, r := range h.pending {
+		rs = append(rs, *r)
+	}
+	h.pending = map[[2]string]*bridge.Rollup{}
+	h.mu.Unlock()
+	if err := h.cfg.Store.AddRollups(ctx, rs); err != nil {
+		h.mu.Lock()
+		for i := range rs {
+			h.count(rs[i].Minute, rs[i].Module).Add(&rs[i])
+		}
+		h.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// count returns the pending rollup of t's minute and module; h.mu held.
+func (h *Hub) count(t time.Time, module string) *bridge.Rollup {
+	m := bridge.Minute(t)
+	k := [2]string{m.Format(time.RFC3339), module}
+	r := h.pending[k]
+	if r == nil {
+		r = &bridge.Rollup{Minute: m, Module: module}
+		h.pending[k] = r
+	}
+	return r
+}
+
+// pendingCounts copies the counts not yet in the store.
+func (h *Hub) pendingCounts() []bridge.Rollup {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]bridge.Rollup, 0, len(h.pending))
+	for _, r := range h.pending {
+		out = append(out, *r)
+	}
+	return out
+}
+
+// Figures returns the 24 h figures at the hub's now.
+func (h *Hub) Figures(ctx context.Context) (Figures, error) {
+	now := h.cfg.Now()
+	rs, err := h.win.rollups(ctx, now, h.pendingCounts())
+	if err != nil {
+		return Figures{}, err
+	}
+	return figuresOf(rs, now), nil
+}
+
+// Series returns a chart's data for a window named in Windows.
+func (h *Hub) Series(ctx context.Context, name string) (Series, error) {
+	w, ok := Windows[name]
+	if !ok {
+		return Series{}, bridge.Errorf(bridge.EINVALID, "unknown window %q: use 1h or 24h", name)
+	}
+	now := h.cfg.Now()
+	rs, err := h.win.rollups(ctx, now, h.pendingCounts())
+	if err != nil {
+		return Series{}, err
+	}
+	return seriesOf(name, rs, now, w.Span, w.Step), nil
+}
+
+func (h *Hub) writeSnapshot(ctx context.Context) {
+	h.snapMu.Lock()
+	fn := h.snapshot
+	h.snapMu.Unlock()
+	if h.snap == nil || fn == nil {
+		return
+	}
+	v, err := fn(ctx)
+	if err != nil {
+		h.log.Warn("insight: metrics snapshot", "err", err)
+		return
+	}
+	h.snap.Append(func(b []byte) []byte { return appendJSONLine(b, v) })
+}

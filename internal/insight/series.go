@@ -1,0 +1,70 @@
+package insight
+
+import (
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// Point is one step of a chart: what happened in [T, T+step).
+type Point struct {
+	T            time.Time `json:"t"`
+	Received     int64     `json:"received"`
+	Synced       int64     `json:"synced"`
+	Failed       int64     `json:"failed"`
+	Dead         int64     `json:"dead"`
+	AvgLatencyMs *float64  `json:"avg_latency_ms"` // nil when nothing synced in the step
+	P95LatencyMs *float64  `json:"p95_latency_ms"`
+}
+
+// Series is a chart's data: points oldest first, empty steps included.
+type Series struct {
+	Window string  `json:"window"`
+	StepS  int     `json:"step_s"`
+	Points []Point `json:"points"`
+}
+
+// Windows are the series the dashboard draws: the last hour by minute and
+// the last 24 h by ten minutes.
+var Windows = map[string]struct{ Span, Step time.Duration }{
+	"1h":  {time.Hour, time.Minute},
+	"24h": {Span, 10 * time.Minute},
+}
+
+// seriesOf buckets the window's rollups into steps of step, the last step
+// holding now's minute.
+func seriesOf(name string, rs []bridge.Rollup, now time.Time, span, step time.Duration) Series {
+	n := int(span / step)
+	last := now.UTC().Truncate(step)
+	first := last.Add(-time.Duration(n-1) * step)
+	s := Series{Window: name, StepS: int(step / time.Second), Points: make([]Point, n)}
+	hists := make([][bridge.LatencyBuckets]int64, n)
+	lat := make([]int64, n)
+	for i := range s.Points {
+		s.Points[i].T = first.Add(time.Duration(i) * step)
+	}
+	for i := range rs {
+		r := &rs[i]
+		k := int(r.Minute.Sub(first) / step)
+		if k < 0 || k >= n {
+			continue
+		}
+		p := &s.Points[k]
+		p.Received += r.Received
+		p.Synced += r.Synced
+		p.Failed += r.Failed
+		p.Dead += r.Dead
+		lat[k] += r.LatencySumUs
+		for j, c := range r.LatencyHist {
+			hists[k][j] += c
+		}
+	}
+	for i := range s.Points {
+		if p := &s.Points[i]; p.Synced > 0 {
+			avg := float64(lat[i]) / float64(p.Synced) / 1000
+			p95 := Quantile(hists[i], 0.95)
+			p.AvgLatencyMs, p.P95LatencyMs = &avg, &p95
+		}
+	}
+	return s
+}

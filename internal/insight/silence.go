@@ -1,0 +1,68 @@
+package insight
+
+import (
+	"fmt"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// SilenceConfig says when a producer counts as gone quiet.
+type SilenceConfig struct {
+	// Factor: silent after Factor × the module's usual interval (default 5).
+	Factor float64
+	// Min: never silent before this long without a record, however often
+	// the module usually sends (default 1 min), so that a busy producer's
+	// millisecond gaps do not make every pause an alarm.
+	Min time.Duration
+	// MaxGap: per module, silent past this gap whatever its history.
+	MaxGap map[string]time.Duration
+	// Learn: gaps seen before a module counts as sending regularly (default 3).
+	Learn int64
+}
+
+func (c *SilenceConfig) defaults() {
+	if c.Factor <= 0 {
+		c.Factor = 5
+	}
+	if c.Min <= 0 {
+		c.Min = time.Minute
+	}
+	if c.Learn <= 0 {
+		c.Learn = 3
+	}
+}
+
+// Silent says whether module m has gone quiet at now, and why.
+func (c SilenceConfig) Silent(m bridge.ModuleSummary, now time.Time) (bool, string) {
+	c.defaults()
+	if m.LastSeenAt.IsZero() {
+		return false, ""
+	}
+	gap := now.Sub(m.LastSeenAt)
+	if max, ok := c.MaxGap[m.Module]; ok && gap > max {
+		return true, fmt.Sprintf("module %s silent: no record for %s (max gap %s)", m.Module, round(gap), max)
+	}
+	if m.Intervals < c.Learn || m.Interval <= 0 {
+		return false, ""
+	}
+	limit := time.Duration(c.Factor * float64(m.Interval))
+	if limit < c.Min {
+		limit = c.Min
+	}
+	if gap > limit {
+		return true, fmt.Sprintf("module %s silent: no record for %s, usually every %s (silent after %s)",
+			m.Module, round(gap), round(m.Interval), round(limit))
+	}
+	return false, ""
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
