@@ -49,8 +49,17 @@ const qOldestPending = `SELECT coalesce(min((SELECT received_at FROM records r
 	WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)), 0)
 	FROM modules m WHERE m.pending > 0`
 
-// readQueries are prepared on the read pool at Open.
-var readQueries = []string{qFreeHeads, qLeaseBatch}
+// qStats sums the module counters.
+const qStats = `SELECT coalesce(sum(received), 0), coalesce(sum(pending), 0),
+	coalesce(sum(synced), 0), coalesce(sum(dead), 0), coalesce(max(last_sync_at), 0) FROM modules`
+
+// qModules reads every module's counters.
+const qModules = `SELECT module, received, pending, synced, dead, last_seen_at, last_sync_at,
+	dead_total, replayed, interval_us, intervals FROM modules ORDER BY module`
+
+// readQueries are prepared on the read pool at Open: the status routes
+// run these on every call, and parsing them cost more than running them.
+var readQueries = []string{qFreeHeads, qLeaseBatch, qStats, qOldestPending, qModules, qRollups}
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,

@@ -25,9 +25,7 @@ func (s *Store) Get(ctx context.Context, id string) (bridge.Record, error) {
 func (s *Store) Stats(ctx context.Context) (bridge.Stats, error) {
 	var st bridge.Stats
 	var lastSync int64
-	err := s.r.QueryRowContext(ctx, `SELECT coalesce(sum(received), 0), coalesce(sum(pending), 0),
-		coalesce(sum(synced), 0), coalesce(sum(dead), 0), coalesce(max(last_sync_at), 0) FROM modules`).
-		Scan(&st.Received, &st.Pending, &st.Synced, &st.Dead, &lastSync)
+	err := s.rs.queryRow(ctx, qStats, nil, &st.Received, &st.Pending, &st.Synced, &st.Dead, &lastSync)
 	if err != nil {
 		return st, fmt.Errorf("stats: %w", err)
 	}
@@ -35,7 +33,7 @@ func (s *Store) Stats(ctx context.Context) (bridge.Stats, error) {
 	var oldest int64
 	// The oldest pending record is the oldest of the modules' heads: one
 	// index seek per module, at any table size.
-	err = s.r.QueryRowContext(ctx, qOldestPending).Scan(&oldest)
+	err = s.rs.queryRow(ctx, qOldestPending, nil, &oldest)
 	if err != nil && err != sql.ErrNoRows {
 		return st, fmt.Errorf("stats: oldest pending: %w", err)
 	}
@@ -45,8 +43,7 @@ func (s *Store) Stats(ctx context.Context) (bridge.Stats, error) {
 
 // Modules returns every module's counters, sorted by name.
 func (s *Store) Modules(ctx context.Context) ([]bridge.ModuleSummary, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT module, received, pending, synced, dead, last_seen_at, last_sync_at,
-		dead_total, replayed, interval_us, intervals FROM modules ORDER BY module`)
+	rows, err := s.rs.queryDB(ctx, qModules)
 	if err != nil {
 		return nil, fmt.Errorf("modules: %w", err)
 	}

@@ -117,7 +117,7 @@ func (s *Store) Rollups(ctx context.Context, q bridge.RollupQuery) ([]bridge.Rol
 	if bridge.Minute(q.To) != q.To.UTC() {
 		to++ // a partial minute at the end is included
 	}
-	rows, err := s.r.QueryContext(ctx, qRollups, from, to)
+	rows, err := s.rs.queryDB(ctx, qRollups, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("rollups: %w", err)
 	}

@@ -86,3 +86,23 @@ func (c *stmts) queryDB(ctx context.Context, query string, args ...any) (*sql.Ro
 	}
 	return c.db.QueryContext(ctx, query, args...)
 }
+
+// queryRow runs a one-row query on the pool and scans it into dst; args
+// may be nil. It answers sql.ErrNoRows when there is no row.
+func (c *stmts) queryRow(ctx context.Context, query string, args []any, dst ...any) error {
+	rows, err := c.queryDB(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dst...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
