@@ -68,6 +68,22 @@ func (r *Rollup) Add(o *Rollup) {
 	}
 }
 
+// Sub takes o's counts away from r (not its Minute or Module).
+func (r *Rollup) Sub(o *Rollup) {
+	r.Received -= o.Received
+	r.Duplicates -= o.Duplicates
+	r.Rejected -= o.Rejected
+	r.IngestErrors -= o.IngestErrors
+	r.Synced -= o.Synced
+	r.Failed -= o.Failed
+	r.Dead -= o.Dead
+	r.Replayed -= o.Replayed
+	r.LatencySumUs -= o.LatencySumUs
+	for i := range r.LatencyHist {
+		r.LatencyHist[i] -= o.LatencyHist[i]
+	}
+}
+
 // IsZero reports whether r counts nothing.
 func (r *Rollup) IsZero() bool {
 	z := Rollup{Minute: r.Minute, Module: r.Module}

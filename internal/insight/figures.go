@@ -36,21 +36,29 @@ type Figures struct {
 	SyncRate float64
 }
 
-// figuresOf sums the window's rollups.
-func figuresOf(rs []bridge.Rollup, now time.Time) Figures {
-	f := Figures{PerModule: map[string]bridge.Rollup{}}
-	recentFrom := bridge.Minute(now).Add(-recentSpan + time.Minute)
-	var recentSynced int64
-	for i := range rs {
-		r := &rs[i]
+// figuresOf adds up a view of the window.
+func figuresOf(v view) Figures {
+	f := Figures{PerModule: make(map[string]bridge.Rollup, len(v.sums))}
+	add := func(r *bridge.Rollup) {
 		f.Totals.Add(r)
 		m := f.PerModule[r.Module]
 		m.Module = r.Module
 		m.Add(r)
 		f.PerModule[r.Module] = m
-		if !r.Minute.Before(recentFrom) {
-			recentSynced += r.Synced
+	}
+	for _, r := range v.sums {
+		add(&r)
+	}
+	recentFrom := bridge.Minute(v.now).Add(-recentSpan + time.Minute)
+	var recentSynced int64
+	for i := range v.open {
+		add(&v.open[i])
+		if !v.open[i].Minute.Before(recentFrom) {
+			recentSynced += v.open[i].Synced
 		}
+	}
+	for i := range v.recent {
+		recentSynced += v.recent[i].Synced
 	}
 	t := &f.Totals
 	if attempted := t.Synced + t.Failed + t.Dead; attempted > 0 {
@@ -64,7 +72,7 @@ func figuresOf(rs []bridge.Rollup, now time.Time) Figures {
 		f.P99LatencyMs = Quantile(t.LatencyHist, 0.99)
 	}
 	f.ErrorCount = t.Failed + t.Dead + t.IngestErrors
-	if elapsed := now.Sub(recentFrom).Seconds(); elapsed > 0 {
+	if elapsed := v.now.Sub(recentFrom).Seconds(); elapsed > 0 {
 		f.SyncRate = float64(recentSynced) / elapsed
 	}
 	return f

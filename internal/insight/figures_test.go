@@ -218,3 +218,39 @@ func TestFiguresExact(t *testing.T) {
 		p50: 60000 + 240000*0.5, p95: 60000 + 240000*0.95, p99: 60000 + 240000*0.99, rate: 0})
 	check(t, "two days later", r.figures(at(48*time.Hour)), want{})
 }
+
+// TestWindowSlidesIncrementally: a hub whose window is warm, read every
+// 20 s as the day's old minutes leave it, agrees with a fresh hub at every
+// step (the sums it keeps as minutes come and go add up).
+func TestWindowSlidesIncrementally(t *testing.T) {
+	r := newRig(t)
+	for i := 0; i < 4; i++ {
+		nr := rec(fmt.Sprint("r", i), float64(60*i+5))
+		nr.Module = fmt.Sprint("m", i) // a retried head would block its module
+		r.append(nr)
+		r.settle(at(time.Duration(60*i+30)*time.Second), 1, func(ids []string, s *bridge.Settlement) {
+			if i == 2 {
+				s.Retry, s.RetryAt = ids, at(time.Hour)
+				return
+			}
+			s.Synced = ids
+		})
+	}
+	for d := 24*time.Hour - 2*time.Minute; d < 24*time.Hour+5*time.Minute; d += 20 * time.Second {
+		warm := r.figures(at(d))
+		fresh, err := insight.New(insight.Config{Store: r.store, Now: r.clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold, err := fresh.Figures(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(warm.Totals) != fmt.Sprint(cold.Totals) {
+			t.Fatalf("at +%v: warm window %+v, fresh %+v", d, warm.Totals, cold.Totals)
+		}
+	}
+	if f := r.figures(at(24*time.Hour + 5*time.Minute)); !f.Totals.IsZero() {
+		t.Errorf("every minute has left the window, yet %+v", f.Totals)
+	}
+}

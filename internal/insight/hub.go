@@ -102,10 +102,27 @@ func (h *Hub) Feed() *Feed {
 }
 
 // MetricsHandler serves /metrics.
-func (h *Hub) MetricsHandler() http.Handler { return h.metrics.handler(h.log) }
+func (h *Hub) MetricsHandler() http.Handler {
+	if h == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no metrics: insight is not running", http.StatusServiceUnavailable)
+		})
+	}
+	return h.metrics.handler(h.log)
+}
 
 // Silence is the silence-detection configuration.
-func (h *Hub) Silence() SilenceConfig { return h.cfg.Silence }
+func (h *Hub) Silence() SilenceConfig {
+	if h == nil {
+		c := SilenceConfig{}
+		c.defaults()
+		return c
+	}
+	return h.cfg.Silence
+}
+
+// errNoHub answers figures asked of a nil hub.
+var errNoHub = bridge.Errorf(bridge.EUNAVAILABLE, "insight is not running")
 
 // SetDelivery sets where the metrics read the forwarder's view of the
 // Bucket (the forwarder is built after the hub, which it reports to).
@@ -213,12 +230,14 @@ func (h *Hub) pendingCounts() []bridge.Rollup {
 
 // Figures returns the 24 h figures at the hub's now.
 func (h *Hub) Figures(ctx context.Context) (Figures, error) {
-	now := h.cfg.Now()
-	rs, err := h.win.rollups(ctx, now, h.pendingCounts())
+	if h == nil {
+		return Figures{}, errNoHub
+	}
+	v, err := h.win.read(ctx, h.cfg.Now(), h.pendingCounts(), false)
 	if err != nil {
 		return Figures{}, err
 	}
-	return figuresOf(rs, now), nil
+	return figuresOf(v), nil
 }
 
 // Series returns a chart's data for a window named in Windows.
@@ -227,12 +246,14 @@ func (h *Hub) Series(ctx context.Context, name string) (Series, error) {
 	if !ok {
 		return Series{}, bridge.Errorf(bridge.EINVALID, "unknown window %q: use 1h or 24h", name)
 	}
-	now := h.cfg.Now()
-	rs, err := h.win.rollups(ctx, now, h.pendingCounts())
+	if h == nil {
+		return Series{}, errNoHub
+	}
+	v, err := h.win.read(ctx, h.cfg.Now(), h.pendingCounts(), true)
 	if err != nil {
 		return Series{}, err
 	}
-	return seriesOf(name, rs, now, w.Span, w.Step), nil
+	return seriesOf(name, v.all, v.now, w.Span, w.Step), nil
 }
 
 func (h *Hub) writeSnapshot(ctx context.Context) {

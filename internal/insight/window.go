@@ -18,59 +18,93 @@ const Span = 24 * time.Hour
 const settleDelay = 5 * time.Second
 
 // window keeps the last 24 h of rollups. Minutes that are over (settled)
-// are read from the store once and kept; the minute or two still open are
-// read on every call. A call therefore reads a few rows, whatever the
-// volume, and the store keeps the truth across restarts.
+// are read from the store once, kept, and summed as they come and go; the
+// minute or two still open are read on every call. A call therefore reads
+// a few rows and adds a few sums, whatever the volume, and the store keeps
+// the truth across restarts.
 type window struct {
 	store bridge.Store
 
 	mu       sync.Mutex
-	settled  []bridge.Rollup // minutes before loadedTo, oldest first
-	loadedTo time.Time       // zero until the first load
+	settled  []bridge.Rollup           // minutes before loadedTo, oldest first
+	sums     map[string]*bridge.Rollup // settled, summed by module
+	loadedTo time.Time                 // zero until the first load
 }
 
-// rollups returns the rollups of the 24 h window ending at now (minutes
-// from Minute(now)-1439 min to Minute(now)), oldest first, plus extra
-// counts not yet in the store.
-func (w *window) rollups(ctx context.Context, now time.Time, extra []bridge.Rollup) ([]bridge.Rollup, error) {
+// view is the window at one instant.
+type view struct {
+	now    time.Time
+	sums   map[string]bridge.Rollup // settled minutes, by module
+	recent []bridge.Rollup          // settled minutes of the recent span
+	open   []bridge.Rollup          // open minutes and counts not in the store yet
+	all    []bridge.Rollup          // every minute, oldest first (only when asked)
+}
+
+// read returns the window ending at now (minutes from Minute(now)-1439 min
+// to Minute(now)), plus extra counts not yet in the store. With all, the
+// view lists every minute, for charts.
+func (w *window) read(ctx context.Context, now time.Time, extra []bridge.Rollup, all bool) (view, error) {
 	first := bridge.Minute(now).Add(-Span + time.Minute)
 	settledTo := bridge.Minute(now.Add(-settleDelay))
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.loadedTo.Before(first) || w.loadedTo.After(settledTo) {
+	if w.sums == nil || w.loadedTo.Before(first) || w.loadedTo.After(settledTo) {
 		// First call, a long pause, or a clock that went back: start over.
-		w.settled, w.loadedTo = nil, first
+		w.settled, w.sums, w.loadedTo = nil, map[string]*bridge.Rollup{}, first
 	}
 	if w.loadedTo.Before(settledTo) {
 		rs, err := w.store.Rollups(ctx, bridge.RollupQuery{From: w.loadedTo, To: settledTo})
 		if err != nil {
-			return nil, fmt.Errorf("read rollups: %w", err)
+			return view{}, fmt.Errorf("read rollups: %w", err)
+		}
+		for i := range rs {
+			w.sum(rs[i].Module).Add(&rs[i])
 		}
 		w.settled = append(w.settled, rs...)
 		w.loadedTo = settledTo
 	}
 	drop := 0
 	for drop < len(w.settled) && w.settled[drop].Minute.Before(first) {
+		w.sum(w.settled[drop].Module).Sub(&w.settled[drop])
 		drop++
 	}
 	w.settled = w.settled[drop:]
 
 	open, err := w.store.Rollups(ctx, bridge.RollupQuery{From: settledTo, To: now.Add(time.Minute)})
 	if err != nil {
-		return nil, fmt.Errorf("read rollups: %w", err)
+		return view{}, fmt.Errorf("read rollups: %w", err)
 	}
-	out := make([]bridge.Rollup, 0, len(w.settled)+len(open)+len(extra))
-	out = append(out, w.settled...)
+	v := view{now: now, sums: make(map[string]bridge.Rollup, len(w.sums))}
+	for m, r := range w.sums {
+		v.sums[m] = *r
+	}
+	recentFrom := bridge.Minute(now).Add(-recentSpan + time.Minute)
+	for i := len(w.settled) - 1; i >= 0 && !w.settled[i].Minute.Before(recentFrom); i-- {
+		v.recent = append(v.recent, w.settled[i])
+	}
 	for _, r := range open {
 		if !r.Minute.After(bridge.Minute(now)) { // a clock ahead of ours wrote the future
-			out = append(out, r)
+			v.open = append(v.open, r)
 		}
 	}
 	for _, r := range extra {
 		if !r.Minute.Before(first) {
-			out = append(out, r)
+			v.open = append(v.open, r)
 		}
 	}
-	return out, nil
+	if all {
+		v.all = make([]bridge.Rollup, 0, len(w.settled)+len(v.open))
+		v.all = append(append(v.all, w.settled...), v.open...)
+	}
+	return v, nil
+}
+
+func (w *window) sum(module string) *bridge.Rollup {
+	r := w.sums[module]
+	if r == nil {
+		r = &bridge.Rollup{Module: module}
+		w.sums[module] = r
+	}
+	return r
 }
