@@ -124,11 +124,12 @@ func (s *Server) Stop() { s.commit.stop() }
 // rewritten as the API's JSON error body, so that every error a client
 // sees has the same shape.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	if pattern == "" {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
 		w = &routerError{ResponseWriter: w}
 	}
-	h.ServeHTTP(w, r)
+	// Through the mux, not the handler Handler returned: only the mux
+	// fills in the path's wildcards (r.PathValue).
+	s.mux.ServeHTTP(w, r)
 }
 
 // routerError replaces the plain-text body of the router's 404 and 405
