@@ -173,8 +173,10 @@
     if (isNum(s.dead_24h)) parts.push(fmtInt(s.dead_24h) + ' dead');
     $('kpi-success-detail').textContent = s.sync_success_pct_24h == null && !parts.length ? 'no deliveries yet' : parts.join(' · ') || '\u00a0';
 
-    setOut('kpi-latency-value', s.avg_latency_ms_24h, fmtMs(s.avg_latency_ms_24h));
-    setOut('kpi-latency-p95', s.p95_latency_ms_24h, fmtMs(s.p95_latency_ms_24h));
+    // With nothing synced in 24 h a latency of 0 means "none": say so.
+    const noLatency = s.synced_24h === 0;
+    setOut('kpi-latency-value', s.avg_latency_ms_24h, noLatency ? '—' : fmtMs(s.avg_latency_ms_24h));
+    setOut('kpi-latency-p95', s.p95_latency_ms_24h, noLatency ? '—' : fmtMs(s.p95_latency_ms_24h));
 
     setOut('kpi-errors-value', s.error_count_24h, fmtInt(s.error_count_24h));
     const ep = [];
