@@ -3,6 +3,7 @@ package corebridge
 import (
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -28,10 +29,15 @@ func openapiDoc(t *testing.T) map[string]any {
 }
 
 // registeredRoutes returns the API's routes as "METHOD /path", with a
-// trailing {$} (exact match) dropped, from the server itself.
+// trailing {$} (exact match) dropped, from the server itself. The server
+// is built with a dashboard, as serve builds it, so that the dashboard's
+// routes (/, /assets/{name}, /api/events and the index at /api) are
+// checked too.
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
-	srv := api.NewServer(nil, slog.New(slog.DiscardHandler), api.Config{})
+	srv := api.NewServer(nil, slog.New(slog.DiscardHandler), api.Config{
+		Dashboard: &api.Dashboard{Page: http.NotFoundHandler(), Assets: http.NotFoundHandler(), Events: http.NotFoundHandler()},
+	})
 	var routes []string
 	for _, p := range srv.Patterns() {
 		routes = append(routes, strings.TrimSuffix(p, "{$}"))
