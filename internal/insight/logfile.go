@@ -1,6 +1,7 @@
 package insight
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -129,7 +130,7 @@ func (l *LogFile) flush(spare []byte) []byte {
 	if len(buf) == 0 {
 		return buf
 	}
-	if _, err := l.out.Write(buf); err != nil {
+	if err := writeChunks(l.out, buf); err != nil {
 		if l.err == nil {
 			fmt.Fprintf(os.Stderr, "corebridge: write %s: %v\n", l.path, err)
 		}
@@ -138,6 +139,31 @@ func (l *LogFile) flush(spare []byte) []byte {
 		l.err = nil
 	}
 	return buf
+}
+
+// chunkSize bounds one write: the rotator refuses a write larger than the
+// file's maximum size, and rotates only between writes, so the buffer goes
+// out in whole lines of at most this much (a longer line alone).
+const chunkSize = 256 << 10
+
+func writeChunks(w io.Writer, buf []byte) error {
+	for len(buf) > 0 {
+		n := len(buf)
+		if n > chunkSize {
+			n = bytes.LastIndexByte(buf[:chunkSize], '\n') + 1
+			if n == 0 { // one line longer than a chunk
+				n = bytes.IndexByte(buf, '\n') + 1
+				if n == 0 {
+					n = len(buf)
+				}
+			}
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
 }
 
 // Close writes what is buffered and closes the file.

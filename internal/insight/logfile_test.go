@@ -134,6 +134,15 @@ func TestLogFileRotates(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "x.log")); err != nil || fi.Size() > 1<<20 {
 		t.Fatalf("x.log: %v, %v", fi, err)
 	}
+	// Rotation happens between whole lines, and no write was refused (a
+	// write larger than the maximum size once lost whole buffers).
+	files, _ := filepath.Glob(filepath.Join(dir, "x*.log"))
+	for _, f := range files {
+		// A backup is full to within one write (256 KiB) of 1 MiB.
+		if n := len(readLines(t, f)); filepath.Base(f) != "x.log" && n < 750 {
+			t.Errorf("%s holds %d lines, want 750-1,036", f, n)
+		}
+	}
 }
 
 // TestLogFileNeverBlocks: past its buffer bound a log file drops lines and
