@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
@@ -199,7 +200,7 @@ func handleEditDead(s *Server) http.Handler {
 				Loc: []any{"body", "data"}, Msg: "Input should be a valid dictionary (a JSON object)", Type: "dict_type"}}})
 			return
 		}
-		if len(in.Note) > 500 {
+		if utf8.RuneCountInString(in.Note) > 500 {
 			writeError(w, r, s.log, &bridge.Error{Code: bridge.EINVALID, Message: "invalid note", Fields: []bridge.FieldError{{
 				Loc: []any{"body", "note"}, Msg: "String should have at most 500 characters", Type: "string_too_long"}}})
 			return

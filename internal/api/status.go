@@ -108,8 +108,9 @@ func (s *Server) health(ctx context.Context) health {
 		}
 		h.Reasons = append(h.Reasons, reason)
 	}
+	var d bridge.DeliveryStatus
 	if s.cfg.Delivery != nil {
-		d := s.cfg.Delivery()
+		d = s.cfg.Delivery()
 		h.BucketURL, h.BucketReachable, h.Breaker, h.LastDeliveryErr = d.BucketURL, d.Reachable, d.Breaker, d.LastError
 	}
 	st, err := s.store.Stats(ctx)
@@ -137,7 +138,6 @@ func (s *Server) health(ctx context.Context) health {
 		h.DrainETAS = insight.DrainETA(st.Pending, f.SyncRate)
 	}
 	if h.Breaker == "open" {
-		d := s.cfg.Delivery()
 		degraded(fmt.Sprintf("bucket unreachable since %s (circuit breaker open): %s",
 			bridge.FormatTime(d.BreakerOpened), d.LastError))
 	}

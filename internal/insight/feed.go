@@ -12,6 +12,7 @@ type Feed struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
 	n    atomic.Int32 // len(subs), read without the lock on the hot path
+	lost atomic.Uint64 // events dropped for slow subscribers, ever
 }
 
 // Subscription is one subscriber's view of a Feed.
@@ -56,10 +57,14 @@ func (f *Feed) Publish(evs ...Event) {
 			case s.c <- e:
 			default:
 				s.lost.Add(1)
+				f.lost.Add(1)
 			}
 		}
 	}
 }
+
+// Lost returns how many events subscribers have missed in all.
+func (f *Feed) Lost() uint64 { return f.lost.Load() }
 
 // Subscribers returns how many subscribers the feed has.
 func (f *Feed) Subscribers() int { return int(f.n.Load()) }

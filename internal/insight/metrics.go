@@ -27,7 +27,7 @@ type metrics struct {
 	latency     prometheus.Histogram
 	commitSize  prometheus.Histogram
 	commitTime  prometheus.Histogram
-	feedDropped prometheus.Counter
+	feedDropped prometheus.CounterFunc
 }
 
 func newMetrics(h *Hub) *metrics {
@@ -59,10 +59,10 @@ func newMetrics(h *Hub) *metrics {
 		Help:    "Time a group commit takes, fsync included.",
 		Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .256, .512, 1},
 	})
-	m.feedDropped = prometheus.NewCounter(prometheus.CounterOpts{
+	m.feedDropped = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "corebridge_event_feed_dropped_total",
 		Help: "Events a slow event-feed subscriber (a dashboard) did not get.",
-	})
+	}, func() float64 { return float64(h.feed.Lost()) })
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "corebridge_build_info", Help: "The running version.",
 		ConstLabels: prometheus.Labels{"version": h.cfg.Version, "store": h.cfg.StoreKind},
