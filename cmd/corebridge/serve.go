@@ -15,6 +15,7 @@ import (
 	"corebridge"
 	"corebridge/internal/api"
 	"corebridge/internal/bucket"
+	"corebridge/internal/dashboard"
 	"corebridge/internal/deliver"
 	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
@@ -178,10 +179,16 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	srv := api.NewServer(store, log, api.Config{
+	var srv *api.Server
+	dash := dashboard.New(dashboard.Config{
+		Feed: hub.Feed(), Version: buildVersion(), Log: log.With("component", "dashboard"),
+		Summary: func(ctx context.Context) (any, error) { return srv.Summary(ctx) },
+	})
+	srv = api.NewServer(store, log, api.Config{
 		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody), MaxPending: cfg.maxPending,
 		Version: buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
 		Delivery: fwd.Status, OnCommit: fwd.Notify, Insight: hub,
+		Dashboard: &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
 	})
 	hub.SetSnapshot(srv.Summary)
 	srv.Start()
@@ -200,6 +207,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Open dashboards' event streams end when shutdown starts, instead of
+	// holding it for the whole timeout.
+	hs.RegisterOnShutdown(dash.Close)
 
 	// Background services run until shutdown has drained ingest.
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
@@ -220,7 +230,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		defer ds.Close()
 		log.Info("pprof listening", "url", "http://"+dl.Addr().String()+"/debug/pprof/")
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
+	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "dashboard", "http://"+ln.Addr().String()+"/",
 		"version", buildVersion(), "store", "sqlite", "db", dbPath, "sqlite_sync", cfg.sqliteSync, "bucket", bucketURL)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
