@@ -11,7 +11,7 @@ import (
 type Feed struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
-	n    atomic.Int32 // len(subs), read without the lock on the hot path
+	n    atomic.Int32  // len(subs), read without the lock on the hot path
 	lost atomic.Uint64 // events dropped for slow subscribers, ever
 }
 
