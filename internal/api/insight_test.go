@@ -68,6 +68,9 @@ func TestSummaryAndModules(t *testing.T) {
 		!strings.Contains(fmt.Sprint(h["reasons"]), "module education silent") {
 		t.Errorf("silent education: status %v, silent %v, reasons %v", h["status"], h["silent_modules"], h["reasons"])
 	}
+	if b := f.do(t, "GET", "/bucket/status", "").object(t); fmt.Sprint(b["silent_modules"]) != "[education]" {
+		t.Errorf("/bucket/status silent_modules = %v", b["silent_modules"])
+	}
 }
 
 func TestSeriesRoute(t *testing.T) {

@@ -20,6 +20,7 @@ type bucketStatus struct {
 	ReceivedCount    int64            `json:"received_count"`
 	PendingCount     int64            `json:"pending_count"`
 	DeadCount        int64            `json:"dead_count"`
+	SilentModules    []string         `json:"silent_modules"`
 }
 
 func handleBucketStatus(s *Server) http.Handler {
@@ -37,10 +38,14 @@ func handleBucketStatus(s *Server) http.Handler {
 		out := bucketStatus{
 			LastSyncTime: bridge.FormatTime(st.LastSyncAt), TotalSyncCount: st.Synced,
 			ModuleSyncCounts: make(map[string]int64, len(mods)),
-			ReceivedCount:    st.Received, PendingCount: st.Pending, DeadCount: st.Dead,
+			ReceivedCount:    st.Received, PendingCount: st.Pending, DeadCount: st.Dead, SilentModules: []string{},
 		}
+		now, sc := s.cfg.Now(), s.insight.Silence()
 		for _, m := range mods {
 			out.ModuleSyncCounts[m.Module] = m.Synced
+			if silent, _ := sc.Silent(m, now); silent {
+				out.SilentModules = append(out.SilentModules, m.Module)
+			}
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
