@@ -1,0 +1,181 @@
+package automation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The report files, named as the prototype named them.
+const (
+	runPrefix    = "run_"
+	runSuffix    = ".jsonl"
+	runStamp     = "20060102T150405Z"
+	runnerLog    = "runner.log"
+	dailyLogName = "daily_log.txt"
+)
+
+// reportFiles writes a reports directory. Watch mode runs batches in
+// parallel, so the files every batch shares are written under locks.
+type reportFiles struct {
+	dir    string
+	keep   int
+	maxAge time.Duration
+
+	dailyMu sync.Mutex
+	stateMu sync.Mutex
+	logMu   sync.Mutex
+	pruneMu sync.Mutex
+}
+
+// runFile is one run_<UTC timestamp>.jsonl: one line per job.
+type runFile struct {
+	name, path string
+	f          *os.File
+}
+
+// create makes the run file of a run started at t. Two runs in one second
+// (watch mode) get _2, _3, … rather than sharing a file.
+func (rf *reportFiles) create(t time.Time) (*runFile, error) {
+	if err := os.MkdirAll(rf.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("automation: reports directory: %w", err)
+	}
+	base := runPrefix + t.UTC().Format(runStamp)
+	for i := 1; i < 1000; i++ {
+		name := base + runSuffix
+		if i > 1 {
+			name = fmt.Sprintf("%s_%d%s", base, i, runSuffix)
+		}
+		path := filepath.Join(rf.dir, name)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("automation: %w", err)
+		}
+		return &runFile{name: name, path: path, f: f}, nil
+	}
+	return nil, fmt.Errorf("automation: too many run files named %s*", base)
+}
+
+// add writes a job's line as soon as the job ends, so that a run cut
+// short still reports the jobs it finished.
+func (f *runFile) add(res JobResult) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("automation: encode report of job %q: %w", res.Job, err)
+	}
+	if _, err := f.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("automation: %w", err)
+	}
+	return nil
+}
+
+func (f *runFile) close() error {
+	if err := f.f.Close(); err != nil {
+		return fmt.Errorf("automation: %w", err)
+	}
+	return nil
+}
+
+// summarize appends the run's one line to daily_log.txt, e.g.
+//
+//	2026-11-29T14:03:07Z run_20261129T140307Z.jsonl trigger=once jobs=5 ok=4 failed=1 skipped=0 duration=1.204s failed_jobs=education-sync
+func (rf *reportFiles) summarize(rep Report) error {
+	var failed []string
+	for _, j := range rep.Jobs {
+		if j.Status == StatusFailed {
+			failed = append(failed, j.Job)
+		}
+	}
+	line := fmt.Sprintf("%s %s trigger=%q jobs=%d ok=%d failed=%d skipped=%d duration=%s",
+		rep.Started.UTC().Format(time.RFC3339), filepath.Base(rep.File), rep.Trigger, len(rep.Jobs),
+		rep.Count(StatusOK), rep.Failed(), rep.Count(StatusSkipped), rep.Duration.Round(time.Millisecond))
+	if len(failed) > 0 {
+		line += fmt.Sprintf(" failed_jobs=%q", strings.Join(failed, ","))
+	}
+	rf.dailyMu.Lock()
+	defer rf.dailyMu.Unlock()
+	return appendLine(filepath.Join(rf.dir, dailyLogName), []byte(line+"\n"))
+}
+
+func appendLine(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("automation: %w", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("automation: %w", err)
+	}
+	return nil
+}
+
+// logWriter appends each log record to runner.log, opening the file per
+// record: a runner lives as long as its process and has nothing to close.
+func (rf *reportFiles) logWriter() logFile { return logFile{rf} }
+
+type logFile struct{ rf *reportFiles }
+
+func (l logFile) Write(p []byte) (int, error) {
+	l.rf.logMu.Lock()
+	defer l.rf.logMu.Unlock()
+	if err := os.MkdirAll(l.rf.dir, 0o755); err != nil {
+		return 0, err
+	}
+	if err := appendLine(filepath.Join(l.rf.dir, runnerLog), p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// prune deletes run files beyond the newest keep and those older than
+// maxAge, going by the time in their names (the clock's, not the disk's).
+func (rf *reportFiles) prune(now time.Time, log *slog.Logger) {
+	rf.pruneMu.Lock()
+	defer rf.pruneMu.Unlock()
+	entries, err := os.ReadDir(rf.dir)
+	if err != nil {
+		log.Warn("cannot list reports to prune", "err", err)
+		return
+	}
+	type run struct {
+		name string
+		at   time.Time
+	}
+	var runs []run
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, runPrefix) || !strings.HasSuffix(n, runSuffix) || len(n) < len(runPrefix)+len(runStamp) {
+			continue
+		}
+		at, err := time.Parse(runStamp, n[len(runPrefix):len(runPrefix)+len(runStamp)])
+		if err != nil {
+			continue // not one of ours
+		}
+		runs = append(runs, run{n, at})
+	}
+	slices.SortFunc(runs, func(a, b run) int { return strings.Compare(b.name, a.name) }) // newest first
+	for i, r := range runs {
+		tooMany := rf.keep >= 0 && i >= rf.keep
+		tooOld := rf.maxAge >= 0 && now.Sub(r.at) > rf.maxAge
+		if !tooMany && !tooOld {
+			continue
+		}
+		if err := os.Remove(filepath.Join(rf.dir, r.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("cannot prune a report", "file", r.name, "err", err)
+		}
+	}
+}
