@@ -31,6 +31,7 @@ func commands() []command {
 		{"serve", "run the bridge: Core-facing API and durable outbox", runServe},
 		{"bucket", "run the reference central Bucket server", runBucket},
 		{"mock", "mock Core modules; --load runs the load generator", runMock},
+		{"automate", "run the scheduled jobs of automation/config.json (--once or --watch)", runAutomate},
 		{"ceiling", "benchmark-only server that decodes updates and stores nothing", runCeiling},
 		{"dlq", "list, replay or purge dead letters of a running bridge", runDLQ},
 		{"demo", "serve + embedded Bucket + mock producers in one command", runDemo},
