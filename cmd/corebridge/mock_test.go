@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mockRun(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"corebridge", "mock"}, args...),
+		func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
+	return stdout.String(), err
+}
+
+// TestMockRoundsAgainstServe: the mock Core modules send rounds of updates
+// to the real bridge, print one line per update, and every update reaches
+// the Bucket.
+func TestMockRoundsAgainstServe(t *testing.T) {
+	t.Parallel()
+	base, _ := startServe(t, "--data-dir", t.TempDir())
+	out, err := mockRun(t, "--api-url", base, "--rounds", "2", "--interval", "10ms")
+	if err != nil {
+		t.Fatalf("mock: %v\n%s", err, out)
+	}
+	line := regexp.MustCompile(`^\[(education|finance|creative|robotics)\] status=success session_id=mock-\S+ record_id=[0-9a-f-]{36}$`)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 8 {
+		t.Fatalf("%d lines, want 2 rounds × 4 modules:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		if !line.MatchString(l) {
+			t.Errorf("line %q does not match %s", l, line)
+		}
+	}
+	waitFor(t, "the mock's updates to sync", 30*time.Second, func() bool {
+		counts := getJSON(t, base+"/bucket/status")["module_sync_counts"].(map[string]any)
+		for _, m := range modules4 {
+			if num(counts, m) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// --modules picks who sends.
+	out, err = mockRun(t, "--api-url", base, "--rounds", "1", "--modules", "finance, robotics")
+	if err != nil || strings.Count(out, "\n") != 2 || !strings.HasPrefix(out, "[finance] status=success") {
+		t.Errorf("mock --modules finance,robotics: %v\n%s", err, out)
+	}
+}
+
+// TestMockLoadAgainstServe: the load mode drives the same bridge through
+// the same client and reports what it measured.
+func TestMockLoadAgainstServe(t *testing.T) {
+	t.Parallel()
+	base, _ := startServe(t, "--data-dir", t.TempDir())
+	out, err := mockRun(t, "--api-url", base, "--load", "--connections", "4", "--requests", "200", "--duration", "0", "--json")
+	if err != nil {
+		t.Fatalf("mock --load: %v\n%s", err, out)
+	}
+	var res struct {
+		Requests, OK, Errors int
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Requests != 200 || res.OK != 200 || res.Errors != 0 {
+		t.Fatalf("load result %s (%v), want 200 requests, all ok", out, err)
+	}
+	waitFor(t, "the load's records to sync", 30*time.Second, func() bool {
+		return num(getJSON(t, base+"/bucket/status"), "total_sync_count") == 200
+	})
+}
+
+func TestMockUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--modules", "bad name"},
+		{"--modules", " , "},
+		{"--rounds", "-1"},
+		{"--interval", "0s"},
+		{"--load", "--connections", "0", "--requests", "1"},
+	} {
+		if _, err := mockRun(t, append(args, "--api-url", "http://127.0.0.1:1")...); err == nil || exitCode(err) != 2 {
+			t.Errorf("mock %v = %v (exit %d), want a usage error", args, err, exitCode(err))
+		}
+	}
+}
