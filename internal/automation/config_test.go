@@ -137,6 +137,8 @@ func TestParseErrors(t *testing.T) {
 			"a", "jobs[0].trigger.value", "invalid cron expression"},
 		{"six-field cron", job(`{"name":"a","trigger":{"type":"cron","value":"0 0 * * * *"},"actions":[{"type":"get_bucket_status"}]}`),
 			"a", "jobs[0].trigger.value", "invalid cron expression"},
+		{"cron that never fires", job(`{"name":"a","trigger":{"type":"cron","value":"0 0 30 2 *"},"actions":[{"type":"get_bucket_status"}]}`),
+			"a", "jobs[0].trigger.value", "never matches a date"},
 		{"bad time zone", job(`{"name":"a","trigger":{"type":"cron","value":"0 * * * *","timezone":"Mars/Olympus"},"actions":[{"type":"get_bucket_status"}]}`),
 			"a", "jobs[0].trigger.timezone", `unknown time zone "Mars/Olympus"`},
 		{"time zone on interval", job(`{"name":"a","trigger":{"type":"intervalMinutes","value":1,"timezone":"UTC"},"actions":[{"type":"get_bucket_status"}]}`),

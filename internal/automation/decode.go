@@ -189,6 +189,10 @@ func (d *decoder) cron(job, path string, m map[string]json.RawMessage, t *Trigge
 		d.fail(job, path+".value", fmt.Sprintf("invalid cron expression %q: %v", expr, err))
 		return
 	}
+	if sched.Next(time.Now()).IsZero() {
+		d.fail(job, path+".value", fmt.Sprintf("cron expression %q never matches a date", expr))
+		return
+	}
 	t.Cron, t.sched, t.loc = expr, sched, time.Local
 	if rz, ok := m["timezone"]; ok {
 		tz, ok := d.str(job, path+".timezone", rz)

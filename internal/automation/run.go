@@ -62,6 +62,9 @@ func (rep Report) Failed() int { return rep.Count(StatusFailed) }
 // runBatch runs the firings one after the other (as the prototype did:
 // the run file's lines follow the config) and writes the run's reports.
 func (r *Runner) runBatch(ctx context.Context, fs []firing) (Report, error) {
+	if len(fs) == 0 {
+		return Report{}, nil
+	}
 	rep := Report{Started: r.clock.Now().UTC(), Trigger: fs[0].trigger}
 	var err error
 	var run *runFile

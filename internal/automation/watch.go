@@ -70,6 +70,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		var due []firing
 		var next time.Time
 		for _, s := range slots {
+			if s.next.IsZero() { // a cron date that no longer comes
+				continue
+			}
 			if !s.next.After(now) {
 				due = append(due, firing{job: s.job, trigger: s.label, due: s.next})
 				// Slots passed while the loop was late collapse into this one run.
