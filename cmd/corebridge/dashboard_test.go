@@ -457,3 +457,25 @@ func TestDashboardResponsive(t *testing.T) {
 		t.Errorf("the page reported %d problems:\n%s", len(p), strings.Join(p, "\n"))
 	}
 }
+
+// TestDashboardAutomationPanel: with serve --automation, the panel lists
+// the runs (job, status) and says which action failed and why.
+func TestDashboardAutomationPanel(t *testing.T) {
+	b := newBrowser(t, 1280, 900)
+	config, reports := writeAutomation(t)
+	base, _ := startServe(t, "--data-dir", t.TempDir(), "--automation", config, "--automation-reports", reports)
+	waitRuns(t, base, 2)
+	b.open(base)
+	b.waitJS("two runs in the panel", 10*time.Second,
+		`document.querySelectorAll('#automation tr[data-status]').length === 2`)
+	text := eval[string](b, `document.getElementById('automation').textContent`)
+	for _, want := range []string{"send-education", "queue-must-be-negative", "onStartup", "ok", "failed", "check_health", "pending_queue"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("automation panel lacks %q: %s", want, text)
+		}
+	}
+	if p := b.Problems(); len(p) > 0 {
+		t.Errorf("the page reported problems:\n%s", strings.Join(p, "\n"))
+	}
+	b.screenshot("automation")
+}

@@ -14,6 +14,7 @@ import (
 
 	"corebridge"
 	"corebridge/internal/api"
+	"corebridge/internal/automation"
 	"corebridge/internal/bucket"
 	"corebridge/internal/dashboard"
 	"corebridge/internal/deliver"
@@ -59,6 +60,10 @@ type serveConfig struct {
 	logData         bool
 	logMaxSize      int
 	logBackups      int
+
+	automation        string
+	automationReports string
+	automationEvery   time.Duration
 }
 
 // serveFlags defines serve's flags on fs; demo reuses them.
@@ -98,6 +103,9 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&cfg.logData, "log-data", false, "include each record's data in --core-sync-log")
 	fs.IntVar(&cfg.logMaxSize, "log-max-size", 100, "rotate an InsightFlow log file past this many MiB")
 	fs.IntVar(&cfg.logBackups, "log-backups", 5, "rotated InsightFlow log files kept per file")
+	fs.StringVar(&cfg.automation, "automation", "", "run the automation jobs of this config (e.g. automation/config.json) inside serve; empty = none")
+	fs.StringVar(&cfg.automationReports, "automation-reports", "automation/reports", "where --automation writes its run reports, runner.log and daily_log.txt")
+	fs.DurationVar(&cfg.automationEvery, "automation-interval", 120*time.Minute, "interval of --automation jobs that set no trigger")
 	return cfg
 }
 
@@ -119,6 +127,14 @@ func runServe(ctx context.Context, args []string, e env) error {
 func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(apiURL, bucketURL string)) error {
 	if cfg.batchSize < 1 || cfg.concurrency < 1 || cfg.maxAttempts < 1 {
 		return usageError{"--batch-size, --delivery-concurrency and --max-attempts must be at least 1"}
+	}
+	var jobs *automation.Config
+	if cfg.automation != "" {
+		c, err := automation.Load(cfg.automation)
+		if err != nil {
+			return usageError{fmt.Sprintf("serve: --automation %s: %v", cfg.automation, err)}
+		}
+		jobs = c
 	}
 	if err := os.MkdirAll(cfg.dataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -180,6 +196,11 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		return err
 	}
 	var srv *api.Server
+	var runner *automation.Runner // set once the listen address is known
+	var runs func() any
+	if jobs != nil {
+		runs = func() any { return runner.Runs() }
+	}
 	dash := dashboard.New(dashboard.Config{
 		Feed: hub.Feed(), Version: buildVersion(), Log: log.With("component", "dashboard"),
 		Summary: func(ctx context.Context) (any, error) { return srv.Summary(ctx) },
@@ -188,7 +209,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody), MaxPending: cfg.maxPending,
 		Version: buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
 		Delivery: fwd.Status, OnCommit: fwd.Notify, Insight: hub,
-		Dashboard: &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
+		Dashboard:  &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
+		Automation: runs,
 	})
 	hub.SetSnapshot(srv.Summary)
 	srv.Start()
@@ -197,6 +219,12 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	if jobs != nil {
+		// The runner talks to this bridge over HTTP, like any producer.
+		runner = automation.New(jobs, automation.Options{APIURL: "http://" + ln.Addr().String(),
+			ReportsDir: cfg.automationReports, DefaultInterval: cfg.automationEvery,
+			Logger: log.With("component", "automation")})
 	}
 	hs := &http.Server{
 		Handler:           srv,
@@ -237,6 +265,20 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	if ready != nil {
 		ready("http://"+ln.Addr().String(), bucketURL)
 	}
+	autoCtx, stopAuto := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAuto()
+	autoDone := make(chan struct{})
+	if runner != nil {
+		go func() {
+			defer close(autoDone)
+			if err := runner.Run(autoCtx); err != nil {
+				log.Error("automation stopped", "err", err)
+			}
+		}()
+		log.Info("automation running", "config", cfg.automation, "jobs", len(jobs.Jobs), "reports", cfg.automationReports)
+	} else {
+		close(autoDone)
+	}
 	var runErr error
 	select {
 	case err := <-errc:
@@ -252,6 +294,13 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
+	// The automation's action in flight finishes against a live API first.
+	stopAuto()
+	select {
+	case <-autoDone:
+	case <-sctx.Done():
+		log.Warn("shutdown: automation action still in flight was cut")
+	}
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("shutdown: requests still in flight were cut", "err", err)
 	}

@@ -617,15 +617,22 @@
       return;
     }
     const badge = { ok: 'b-ok', failed: 'b-bad', skipped: 'b-warn' };
-    box.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'grid' },
-      el('thead', null, el('tr', null, ...['Job', 'Trigger', 'Started', 'Took', 'Status', 'Details'].map((h) => el('th', { scope: 'col', text: h })))),
-      el('tbody', null, ...runs.map((x) => el('tr', { data: { status: x.status || '' } },
+    // A failed or skipped run's reason goes on a row of its own, under
+    // the run, so a long message never squeezes the table.
+    const rows = [];
+    for (const x of runs) {
+      rows.push(el('tr', { data: { status: x.status || '' } },
         el('td', { text: x.job || '—' }),
         el('td', { text: x.trigger || '—' }),
-        el('td', { text: fmtAgo(x.started_at), title: x.started_at || null }),
+        el('td', { text: fmtAgo(x.started), title: x.started || null }),
         el('td', { text: fmtMs(x.duration_ms) }),
-        el('td', null, el('span', { class: 'badge ' + (badge[x.status] || ''), text: x.status || '?' })),
-        el('td', { class: 'mono', text: [x.failed_action, x.error].filter(Boolean).join(': ') || '' })))))));
+        el('td', null, el('span', { class: 'badge ' + (badge[x.status] || ''), text: x.status || '?' }))));
+      const why = [x.failed_action, x.reason].filter(Boolean).join(': ');
+      if (why) rows.push(el('tr', { class: 'run-why' }, el('td', { colspan: '5', text: why })));
+    }
+    box.replaceChildren(el('div', { class: 'scroll' }, el('table', { class: 'grid' },
+      el('thead', null, el('tr', null, ...['Job', 'Trigger', 'Started', 'Took', 'Status'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('tbody', null, ...rows))));
   }
 
   // ---- refreshing, live and polling ---------------------------------------
