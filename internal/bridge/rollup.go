@@ -7,8 +7,12 @@ import (
 
 // LatencyBoundsMs are the upper bounds, in milliseconds, of the fixed
 // latency histogram kept per minute and module; a last bucket (+Inf) takes
-// the rest. Fixed, so that minutes, modules and restarts add up.
-var LatencyBoundsMs = [...]float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000, 300000}
+// the rest. Fixed, so that minutes, modules and restarts add up; each
+// bound at most 1.5-2.5 times the one before, so that a percentile read
+// inside a bucket is never far off (and it is clamped to the minimum and
+// maximum seen, which are kept too).
+var LatencyBoundsMs = [...]float64{1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750,
+	1000, 1500, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 30000, 60000, 120000, 300000, 600000, 1800000, 3600000}
 
 // LatencyBuckets is the number of histogram buckets (the bounds plus +Inf).
 const LatencyBuckets = len(LatencyBoundsMs) + 1
@@ -44,6 +48,10 @@ type Rollup struct {
 	Dead         int64     `json:"dead"`          // delivery attempts that dead-lettered the record
 	Replayed     int64     `json:"replayed"`      // dead letters made pending again
 	LatencySumUs int64     `json:"latency_sum_us"`
+	// LatencyMinUs and LatencyMaxUs bound the latencies of the synced
+	// records (both 0 when none synced).
+	LatencyMinUs int64 `json:"latency_min_us"`
+	LatencyMaxUs int64 `json:"latency_max_us"`
 	// LatencyHist counts synced records by acceptance→confirmation
 	// latency, in the buckets of LatencyBoundsMs.
 	LatencyHist [LatencyBuckets]int64 `json:"latency_hist"`
@@ -52,8 +60,28 @@ type Rollup struct {
 // Minute returns the start of t's minute in UTC.
 func Minute(t time.Time) time.Time { return t.UTC().Truncate(time.Minute) }
 
-// Add adds o's counts to r (not its Minute or Module).
+// ObserveLatency counts one synced record's latency (Synced included).
+func (r *Rollup) ObserveLatency(d time.Duration) {
+	us := d.Microseconds()
+	if r.Synced == 0 || us < r.LatencyMinUs {
+		r.LatencyMinUs = us
+	}
+	r.LatencyMaxUs = max(r.LatencyMaxUs, us)
+	r.Synced++
+	r.LatencySumUs += us
+	r.LatencyHist[LatencyBucket(d)]++
+}
+
+// Add adds o's counts to r (not its Minute or Module); the latency bounds
+// widen to cover both.
 func (r *Rollup) Add(o *Rollup) {
+	switch {
+	case o.Synced == 0:
+	case r.Synced == 0:
+		r.LatencyMinUs, r.LatencyMaxUs = o.LatencyMinUs, o.LatencyMaxUs
+	default:
+		r.LatencyMinUs, r.LatencyMaxUs = min(r.LatencyMinUs, o.LatencyMinUs), max(r.LatencyMaxUs, o.LatencyMaxUs)
+	}
 	r.Received += o.Received
 	r.Duplicates += o.Duplicates
 	r.Rejected += o.Rejected
@@ -68,7 +96,8 @@ func (r *Rollup) Add(o *Rollup) {
 	}
 }
 
-// Sub takes o's counts away from r (not its Minute or Module).
+// Sub takes o's counts away from r (not its Minute or Module). The
+// latency bounds cannot be taken away and are left as they are.
 func (r *Rollup) Sub(o *Rollup) {
 	r.Received -= o.Received
 	r.Duplicates -= o.Duplicates

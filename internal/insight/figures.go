@@ -19,7 +19,8 @@ const recentSpan = 5 * time.Minute
 //   - latency is acceptance → Bucket confirmation of each synced record;
 //     the average is exact, the percentiles are estimated from the fixed
 //     histogram (bridge.LatencyBoundsMs) by linear interpolation inside
-//     the bucket that holds the rank, as Prometheus' histogram_quantile does.
+//     the bucket that holds the rank, as Prometheus' histogram_quantile does,
+//     then clamped to the smallest and largest latency seen.
 //   - ErrorCount = failed + dead delivery attempts + ingest failures (5xx);
 //     invalid input (4xx) is counted apart, in Rejected.
 type Figures struct {
@@ -61,15 +62,17 @@ func figuresOf(v view) Figures {
 		recentSynced += v.recent[i].Synced
 	}
 	t := &f.Totals
+	t.LatencyMinUs, t.LatencyMaxUs = v.latMinUs, v.latMaxUs
 	if attempted := t.Synced + t.Failed + t.Dead; attempted > 0 {
 		pct := float64(t.Synced) / float64(attempted) * 100
 		f.SyncSuccessPct = &pct
 	}
 	if t.Synced > 0 {
 		f.AvgLatencyMs = float64(t.LatencySumUs) / float64(t.Synced) / 1000
-		f.P50LatencyMs = Quantile(t.LatencyHist, 0.50)
-		f.P95LatencyMs = Quantile(t.LatencyHist, 0.95)
-		f.P99LatencyMs = Quantile(t.LatencyHist, 0.99)
+		lo, hi := float64(t.LatencyMinUs)/1000, float64(t.LatencyMaxUs)/1000
+		f.P50LatencyMs = QuantileWithin(t.LatencyHist, 0.50, lo, hi)
+		f.P95LatencyMs = QuantileWithin(t.LatencyHist, 0.95, lo, hi)
+		f.P99LatencyMs = QuantileWithin(t.LatencyHist, 0.99, lo, hi)
 	}
 	f.ErrorCount = t.Failed + t.Dead + t.IngestErrors
 	if elapsed := v.now.Sub(recentFrom).Seconds(); elapsed > 0 {
@@ -108,6 +111,13 @@ func Quantile(h [bridge.LatencyBuckets]int64, q float64) float64 {
 		return lo + (hi-lo)*(rank-float64(below))/float64(n)
 	}
 	return bridge.LatencyBoundsMs[len(bridge.LatencyBoundsMs)-1]
+}
+
+// QuantileWithin is Quantile clamped to the smallest and largest latency
+// seen, lo and hi (ms): with few records a bucket's width would otherwise
+// show as latency nobody had.
+func QuantileWithin(h [bridge.LatencyBuckets]int64, q, lo, hi float64) float64 {
+	return min(max(Quantile(h, q), lo), hi)
 }
 
 // DrainETA estimates how long the queue takes to drain at the recent sync

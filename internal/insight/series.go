@@ -24,11 +24,11 @@ type Series struct {
 	Points []Point `json:"points"`
 }
 
-// Windows are the series the dashboard draws: the last hour by minute and
-// the last 24 h by ten minutes.
+// Windows are the series the dashboard draws: the last hour and the last
+// 24 h, both by minute (1,440 points for the day: the rollups' own grain).
 var Windows = map[string]struct{ Span, Step time.Duration }{
 	"1h":  {time.Hour, time.Minute},
-	"24h": {Span, 10 * time.Minute},
+	"24h": {Span, time.Minute},
 }
 
 // seriesOf buckets the window's rollups into steps of step, the last step
@@ -40,6 +40,7 @@ func seriesOf(name string, rs []bridge.Rollup, now time.Time, span, step time.Du
 	s := Series{Window: name, StepS: int(step / time.Second), Points: make([]Point, n)}
 	hists := make([][bridge.LatencyBuckets]int64, n)
 	lat := make([]int64, n)
+	lo, hi := make([]int64, n), make([]int64, n)
 	for i := range s.Points {
 		s.Points[i].T = first.Add(time.Duration(i) * step)
 	}
@@ -54,6 +55,12 @@ func seriesOf(name string, rs []bridge.Rollup, now time.Time, span, step time.Du
 		p.Synced += r.Synced
 		p.Failed += r.Failed
 		p.Dead += r.Dead
+		if r.Synced > 0 {
+			if p.Synced == r.Synced || r.LatencyMinUs < lo[k] { // first synced rollup of the step
+				lo[k] = r.LatencyMinUs
+			}
+			hi[k] = max(hi[k], r.LatencyMaxUs)
+		}
 		lat[k] += r.LatencySumUs
 		for j, c := range r.LatencyHist {
 			hists[k][j] += c
@@ -62,7 +69,7 @@ func seriesOf(name string, rs []bridge.Rollup, now time.Time, span, step time.Du
 	for i := range s.Points {
 		if p := &s.Points[i]; p.Synced > 0 {
 			avg := float64(lat[i]) / float64(p.Synced) / 1000
-			p95 := Quantile(hists[i], 0.95)
+			p95 := QuantileWithin(hists[i], 0.95, float64(lo[i])/1000, float64(hi[i])/1000)
 			p.AvgLatencyMs, p.P95LatencyMs = &avg, &p95
 		}
 	}

@@ -44,10 +44,13 @@ func TestQuantile(t *testing.T) {
 	if q := insight.Quantile(h, 0.5); q != 0 {
 		t.Errorf("empty histogram: %v, want 0", q)
 	}
-	h[bridge.LatencyBucket(3*time.Millisecond)] = 10 // bucket (0, 5]
-	h[len(h)-1] = 10                                 // +Inf
-	if q := insight.Quantile(h, 0.25); q != 2.5 {
-		t.Errorf("p25 = %v, want 2.5 (halfway through (0,5])", q)
+	h[bridge.LatencyBucket(140*time.Millisecond)] = 10 // bucket (100, 150]
+	h[len(h)-1] = 10                                   // +Inf
+	if q := insight.Quantile(h, 0.25); q != 125 {
+		t.Errorf("p25 = %v, want 125 (halfway through (100, 150])", q)
+	}
+	if q := insight.QuantileWithin(h, 0.25, 130, 140); q != 130 {
+		t.Errorf("p25 clamped to [130, 140] = %v, want 130", q)
 	}
 	if q := insight.Quantile(h, 0.99); q != bridge.LatencyBoundsMs[len(bridge.LatencyBoundsMs)-1] {
 		t.Errorf("p99 in +Inf = %v, want the highest bound", q)
@@ -90,7 +93,7 @@ func TestSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(day.Points) != 144 || day.StepS != 600 || day.Points[143].Received != 3 {
+	if len(day.Points) != 1440 || day.StepS != 60 || day.Points[1439].Received != 2 || day.Points[1438].Received != 1 {
 		t.Errorf("24h series: %d points of %d s, last %+v", len(day.Points), day.StepS, day.Points[143])
 	}
 	if _, err := r.hub.Series(t.Context(), "7d"); bridge.ErrorCode(err) != bridge.EINVALID {

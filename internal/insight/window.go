@@ -38,6 +38,9 @@ type view struct {
 	recent []bridge.Rollup          // settled minutes of the recent span
 	open   []bridge.Rollup          // open minutes and counts not in the store yet
 	all    []bridge.Rollup          // every minute, oldest first (only when asked)
+	// latMinUs, latMaxUs bound the latencies synced in the window (sums
+	// cannot carry them: a minute that leaves cannot be subtracted).
+	latMinUs, latMaxUs int64
 }
 
 // read returns the window ending at now (minutes from Minute(now)-1439 min
@@ -92,6 +95,25 @@ func (w *window) read(ctx context.Context, now time.Time, extra []bridge.Rollup,
 		if !r.Minute.Before(first) {
 			v.open = append(v.open, r)
 		}
+	}
+	noneYet := true
+	bound := func(r *bridge.Rollup) {
+		if r.Synced == 0 {
+			return
+		}
+		if noneYet || r.LatencyMinUs < v.latMinUs {
+			v.latMinUs = r.LatencyMinUs
+		}
+		if noneYet || r.LatencyMaxUs > v.latMaxUs {
+			v.latMaxUs = r.LatencyMaxUs
+		}
+		noneYet = false
+	}
+	for i := range w.settled {
+		bound(&w.settled[i])
+	}
+	for i := range v.open {
+		bound(&v.open[i])
 	}
 	if all {
 		v.all = make([]bridge.Rollup, 0, len(w.settled)+len(v.open))

@@ -134,8 +134,7 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 				return fmt.Errorf("settle: synced: %w", err)
 			}
 			synced++
-			r.LatencySumUs += now - recv
-			r.LatencyHist[bridge.LatencyBucket(time.Duration(now-recv)*time.Microsecond)]++
+			r.ObserveLatency(time.Duration(now-recv) * time.Microsecond)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -10,17 +10,22 @@ import (
 	"corebridge/internal/bridge"
 )
 
-// rollupCounts are the rollups columns after minute and module, in
-// bridge.Rollup's order; the histogram follows as h0..h13.
+// rollupCounts are the rollups columns that add up, after minute and
+// module, in bridge.Rollup's order; the latency bounds follow, then the
+// histogram as h0..h33.
 const rollupCounts = `received, duplicates, rejected, ingest_errors, synced, failed, dead, replayed, latency_sum_us`
 
 var (
 	histCols  = histColumns()
-	rollupAll = rollupCounts + ", " + histCols
-	// qAddRollup adds one row's counts to its minute and module.
+	rollupAll = rollupCounts + ", latency_min_us, latency_max_us, " + histCols
+	// qAddRollup adds one row's counts to its minute and module and widens
+	// its latency bounds (in SET, a bare column is the row's old value).
 	qAddRollup = `INSERT INTO rollups (minute, module, ` + rollupAll + `) VALUES (?, ?` +
-		strings.Repeat(", ?", 9+bridge.LatencyBuckets) + `) ON CONFLICT (minute, module) DO UPDATE SET ` +
-		addExcluded(rollupAll)
+		strings.Repeat(", ?", 11+bridge.LatencyBuckets) + `) ON CONFLICT (minute, module) DO UPDATE SET ` +
+		addExcluded(rollupCounts+", "+histCols) + `,
+		latency_min_us = CASE WHEN excluded.synced = 0 THEN latency_min_us WHEN synced = 0 THEN excluded.latency_min_us
+			ELSE min(latency_min_us, excluded.latency_min_us) END,
+		latency_max_us = max(latency_max_us, excluded.latency_max_us)`
 	qRollups = `SELECT minute, module, ` + rollupAll + ` FROM rollups WHERE minute >= ? AND minute < ? ORDER BY minute, module`
 )
 
@@ -52,9 +57,9 @@ func (s *Store) addRollup(ctx context.Context, tx *sql.Tx, r *bridge.Rollup) err
 	if r.IsZero() {
 		return nil
 	}
-	args := make([]any, 0, 11+bridge.LatencyBuckets)
+	args := make([]any, 0, 13+bridge.LatencyBuckets)
 	args = append(args, minuteOf(r.Minute), r.Module, r.Received, r.Duplicates, r.Rejected, r.IngestErrors,
-		r.Synced, r.Failed, r.Dead, r.Replayed, r.LatencySumUs)
+		r.Synced, r.Failed, r.Dead, r.Replayed, r.LatencySumUs, r.LatencyMinUs, r.LatencyMaxUs)
 	for _, h := range r.LatencyHist {
 		args = append(args, h)
 	}
@@ -127,7 +132,7 @@ func (s *Store) Rollups(ctx context.Context, q bridge.RollupQuery) ([]bridge.Rol
 		var r bridge.Rollup
 		var minute int64
 		dst := []any{&minute, &r.Module, &r.Received, &r.Duplicates, &r.Rejected, &r.IngestErrors,
-			&r.Synced, &r.Failed, &r.Dead, &r.Replayed, &r.LatencySumUs}
+			&r.Synced, &r.Failed, &r.Dead, &r.Replayed, &r.LatencySumUs, &r.LatencyMinUs, &r.LatencyMaxUs}
 		for i := range r.LatencyHist {
 			dst = append(dst, &r.LatencyHist[i])
 		}

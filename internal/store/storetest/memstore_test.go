@@ -210,10 +210,7 @@ func (s *memStore) Settle(_ context.Context, st bridge.Settlement) error {
 		s.byID[id].SyncedAt, m.LastSyncAt, s.st.LastSyncAt = st.Now, st.Now, st.Now
 		m.Synced++
 		s.st.Synced++
-		lat := st.Now.Sub(s.byID[id].ReceivedAt)
-		roll.Synced++
-		roll.LatencySumUs += lat.Microseconds()
-		roll.LatencyHist[bridge.LatencyBucket(lat)]++
+		roll.ObserveLatency(st.Now.Sub(s.byID[id].ReceivedAt))
 	}
 	for _, d := range st.Dead {
 		done(d.ID, bridge.StateDead, d.Reason)

@@ -70,10 +70,10 @@ func testRollupsCountWhatHappens(t *testing.T, e *env) {
 
 	checkRollups(t, e.rollups(ts(b+0), ts(b+120)),
 		bridge.Rollup{Minute: m0, Module: "alpha", Received: 2, Duplicates: 1, Synced: 1, Failed: 1,
-			LatencySumUs: 10e6, LatencyHist: hist(10 * time.Second)},
-		bridge.Rollup{Minute: m0, Module: "beta", Received: 1, Synced: 1, LatencySumUs: 1e6, LatencyHist: hist(time.Second)},
+			LatencySumUs: 10e6, LatencyMinUs: 10e6, LatencyMaxUs: 10e6, LatencyHist: hist(10 * time.Second)},
+		bridge.Rollup{Minute: m0, Module: "beta", Received: 1, Synced: 1, LatencySumUs: 1e6, LatencyMinUs: 1e6, LatencyMaxUs: 1e6, LatencyHist: hist(time.Second)},
 		bridge.Rollup{Minute: m1, Module: "alpha", Received: 2, Synced: 2, Dead: 1, Replayed: 1,
-			LatencySumUs: 78e6, LatencyHist: hist(69*time.Second, 9*time.Second)},
+			LatencySumUs: 78e6, LatencyMinUs: 9e6, LatencyMaxUs: 69e6, LatencyHist: hist(69*time.Second, 9*time.Second)},
 	)
 	// Ranges: minutes that overlap [From, To).
 	checkRollups(t, e.rollups(ts(b+60), ts(b+120)), e.rollups(ts(b+0), ts(b+120))[2])
@@ -110,6 +110,21 @@ func testAddRollups(t *testing.T, e *env) {
 	e.reopen()
 	if rs := e.rollups(ts(0), ts(120)); len(rs) != 2 || rs[1].Rejected != 4 {
 		t.Errorf("after reopen Rollups = %+v, want the same two rows", rs)
+	}
+	// Latency bounds widen as rows merge; a row with no syncs leaves them.
+	for _, r := range []bridge.Rollup{
+		{Minute: ts(200), Module: "m", Synced: 1, LatencySumUs: 5, LatencyMinUs: 5, LatencyMaxUs: 5},
+		{Minute: ts(200), Module: "m", Rejected: 1},
+		{Minute: ts(200), Module: "m", Synced: 2, LatencySumUs: 12, LatencyMinUs: 3, LatencyMaxUs: 9},
+		{Minute: ts(200), Module: "m", Synced: 1, LatencySumUs: 4, LatencyMinUs: 4, LatencyMaxUs: 4},
+	} {
+		if err := e.s.AddRollups(t.Context(), []bridge.Rollup{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := e.rollups(ts(200), ts(201))
+	if len(rs) != 1 || rs[0].Synced != 4 || rs[0].LatencyMinUs != 3 || rs[0].LatencyMaxUs != 9 || rs[0].LatencySumUs != 21 {
+		t.Errorf("merged latency bounds: %+v, want 4 synced within [3, 9] µs, sum 21", rs)
 	}
 }
 
