@@ -212,10 +212,11 @@ func TestDashboardLiveUpdates(t *testing.T) {
 
 	// Chart window toggle and hover.
 	b.do("24 h window", chromedp.Click(chromedp.ID("win-24h")))
-	b.waitJS("the 24 h series", 5*time.Second, `document.getElementById('win-24h').getAttribute('aria-pressed') === 'true' &&
-		document.querySelector('#chart-flow .step').textContent === '10 minutes'`)
+	b.waitJS("the 24 h series, by minute", 5*time.Second, `document.getElementById('win-24h').getAttribute('aria-pressed') === 'true' &&
+		document.getElementById('chart-flow').dataset.points === '1440' && document.getElementById('chart-latency').dataset.points === '1440'`)
 	b.do("1 h window", chromedp.Click(chromedp.ID("win-1h")))
-	b.waitJS("the 1 h series", 5*time.Second, `document.querySelector('#chart-flow .step').textContent === 'minute' &&
+	b.waitJS("the 1 h series", 5*time.Second, `document.getElementById('chart-flow').dataset.points === '60' &&
+		document.querySelector('#chart-flow .step').textContent === 'minute' &&
 		document.querySelectorAll('#chart-flow svg path').length === 3`)
 	x := eval[float64](b, `(() => { const r = document.querySelector('#chart-flow .plot').getBoundingClientRect(); return r.right - 10; })()`)
 	y := eval[float64](b, `(() => { const r = document.querySelector('#chart-flow .plot').getBoundingClientRect(); return r.top + r.height / 2; })()`)

@@ -79,7 +79,7 @@ func TestSeriesRoute(t *testing.T) {
 	for _, c := range []struct {
 		window string
 		points int
-	}{{"", 60}, {"1h", 60}, {"24h", 144}} {
+	}{{"", 60}, {"1h", 60}, {"24h", 1440}} {
 		r := f.do(t, "GET", "/api/series?window="+c.window, "")
 		r.want(t, http.StatusOK)
 		var s struct {

@@ -296,6 +296,7 @@
     const dots = defs.map((d) => { const c = svg('circle', { class: 'dot ' + d.cls, r: 3.5 }); cursor.append(c); return c; });
     root.append(cursor);
     plot.replaceChildren(root);
+    fig.dataset.points = String(n); // what is drawn, for tests and curious readers
 
     let cur = -1;
     const show = (i) => {
