@@ -194,7 +194,7 @@ func (h *Hub) flushCounts(ctx context.Context) error {
 	}
 	h.pending = map[[2]string]*bridge.Rollup{}
 	h.mu.Unlock()
-	if err := h.cfg.Store.AddRollups(ctx, rs); err != nil {
+	if err := h.win.add(ctx, rs); err != nil {
 		h.mu.Lock()
 		for i := range rs {
 			h.count(rs[i].Minute, rs[i].Module).Add(&rs[i])

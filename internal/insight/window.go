@@ -3,6 +3,8 @@ package insight
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -15,7 +17,9 @@ const Span = 24 * time.Hour
 
 // settleDelay is how long after a minute ends its rollups are taken as
 // final: a commit that started in the minute may land a little after it.
-const settleDelay = 5 * time.Second
+// Counts that land later still (the hub's own, flushed after a failed
+// write) are added to the sums by late.
+const settleDelay = 30 * time.Second
 
 // window keeps the last 24 h of rollups. Minutes that are over (settled)
 // are read from the store once, kept, and summed as they come and go; the
@@ -120,6 +124,34 @@ func (w *window) read(ctx context.Context, now time.Time, extra []bridge.Rollup,
 		v.all = append(append(v.all, w.settled...), v.open...)
 	}
 	return v, nil
+}
+
+// add writes counts to the store and, for rows whose minute the window
+// has already read as settled (counts flushed late, after a failed
+// write), adds them to the sums too. The window stays locked throughout,
+// so a minute is never both read with the rows and given them again.
+func (w *window) add(ctx context.Context, rs []bridge.Rollup) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.store.AddRollups(ctx, rs); err != nil {
+		return err
+	}
+	if w.sums == nil {
+		return nil
+	}
+	first := time.Time{}
+	if len(w.settled) > 0 {
+		first = w.settled[0].Minute
+	}
+	for _, r := range rs {
+		if !r.Minute.Before(w.loadedTo) || r.Minute.Before(first) {
+			continue // still open (read per call), or already out of the window
+		}
+		w.sum(r.Module).Add(&r)
+		i := sort.Search(len(w.settled), func(i int) bool { return w.settled[i].Minute.After(r.Minute) })
+		w.settled = slices.Insert(w.settled, i, r)
+	}
+	return nil
 }
 
 func (w *window) sum(module string) *bridge.Rollup {
