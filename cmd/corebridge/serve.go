@@ -224,7 +224,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		// The runner talks to this bridge over HTTP, like any producer.
 		runner = automation.New(jobs, automation.Options{APIURL: "http://" + ln.Addr().String(),
 			ReportsDir: cfg.automationReports, DefaultInterval: cfg.automationEvery,
-			Logger: log.With("component", "automation")})
+			Logger: log}) // the runner adds its own component attribute
 	}
 	hs := &http.Server{
 		Handler:           srv,
