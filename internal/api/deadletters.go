@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -88,8 +89,15 @@ func decodeSelector(w http.ResponseWriter, r *http.Request) (bridge.ReplayParams
 	}
 	var sel selector
 	if err := json.Unmarshal(body, &sel); err != nil {
+		loc, msg := []any{"body"}, `Body should be {"ids":[…]} or {"module":"…"} or {"all":true}`
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			loc = []any{"body", te.Field}
+			msg = map[string]string{"ids": "Input should be a valid list of record ids", "module": "Input should be a valid string",
+				"all": "Input should be a valid boolean"}[te.Field]
+		}
 		return bridge.ReplayParams{}, &bridge.Error{Code: bridge.EINVALID, Message: "invalid body", Fields: []bridge.FieldError{{
-			Loc: []any{"body"}, Msg: `Body should be {"ids":[…]} or {"module":"…"} or {"all":true}`, Type: "model_type"}}}
+			Loc: loc, Msg: msg, Type: "model_type"}}}
 	}
 	n := 0
 	if len(sel.IDs) > 0 {

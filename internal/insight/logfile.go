@@ -86,8 +86,8 @@ func (l *LogFile) Append(fn func([]byte) []byte) {
 	n := len(l.buf)
 	l.buf = fn(l.buf)
 	if len(l.buf) > l.maxBuf {
+		l.dropped += int64(bytes.Count(l.buf[n:], []byte{'\n'}))
 		l.buf = l.buf[:n]
-		l.dropped++
 	}
 	if len(l.buf) > 256<<10 {
 		select { // under the lock: Close closes kick under it too
