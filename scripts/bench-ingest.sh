@@ -2,21 +2,26 @@
 # Durable ingest (serve, with its embedded Bucket delivering) against the
 # ceiling server (decodes and answers, stores nothing), in one run,
 # alternating A and B at each connection count. Loopback only; bounded
-# duration. Usage: scripts/bench-ingest.sh [seconds per run] [rounds]
+# duration. Usage: scripts/bench-ingest.sh [seconds per run] [rounds] [connection counts]
+# SERVE_ARGS adds flags to serve, e.g. SERVE_ARGS="--bucket-url http://127.0.0.1:9"
+# measures ingest alone (the Bucket unreachable, delivery idle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 rounds=${2:-2}
+conns=${3:-"16 64 256"}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/corebridge" ./cmd/corebridge
 cb="$work/corebridge"
-"$cb" serve --addr 127.0.0.1:18700 --data-dir "$work/data" --max-pending -1 --log-format json 2>"$work/serve.log" &
+# shellcheck disable=SC2086
+"$cb" serve --addr 127.0.0.1:18700 --data-dir "$work/data" --max-pending -1 --log-format json \
+  --core-sync-log off --flow-log off --metrics-log off ${SERVE_ARGS:-} 2>"$work/serve.log" &
 "$cb" ceiling --addr 127.0.0.1:18701 2>/dev/null &
 sleep 2
 synced() { curl -s http://127.0.0.1:18700/core/health | python3 -c 'import json,sys; print(json.load(sys.stdin)["synced_total"])'; }
 printf '%-8s %-8s %10s %9s %9s %9s %7s %10s\n' conns target req/s p50_ms p95_ms p99_ms errors synced/s
-for c in 16 64 256; do
+for c in $conns; do
   for r in $(seq "$rounds"); do
     for t in ceiling serve; do
       port=18701; [ "$t" = serve ] && port=18700
