@@ -142,3 +142,32 @@ func testDedupeAfterSync(t *testing.T, e *env) {
 	e.noLease(lp(ts(2), 10))
 	checkCounts(t, e, counts("a", 1, 0, 1, 0))
 }
+
+// testDedupeAcrossReopen: a key stored just before Close still dedupes
+// after the store is opened again.
+func testDedupeAcrossReopen(t *testing.T, e *env) {
+	orig := keyed(rec("o1", "a", 0), "k")
+	e.append(orig)
+	e.reopen()
+	got := e.append(keyed(rec("d1", "a", 2), "k"))
+	checkAppended(t, 0, got[0], bridge.Appended{ID: "o1", SessionID: orig.SessionID, ReceivedAt: orig.ReceivedAt, Duplicate: true})
+	e.notFound("d1")
+}
+
+// testDedupeAfterPurge: once its original is purged, an update is stored
+// anew: it must not be acknowledged as a record that no longer exists.
+func testDedupeAfterPurge(t *testing.T, e *env) {
+	e.append(keyed(rec("o1", "a", 0), "k"))
+	e.dead(e.mustLease(lp(ts(0), 10), "a", "o1"), ts(1), "o1")
+	if n, err := e.s.PurgeDead(t.Context(), bridge.ReplayParams{IDs: []string{"o1"}}); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	got := e.append(keyed(rec("n1", "a", 2), "k"))
+	if got[0].Duplicate || got[0].ID != "n1" {
+		t.Fatalf("after purging the original: %+v, want n1 stored anew", got[0])
+	}
+	e.get("n1")
+	if got := e.append(keyed(rec("n2", "a", 3), "k")); !got[0].Duplicate || got[0].ID != "n1" {
+		t.Fatalf("the new record dedupes in turn: %+v", got[0])
+	}
+}

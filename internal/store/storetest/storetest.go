@@ -42,6 +42,8 @@ var suite = []struct {
 		{"SameCallGetsFirst", testDedupeSameCall},
 		{"EmptyKeyNeverDedupes", testDedupeEmptyKey},
 		{"SyncedOriginalStillDedupes", testDedupeAfterSync},
+		{"DedupesAcrossReopen", testDedupeAcrossReopen},
+		{"PurgedOriginalDoesNotDedupe", testDedupeAfterPurge},
 	}},
 	{"Lease", []test{
 		{"PerModuleAcceptanceOrder", testLeaseOrder},
