@@ -34,6 +34,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	producers := make(chan error, 1)
 	err = serve(ctx, cfg, log, func(apiURL, bucketURL string) {
 		fmt.Fprintf(e.stdout, "corebridge demo is running (Ctrl-C to stop)\n"+
+			"  dashboard      %s/\n"+
+			"  metrics        %s/metrics\n"+
 			"  API            %s\n"+
 			"  health         %s/core/health\n"+
 			"  bucket status  %s/bucket/status\n"+
@@ -42,7 +44,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 			"  Bucket         %s/v1/stats  (records: %s/v1/records)\n"+
 			"  data           %s\n"+
 			"mock producers (%s) send one update each every %s:\n",
-			apiURL, apiURL, apiURL, apiURL, apiURL, bucketURL, bucketURL, cfg.dataDir, strings.Join(mods, ", "), *interval)
+			apiURL, apiURL, apiURL, apiURL, apiURL, apiURL, apiURL, bucketURL, bucketURL, cfg.dataDir, strings.Join(mods, ", "), *interval)
 		go func() {
 			producers <- mock.Rounds(ctx, mock.RoundsConfig{URL: apiURL, Modules: mods, Interval: *interval, Timeout: 10 * time.Second}, e.stdout)
 		}()

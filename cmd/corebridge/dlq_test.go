@@ -81,7 +81,7 @@ func TestDemo(t *testing.T) {
 	waitFor(t, "demo output with synced records", 20*time.Second, func() bool {
 		return strings.Count(out.String(), "status=success") >= 8
 	})
-	for _, want := range []string{"API            http://127.0.0.1:", "/core/health", "/v1/stats", "[robotics] status=success"} {
+	for _, want := range []string{"dashboard      http://127.0.0.1:", "/metrics", "API            http://127.0.0.1:", "/core/health", "/v1/stats", "[robotics] status=success"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
 		}
