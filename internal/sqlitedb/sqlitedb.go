@@ -35,6 +35,14 @@ type Options struct {
 	// (e.g. fs.Sub of an embed.FS); they are applied in name order, those
 	// whose number schema_migrations does not hold yet. Nil applies none.
 	Migrations fs.FS
+	// BackgroundCheckpoint moves WAL checkpoints off the write connection
+	// to one of their own (see checkpoint.go).
+	BackgroundCheckpoint bool
+	// CheckpointEvery is the background pass interval (default 100 ms);
+	// MaxWALPages the WAL size that makes a pass wait for a pause in the
+	// writes to restart the WAL (default 16,384 pages: 64 MiB at 4 KiB).
+	CheckpointEvery time.Duration
+	MaxWALPages     int
 }
 
 // DB is one SQLite file opened through two pools.
@@ -42,6 +50,8 @@ type DB struct {
 	W    *sql.DB // one connection: every write
 	R    *sql.DB // read-only pool
 	Path string
+
+	ckpt *checkpointer // nil unless BackgroundCheckpoint
 }
 
 // Open opens (creating if needed) the database at path, checks that the
@@ -64,7 +74,16 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 			"?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" +
 			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" + extra
 	}
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if o.MaxWALPages <= 0 {
+		o.MaxWALPages = 16384
+	}
+	wextra := "&_txlock=immediate"
+	if o.BackgroundCheckpoint {
+		// The writer checkpoints only if the background pass has fallen
+		// far behind (or failed): a safety net, not the way.
+		wextra += fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", 4*o.MaxWALPages)
+	}
+	w, err := sql.Open("sqlite", dsn(wextra))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -91,6 +110,20 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	r.SetMaxOpenConns(o.ReadConns)
 	r.SetMaxIdleConns(o.ReadConns)
 	d.R = r
+	if o.BackgroundCheckpoint {
+		c, err := sql.Open("sqlite", dsn(""))
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		c.SetMaxOpenConns(1)
+		if o.CheckpointEvery <= 0 {
+			o.CheckpointEvery = 100 * time.Millisecond
+		}
+		d.ckpt = &checkpointer{db: c, every: o.CheckpointEvery, maxPages: o.MaxWALPages,
+			stop: make(chan struct{}), done: make(chan struct{})}
+		go d.ckpt.run()
+	}
 	return d, nil
 }
 
@@ -118,8 +151,11 @@ func (d *DB) checkPragmas(ctx context.Context, sync string, want int) error {
 // checkpoint and closes the write connection.
 func (d *DB) Close() error {
 	var rerr error
+	if d.ckpt != nil {
+		rerr = d.ckpt.close()
+	}
 	if d.R != nil {
-		rerr = d.R.Close()
+		rerr = errors.Join(rerr, d.R.Close())
 	}
 	_, _ = d.W.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(rerr, d.W.Close())

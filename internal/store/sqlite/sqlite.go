@@ -67,7 +67,7 @@ func Open(path string, opts Options) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{
-		Synchronous: sync, ReadConns: opts.ReadConns, Migrations: migrations,
+		Synchronous: sync, ReadConns: opts.ReadConns, Migrations: migrations, BackgroundCheckpoint: true,
 	})
 	if err != nil {
 		unlock()
