@@ -154,14 +154,16 @@ func TestDashboardLiveUpdates(t *testing.T) {
 	b.open(base)
 	b.waitJS("live updates", 5*time.Second, `document.getElementById('live-state').dataset.live === 'live'`)
 	b.waitJS("the received total", 5*time.Second, `document.getElementById('totals-received-all').dataset.value === '4'`)
+	b.waitJS("the chart's received", 5*time.Second, `document.getElementById('chart-flow').dataset.sum === '4'`)
 
 	code, out := postJSON(t, base+"/core/update", `{"module":"dashlive","data":{"n":1}}`)
 	if code != 200 {
 		t.Fatalf("post: %d %v", code, out)
 	}
 	id := out["record_id"].(string)
-	took := b.waitJS("the new record in the counts, the event stream and the modules table", liveWait, fmt.Sprintf(`
+	took := b.waitJS("the new record in the counts, the chart, the event stream and the modules table", liveWait, fmt.Sprintf(`
 		document.getElementById('totals-received-all').dataset.value === '5' &&
+		document.getElementById('chart-flow').dataset.sum === '5' &&
 		[...document.querySelectorAll('#events li[data-module="dashlive"]')].some(li => li.textContent.includes(%q)) &&
 		!!document.querySelector('#modules tr[data-module="dashlive"]')`, id))
 	t.Logf("the page showed the record %s after posting it", took.Round(time.Millisecond))

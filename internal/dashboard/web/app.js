@@ -297,6 +297,7 @@
     root.append(cursor);
     plot.replaceChildren(root);
     fig.dataset.points = String(n); // what is drawn, for tests and curious readers
+    fig.dataset.sum = String(points.reduce((a, p) => a + (isNum(p[defs[0].key]) ? p[defs[0].key] : 0), 0));
 
     let cur = -1;
     const show = (i) => {
