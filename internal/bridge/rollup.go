@@ -119,6 +119,37 @@ func (r *Rollup) IsZero() bool {
 	return *r == z
 }
 
+// RollupKey names a rollup row: its minute (unix minutes) and module.
+type RollupKey struct {
+	Minute int64
+	Module string
+}
+
+// RollupSet gathers counts by minute and module, as stores and the
+// insight hub collect them before writing.
+type RollupSet map[RollupKey]*Rollup
+
+// At returns the rollup of t's minute and module, adding it if missing.
+func (rs RollupSet) At(t time.Time, module string) *Rollup {
+	m := Minute(t)
+	k := RollupKey{m.Unix() / 60, module}
+	r := rs[k]
+	if r == nil {
+		r = &Rollup{Minute: m, Module: module}
+		rs[k] = r
+	}
+	return r
+}
+
+// List returns the set's rollups (in no order).
+func (rs RollupSet) List() []Rollup {
+	out := make([]Rollup, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, *r)
+	}
+	return out
+}
+
 // RollupQuery selects the rollups of minutes in [From, To).
 type RollupQuery struct {
 	From, To time.Time

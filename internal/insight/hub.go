@@ -49,7 +49,7 @@ type Hub struct {
 	coreSync, flow, snap *LogFile
 
 	mu      sync.Mutex
-	pending map[[2]string]*bridge.Rollup // counts not yet in the store
+	pending bridge.RollupSet // counts not yet in the store
 
 	snapMu   sync.Mutex
 	snapshot func(context.Context) (any, error)
@@ -74,7 +74,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	cfg.Silence.defaults()
 	h := &Hub{cfg: cfg, log: cfg.Log, feed: NewFeed(), win: window{store: cfg.Store},
-		pending: map[[2]string]*bridge.Rollup{}}
+		pending: bridge.RollupSet{}}
 	h.metrics = newMetrics(h)
 	for _, f := range []struct {
 		path string
@@ -188,16 +188,13 @@ func (h *Hub) flushCounts(ctx context.Context) error {
 		h.mu.Unlock()
 		return nil
 	}
-	rs := make([]bridge.Rollup, 0, len(h.pending))
-	for _, r := range h.pending {
-		rs = append(rs, *r)
-	}
-	h.pending = map[[2]string]*bridge.Rollup{}
+	rs := h.pending.List()
+	h.pending = bridge.RollupSet{}
 	h.mu.Unlock()
 	if err := h.win.add(ctx, rs); err != nil {
 		h.mu.Lock()
 		for i := range rs {
-			h.count(rs[i].Minute, rs[i].Module).Add(&rs[i])
+			h.pending.At(rs[i].Minute, rs[i].Module).Add(&rs[i])
 		}
 		h.mu.Unlock()
 		return err
@@ -205,27 +202,11 @@ func (h *Hub) flushCounts(ctx context.Context) error {
 	return nil
 }
 
-// count returns the pending rollup of t's minute and module; h.mu held.
-func (h *Hub) count(t time.Time, module string) *bridge.Rollup {
-	m := bridge.Minute(t)
-	k := [2]string{m.Format(time.RFC3339), module}
-	r := h.pending[k]
-	if r == nil {
-		r = &bridge.Rollup{Minute: m, Module: module}
-		h.pending[k] = r
-	}
-	return r
-}
-
 // pendingCounts copies the counts not yet in the store.
 func (h *Hub) pendingCounts() []bridge.Rollup {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]bridge.Rollup, 0, len(h.pending))
-	for _, r := range h.pending {
-		out = append(out, *r)
-	}
-	return out
+	return h.pending.List()
 }
 
 // Figures returns the 24 h figures at the hub's now.

@@ -22,7 +22,7 @@ func (h *Hub) Ingest(route, module string, code, n int) {
 		module = ""
 	}
 	h.mu.Lock()
-	r := h.count(h.cfg.Now(), module)
+	r := h.pending.At(h.cfg.Now(), module)
 	if code >= 500 {
 		r.IngestErrors += int64(n)
 	} else {

@@ -27,7 +27,7 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 
 	type counter struct{ n, firstSeen, lastSeen int64 }
 	perModule := map[string]*counter{}
-	rollups := rollupSet{}
+	rollups := bridge.RollupSet{}
 	for i, r := range recs {
 		var key any
 		if r.DedupeKey != "" {
@@ -51,11 +51,11 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 				return nil, err
 			}
 			out[i] = a
-			rollups.at(r.ReceivedAt, r.Module).Duplicates++
+			rollups.At(r.ReceivedAt, r.Module).Duplicates++
 			continue
 		}
 		out[i] = bridge.Appended{ID: r.ID, SessionID: r.SessionID, ReceivedAt: r.ReceivedAt}
-		rollups.at(r.ReceivedAt, r.Module).Received++
+		rollups.At(r.ReceivedAt, r.Module).Received++
 		c := perModule[r.Module]
 		if c == nil {
 			c = &counter{firstSeen: micros(r.ReceivedAt)}

@@ -69,21 +69,7 @@ func (s *Store) addRollup(ctx context.Context, tx *sql.Tx, r *bridge.Rollup) err
 	return nil
 }
 
-// rollupSet gathers one transaction's counts by minute and module.
-type rollupSet map[[2]string]*bridge.Rollup
-
-func (rs rollupSet) at(t time.Time, module string) *bridge.Rollup {
-	m := bridge.Minute(t)
-	k := [2]string{m.Format(time.RFC3339), module}
-	r := rs[k]
-	if r == nil {
-		r = &bridge.Rollup{Minute: m, Module: module}
-		rs[k] = r
-	}
-	return r
-}
-
-func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, rs rollupSet) error {
+func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, rs bridge.RollupSet) error {
 	for _, r := range rs {
 		if err := s.addRollup(ctx, tx, r); err != nil {
 			return err

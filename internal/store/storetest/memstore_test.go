@@ -25,7 +25,7 @@ type memStore struct {
 	tries   []bridge.Attempt // in the order recorded
 	nextSeq int64
 	nextID  int
-	rolls   map[string]*bridge.Rollup // by minute/module
+	rolls   bridge.RollupSet
 	edits   map[string][]bridge.Edit
 }
 
@@ -40,7 +40,7 @@ var _ bridge.Store = (*memStore)(nil)
 func newMem() *memStore {
 	return &memStore{byID: map[string]*bridge.Record{}, byKey: map[string]*bridge.Record{},
 		leases: map[string]memLease{}, mods: map[string]*bridge.ModuleSummary{},
-		rolls: map[string]*bridge.Rollup{}, edits: map[string][]bridge.Edit{}}
+		rolls: bridge.RollupSet{}, edits: map[string][]bridge.Edit{}}
 }
 
 func (s *memStore) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appended, error) {
@@ -98,14 +98,7 @@ func (s *memStore) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Ap
 	return out, nil
 }
 
-func (s *memStore) roll(t time.Time, module string) *bridge.Rollup {
-	m := bridge.Minute(t)
-	k := m.Format(time.RFC3339) + "/" + module
-	if s.rolls[k] == nil {
-		s.rolls[k] = &bridge.Rollup{Minute: m, Module: module}
-	}
-	return s.rolls[k]
-}
+func (s *memStore) roll(t time.Time, module string) *bridge.Rollup { return s.rolls.At(t, module) }
 
 func (s *memStore) Rollups(_ context.Context, q bridge.RollupQuery) ([]bridge.Rollup, error) {
 	s.mu.Lock()
