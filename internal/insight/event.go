@@ -5,10 +5,7 @@
 // ingest's critical section: publishing never blocks on a watcher.
 package insight
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Event kinds.
 const (
@@ -36,7 +33,4 @@ type Event struct {
 	HTTPStatus int       `json:"http_status,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	Count      int       `json:"count,omitempty"`
-	// Data is the record's data, kept for the core_sync log's --log-data;
-	// the feed does not send it.
-	Data json.RawMessage `json:"-"`
 }

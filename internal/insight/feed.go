@@ -52,7 +52,6 @@ func (f *Feed) Publish(evs ...Event) {
 	defer f.mu.RUnlock()
 	for s := range f.subs {
 		for _, e := range evs {
-			e.Data = nil
 			select {
 			case s.c <- e:
 			default:
