@@ -72,9 +72,9 @@ func (r *Rollup) ObserveLatency(d time.Duration) {
 	r.LatencyHist[LatencyBucket(d)]++
 }
 
-// Add adds o's counts to r (not its Minute or Module); the latency bounds
-// widen to cover both.
-func (r *Rollup) Add(o *Rollup) {
+// WidenLatency widens r's latency bounds to cover o's (r.Synced says
+// whether r has bounds yet; it is not changed).
+func (r *Rollup) WidenLatency(o *Rollup) {
 	switch {
 	case o.Synced == 0:
 	case r.Synced == 0:
@@ -82,6 +82,12 @@ func (r *Rollup) Add(o *Rollup) {
 	default:
 		r.LatencyMinUs, r.LatencyMaxUs = min(r.LatencyMinUs, o.LatencyMinUs), max(r.LatencyMaxUs, o.LatencyMaxUs)
 	}
+}
+
+// Add adds o's counts to r (not its Minute or Module); the latency bounds
+// widen to cover both.
+func (r *Rollup) Add(o *Rollup) {
+	r.WidenLatency(o)
 	r.Received += o.Received
 	r.Duplicates += o.Duplicates
 	r.Rejected += o.Rejected

@@ -38,38 +38,19 @@ func seriesOf(name string, rs []bridge.Rollup, now time.Time, span, step time.Du
 	last := now.UTC().Truncate(step)
 	first := last.Add(-time.Duration(n-1) * step)
 	s := Series{Window: name, StepS: int(step / time.Second), Points: make([]Point, n)}
-	hists := make([][bridge.LatencyBuckets]int64, n)
-	lat := make([]int64, n)
-	lo, hi := make([]int64, n), make([]int64, n)
-	for i := range s.Points {
-		s.Points[i].T = first.Add(time.Duration(i) * step)
-	}
+	steps := make([]bridge.Rollup, n) // every module's rollups of the step, added up
 	for i := range rs {
-		r := &rs[i]
-		k := int(r.Minute.Sub(first) / step)
-		if k < 0 || k >= n {
-			continue
-		}
-		p := &s.Points[k]
-		p.Received += r.Received
-		p.Synced += r.Synced
-		p.Failed += r.Failed
-		p.Dead += r.Dead
-		if r.Synced > 0 {
-			if p.Synced == r.Synced || r.LatencyMinUs < lo[k] { // first synced rollup of the step
-				lo[k] = r.LatencyMinUs
-			}
-			hi[k] = max(hi[k], r.LatencyMaxUs)
-		}
-		lat[k] += r.LatencySumUs
-		for j, c := range r.LatencyHist {
-			hists[k][j] += c
+		if k := int(rs[i].Minute.Sub(first) / step); k >= 0 && k < n {
+			steps[k].Add(&rs[i])
 		}
 	}
-	for i := range s.Points {
-		if p := &s.Points[i]; p.Synced > 0 {
-			avg := float64(lat[i]) / float64(p.Synced) / 1000
-			p95 := QuantileWithin(hists[i], 0.95, float64(lo[i])/1000, float64(hi[i])/1000)
+	for i, r := range steps {
+		p := &s.Points[i]
+		p.T = first.Add(time.Duration(i) * step)
+		p.Received, p.Synced, p.Failed, p.Dead = r.Received, r.Synced, r.Failed, r.Dead
+		if r.Synced > 0 {
+			avg := float64(r.LatencySumUs) / float64(r.Synced) / 1000
+			p95 := QuantileWithin(r.LatencyHist, 0.95, float64(r.LatencyMinUs)/1000, float64(r.LatencyMaxUs)/1000)
 			p.AvgLatencyMs, p.P95LatencyMs = &avg, &p95
 		}
 	}

@@ -100,25 +100,16 @@ func (w *window) read(ctx context.Context, now time.Time, extra []bridge.Rollup,
 			v.open = append(v.open, r)
 		}
 	}
-	noneYet := true
-	bound := func(r *bridge.Rollup) {
-		if r.Synced == 0 {
-			return
+	// Only the bounds and whether any record synced are kept here: a
+	// full Add per minute would cost health ten times as much.
+	var b bridge.Rollup
+	for _, rs := range [][]bridge.Rollup{w.settled, v.open} {
+		for i := range rs {
+			b.WidenLatency(&rs[i])
+			b.Synced += rs[i].Synced
 		}
-		if noneYet || r.LatencyMinUs < v.latMinUs {
-			v.latMinUs = r.LatencyMinUs
-		}
-		if noneYet || r.LatencyMaxUs > v.latMaxUs {
-			v.latMaxUs = r.LatencyMaxUs
-		}
-		noneYet = false
 	}
-	for i := range w.settled {
-		bound(&w.settled[i])
-	}
-	for i := range v.open {
-		bound(&v.open[i])
-	}
+	v.latMinUs, v.latMaxUs = b.LatencyMinUs, b.LatencyMaxUs
 	if all {
 		v.all = make([]bridge.Rollup, 0, len(w.settled)+len(v.open))
 		v.all = append(append(v.all, w.settled...), v.open...)
