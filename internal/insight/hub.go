@@ -51,7 +51,9 @@ type Hub struct {
 	mu      sync.Mutex
 	pending bridge.RollupSet // counts not yet in the store
 
-	snapMu   sync.Mutex
+	// wireMu guards what is wired in after New (cfg.Delivery, snapshot):
+	// the forwarder and the API are built after the hub they report to.
+	wireMu   sync.Mutex
 	snapshot func(context.Context) (any, error)
 }
 
@@ -127,23 +129,23 @@ var errNoHub = bridge.Errorf(bridge.EUNAVAILABLE, "insight is not running")
 // SetDelivery sets where the metrics read the forwarder's view of the
 // Bucket (the forwarder is built after the hub, which it reports to).
 func (h *Hub) SetDelivery(fn func() bridge.DeliveryStatus) {
-	h.snapMu.Lock()
+	h.wireMu.Lock()
 	h.cfg.Delivery = fn
-	h.snapMu.Unlock()
+	h.wireMu.Unlock()
 }
 
 func (h *Hub) delivery() func() bridge.DeliveryStatus {
-	h.snapMu.Lock()
-	defer h.snapMu.Unlock()
+	h.wireMu.Lock()
+	defer h.wireMu.Unlock()
 	return h.cfg.Delivery
 }
 
 // SetSnapshot sets what the metrics log writes every MetricsInterval (the
 // health figures, built by the API).
 func (h *Hub) SetSnapshot(fn func(context.Context) (any, error)) {
-	h.snapMu.Lock()
+	h.wireMu.Lock()
 	h.snapshot = fn
-	h.snapMu.Unlock()
+	h.wireMu.Unlock()
 }
 
 // Run flushes counts to the store and writes metrics snapshots until ctx
@@ -238,9 +240,9 @@ func (h *Hub) Series(ctx context.Context, name string) (Series, error) {
 }
 
 func (h *Hub) writeSnapshot(ctx context.Context) {
-	h.snapMu.Lock()
+	h.wireMu.Lock()
 	fn := h.snapshot
-	h.snapMu.Unlock()
+	h.wireMu.Unlock()
 	if h.snap == nil || fn == nil {
 		return
 	}
