@@ -61,6 +61,7 @@ type serveConfig struct {
 	logData         bool
 	logMaxSize      int
 	logBackups      int
+	commitWait      time.Duration
 
 	automation        string
 	automationReports string
@@ -78,6 +79,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Var(&cfg.maxBody, "max-body", "largest /core/update body, in bytes or with KiB/MiB")
 	fs.Var(&cfg.maxBatchBody, "max-batch-body", "largest /core/updates body")
 	fs.Int64Var(&cfg.maxPending, "max-pending", 1_000_000, "refuse ingest (503) while this many records wait for delivery; -1 = no bound")
+	fs.DurationVar(&cfg.commitWait, "commit-wait", api.DefaultCommitWait, "longest a group commit waits for requests already being read, to share their fsync; 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and deliveries in flight")
 	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")
@@ -223,7 +225,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	})
 	srv = api.NewServer(store, log, api.Config{
 		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody), MaxPending: cfg.maxPending,
-		Version: buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
+		CommitWait: commitWait(cfg.commitWait),
+		Version:    buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
 		Delivery: fwd.Status, OnCommit: fwd.Notify, Insight: hub,
 		Dashboard:  &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
 		Automation: runs,
@@ -336,4 +339,12 @@ func logPath(p string) string {
 		return ""
 	}
 	return p
+}
+
+// commitWait maps the flag (0 = never) to api.Config's (0 = default).
+func commitWait(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
