@@ -21,8 +21,14 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite "modernc.org/sqlite" // also registers the "sqlite" driver
 )
+
+// Commits sync with fdatasync(2), as SQLite's own Linux builds do (its
+// configure script finds fdatasync; the transpiled driver defaults to
+// fsync): the WAL's data and size reach the disk all the same, without an
+// extra journal commit for its timestamps. Durability is unchanged.
+func init() { _, _ = sqlite.Fdatasync(true) }
 
 // Options tune Open.
 type Options struct {
