@@ -79,7 +79,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Var(&cfg.maxBody, "max-body", "largest /core/update body, in bytes or with KiB/MiB")
 	fs.Var(&cfg.maxBatchBody, "max-batch-body", "largest /core/updates body")
 	fs.Int64Var(&cfg.maxPending, "max-pending", 1_000_000, "refuse ingest (503) while this many records wait for delivery; -1 = no bound")
-	fs.DurationVar(&cfg.commitWait, "commit-wait", api.DefaultCommitWait, "longest a group commit waits for requests already being read, to share their fsync; 0 = never")
+	fs.DurationVar(&cfg.commitWait, "commit-wait", api.DefaultCommitWait, "when several requests queue for a commit, wait up to this for more to share its fsync (a lone request never waits); 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and deliveries in flight")
 	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")

@@ -14,20 +14,17 @@ import (
 // (guarantee 1). It takes whatever requests are waiting when it is free, up
 // to maxBatch records, writes them in one transaction and then answers each.
 // Under load the queue fills itself while the previous commit runs; and
-// when other requests are still on their way in (read and being decoded),
-// it waits up to wait for them, so that one commit and one fsync serve more
-// records (the idea of PostgreSQL's commit_delay/commit_siblings and
-// MySQL's binlog_group_commit_sync_delay). A lone request never waits.
+// when it finds several requests waiting (producers are sending
+// concurrently), it waits up to wait for more, so that one commit and one
+// fsync serve more records (the idea of PostgreSQL's commit_delay with
+// commit_siblings, and of MySQL's binlog_group_commit_sync_delay). A lone
+// request never waits.
 type committer struct {
 	store      bridge.Store
 	log        *slog.Logger
 	maxBatch   int
 	maxPending int64
-	wait       time.Duration // longest wait for requests on their way in; 0: none
-
-	// coming counts requests that have started (their body is being read
-	// or decoded) and have not yet been handed in: what a wait can expect.
-	coming atomic.Int64
+	wait       time.Duration // longest wait for more requests; 0: none
 
 	in      chan *commitReq // unbuffered: a send pairs with the writer, so nothing is stranded at stop
 	quit    chan struct{}
@@ -60,37 +57,12 @@ func newCommitter(store bridge.Store, log *slog.Logger, maxBatch int, maxPending
 	return c
 }
 
-// arrival is one request on its way in, counted in coming until it is
-// handed in or given up (invalid, refused).
-type arrival struct {
-	c    *committer
-	done bool
-}
-
-// arrive counts a request on its way in; the handler must defer leave.
-func (c *committer) arrive() *arrival {
-	c.coming.Add(1)
-	return &arrival{c: c}
-}
-
-// leave uncounts the request; only the first call counts.
-func (a *arrival) leave() {
-	if !a.done {
-		a.done = true
-		a.c.coming.Add(-1)
-	}
-}
-
 // submit hands recs to the writer and waits until they are committed (or
 // refused). The caller's context only bounds the wait to be taken in; once
 // taken, the commit completes and its result is returned, so that a record
 // is never stored without its producer being answered while it still waits.
-// a, if not nil, is the request's arrival, uncounted as it is handed in.
-func (c *committer) submit(ctx context.Context, a *arrival, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+func (c *committer) submit(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
 	req := &commitReq{recs: recs, done: make(chan struct{})}
-	if a != nil {
-		a.leave()
-	}
 	select {
 	case c.in <- req:
 	case <-c.quit:

@@ -70,15 +70,13 @@ func newID() string {
 // handleUpdate is POST /core/update: validate, commit, answer.
 func handleUpdate(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arr := s.commit.arrive()
-		defer arr.leave()
 		u, err := decodeUpdateRequest(w, r, s.cfg.MaxBody)
 		if err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
 		recs := []bridge.NewRecord{toRecord(u, bridge.Truncate(s.cfg.Now()))}
-		res, err := s.commit.submit(r.Context(), arr, recs)
+		res, err := s.commit.submit(r.Context(), recs)
 		if err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
@@ -128,8 +126,6 @@ type batchResponse struct {
 // one transaction for the whole batch.
 func handleUpdates(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arr := s.commit.arrive()
-		defer arr.leave()
 		body, err := readBody(w, r, s.cfg.MaxBatchBody)
 		if err != nil {
 			s.fail(w, r, "updates", "", 1, err)
@@ -145,7 +141,7 @@ func handleUpdates(s *Server) http.Handler {
 		for i, u := range ups {
 			recs[i] = toRecord(u, now)
 		}
-		res, err := s.commit.submit(r.Context(), arr, recs)
+		res, err := s.commit.submit(r.Context(), recs)
 		if err != nil {
 			s.fail(w, r, "updates", batchModule(recs), len(recs), err)
 			return
