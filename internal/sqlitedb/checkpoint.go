@@ -23,7 +23,12 @@ import (
 //
 // Measured on a 2-core machine, ingest alone at 64 connections,
 // alternating with the writer checkpointing itself: +1% to +27% (mean
-// +13%) over five rounds, the gap widening as the table grew.
+// +13%) over five rounds, the gap widening as the table grew. A pass every
+// second rather than every 100 ms copies a page the writer keeps changing
+// (the table's last page, the counters) once a second instead of ten times,
+// and fsyncs the main file as often: over eight alternating rounds +3.7%
+// req/s (8,845 against 8,530 mean), p99 18.2 against 19.9 ms, 109 against
+// 114 µs of CPU a request.
 
 // checkpointer runs background checkpoints until stop is closed.
 type checkpointer struct {

@@ -44,7 +44,7 @@ type Options struct {
 	// BackgroundCheckpoint moves WAL checkpoints off the write connection
 	// to one of their own (see checkpoint.go).
 	BackgroundCheckpoint bool
-	// CheckpointEvery is the background pass interval (default 100 ms);
+	// CheckpointEvery is the background pass interval (default 1 s);
 	// MaxWALPages the WAL size that makes a pass wait for a pause in the
 	// writes to restart the WAL (default 16,384 pages: 64 MiB at 4 KiB).
 	CheckpointEvery time.Duration
@@ -124,7 +124,7 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		}
 		c.SetMaxOpenConns(1)
 		if o.CheckpointEvery <= 0 {
-			o.CheckpointEvery = 100 * time.Millisecond
+			o.CheckpointEvery = time.Second
 		}
 		d.ckpt = &checkpointer{db: c, every: o.CheckpointEvery, maxPages: o.MaxWALPages,
 			stop: make(chan struct{}), done: make(chan struct{})}
