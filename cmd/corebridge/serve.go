@@ -79,7 +79,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Var(&cfg.maxBody, "max-body", "largest /core/update body, in bytes or with KiB/MiB")
 	fs.Var(&cfg.maxBatchBody, "max-batch-body", "largest /core/updates body")
 	fs.Int64Var(&cfg.maxPending, "max-pending", 1_000_000, "refuse ingest (503) while this many records wait for delivery; -1 = no bound")
-	fs.DurationVar(&cfg.commitWait, "commit-wait", api.DefaultCommitWait, "when several requests queue for a commit, wait up to this for more to share its fsync (a lone request never waits); 0 = never")
+	fs.DurationVar(&cfg.commitWait, "commit-wait", 0, "when several requests queue for a commit, wait up to this (e.g. 500us) for more to share its fsync; helps with many producers and delivery on the same cores, hurts with few; 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and deliveries in flight")
 	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")
@@ -225,7 +225,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	})
 	srv = api.NewServer(store, log, api.Config{
 		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody), MaxPending: cfg.maxPending,
-		CommitWait: commitWait(cfg.commitWait),
+		CommitWait: cfg.commitWait,
 		Version:    buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
 		Delivery: fwd.Status, OnCommit: fwd.Notify, Insight: hub,
 		Dashboard:  &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
@@ -339,12 +339,4 @@ func logPath(p string) string {
 		return ""
 	}
 	return p
-}
-
-// commitWait maps the flag (0 = never) to api.Config's (0 = default).
-func commitWait(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
-	}
-	return d
 }

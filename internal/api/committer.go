@@ -13,12 +13,13 @@ import (
 // committer is the one group-commit writer that every ingest request shares
 // (guarantee 1). It takes whatever requests are waiting when it is free, up
 // to maxBatch records, writes them in one transaction and then answers each.
-// Under load the queue fills itself while the previous commit runs; and
-// when it finds several requests waiting (producers are sending
-// concurrently), it waits up to wait for more, so that one commit and one
-// fsync serve more records (the idea of PostgreSQL's commit_delay with
-// commit_siblings, and of MySQL's binlog_group_commit_sync_delay). A lone
-// request never waits.
+// Under load the queue fills itself while the previous commit runs. With
+// a wait set (off by default), when it finds several requests waiting it
+// waits up to that long for more, so that one commit and one fsync serve
+// more records (the idea of PostgreSQL's commit_delay with
+// commit_siblings). That saves CPU when the cores are the bound (many
+// producers, delivery sharing the machine) and costs throughput when the
+// writer is (few producers): see docs/benchmarks.md.
 type committer struct {
 	store      bridge.Store
 	log        *slog.Logger
@@ -115,14 +116,13 @@ func (c *committer) run() {
 
 // gather waits up to c.wait for more requests, when the ones found
 // waiting show that producers are sending concurrently: until the group
-// is twice what queued during the last commit, and at least gatherMin
-// records. A lone request (the producers are idle, or there is just one)
-// never waits.
+// is twice what queued during the last commit. A lone request (the
+// producers are idle, or there is just one) never waits.
 func (c *committer) gather(group []*commitReq, n int) ([]*commitReq, int) {
 	if len(group) < 2 {
 		return group, n
 	}
-	want := min(max(2*n, gatherMin), c.maxBatch)
+	want := min(2*n, c.maxBatch)
 	t := time.NewTimer(c.wait)
 	defer t.Stop()
 	for n < want {
@@ -138,11 +138,6 @@ func (c *committer) gather(group []*commitReq, n int) ([]*commitReq, int) {
 	}
 	return group, n
 }
-
-// gatherMin is the least group a wait aims for: at 64 connections a
-// commit's fixed cost (BEGIN, the module counters, COMMIT and its fsync)
-// then falls from ~60 to ~30 µs a record.
-const gatherMin = 24
 
 // stop makes new submits fail and waits for the writer to finish.
 func (c *committer) stop() {

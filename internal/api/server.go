@@ -21,8 +21,8 @@ type Config struct {
 	MaxBatchBody   int64 // bytes of one /core/updates body (default 8 MiB)
 	MaxPending     int64 // refuse ingest past this many pending records (default 1,000,000; <0 = no bound)
 	MaxCommitBatch int   // records per group commit (default 1,024)
-	// CommitWait is the longest the group-commit writer waits for requests
-	// already on their way in before it commits (default 500µs; <0 = never).
+	// CommitWait, if > 0, is how long the group-commit writer may wait for
+	// more requests when several were queued (committer.go; default none).
 	CommitWait  time.Duration
 	Version     string
 	StoreKind   string // "sqlite", "postgres": shown in health
@@ -53,10 +53,6 @@ type Dashboard struct {
 	Page, Assets, Events http.Handler
 }
 
-// DefaultCommitWait is Config.CommitWait's default: at 64 connections it
-// lets a commit carry ~22 records instead of ~14 (docs/benchmarks.md).
-const DefaultCommitWait = 500 * time.Microsecond
-
 func (c *Config) defaults() {
 	if c.MaxBody <= 0 {
 		c.MaxBody = 1 << 20
@@ -70,9 +66,7 @@ func (c *Config) defaults() {
 	if c.MaxCommitBatch <= 0 {
 		c.MaxCommitBatch = 1024
 	}
-	if c.CommitWait == 0 {
-		c.CommitWait = DefaultCommitWait
-	} else if c.CommitWait < 0 {
+	if c.CommitWait < 0 {
 		c.CommitWait = 0
 	}
 	if c.StaleAfter <= 0 {
