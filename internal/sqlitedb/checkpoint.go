@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,9 +16,11 @@ import (
 // a connection of its own copies the WAL back every CheckpointEvery
 // (PASSIVE: beside the writer, not in its way), and when the WAL has
 // outgrown MaxWALPages (the writer keeps appending, so a passive pass never
-// finishes it) it runs a RESTART checkpoint, which waits for the writer
-// between two commits and lets the WAL start over, so it stays bounded
-// (the file keeps its high-water mark: about twice MaxWALPages). The
+// finishes it) it runs a RESTART checkpoint on the write connection,
+// between two commits, which lets the WAL start over, so it stays bounded
+// (the file keeps its high-water mark: MaxWALPages plus what is written
+// between two passes; 121 MB after 20 s at 10,500 records/s, where it had
+// grown to 500 MB when the restart ran from the checkpoint connection). The
 // writer's own autocheckpoint moves to 4 x MaxWALPages, a safety net for
 // a background pass that falls behind or fails.
 //
@@ -32,7 +35,9 @@ import (
 
 // checkpointer runs background checkpoints until stop is closed.
 type checkpointer struct {
-	db       *sql.DB
+	db       *sql.DB // its own connection, for the passive passes
+	w        *sql.DB // the write pool, for restarts
+	restarts atomic.Int64
 	every    time.Duration
 	maxPages int
 	stop     chan struct{}
@@ -78,10 +83,30 @@ func (c *checkpointer) once() error {
 	if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if log > c.maxPages {
-		if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &log, &done); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
+	if log <= c.maxPages {
+		return nil
 	}
+	// The WAL starts over only when a checkpoint has copied all of it and
+	// the next write transaction begins. Beside a writer that never pauses,
+	// no pass catches up, and a RESTART from this connection waits in vain
+	// for a gap between commits (the WAL was seen at 500 MB after 20 s of
+	// load). So the restart runs on the write connection itself, between
+	// two of its transactions: writers wait for it, which costs them only
+	// copying what was written since the passive pass just made.
+	conn, err := c.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer conn.Close()
+	// A reader in the old frames makes RESTART wait: briefly, since the
+	// writers wait too. Given up, it is tried again at the next pass.
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 50"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), "PRAGMA busy_timeout = 10000")
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &log, &done); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	c.restarts.Add(1)
 	return nil
 }

@@ -59,3 +59,49 @@ func TestBackgroundCheckpointBoundsWAL(t *testing.T) {
 		t.Fatalf("rows after reopen: %d (%v), want 3000", n, err)
 	}
 }
+
+// TestCheckpointRestartsUnderSteadyWrites: a writer that never pauses (and
+// readers beside it) still gets its WAL started over, near MaxWALPages,
+// well under the writer's own safety net (4 x MaxWALPages).
+func TestCheckpointRestartsUnderSteadyWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	db, err := sqlitedb.Open(t.Context(), path, sqlitedb.Options{Synchronous: "NORMAL",
+		BackgroundCheckpoint: true, CheckpointEvery: 5 * time.Millisecond, MaxWALPages: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.W.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() { // short reads beside the writer, as the status routes make
+		defer close(readerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			var v string
+			db.R.QueryRow(`SELECT v FROM t WHERE k = ?`, i).Scan(&v)
+		}
+	}()
+	pad := strings.Repeat("x", 3000)
+	maxWAL := int64(0)
+	for i := 0; i < 4000; i++ {
+		if _, err := db.W.Exec(`INSERT INTO t (k, v) VALUES (?, ?)`, i, pad); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			maxWAL = max(maxWAL, fi.Size())
+		}
+	}
+	close(stop)
+	<-readerDone
+	t.Logf("largest WAL seen: %d bytes (%d pages)", maxWAL, maxWAL/4120)
+	if limit := int64(2 * 200 * 4120); maxWAL > limit {
+		t.Errorf("WAL reached %d bytes under steady writes, want at most %d (2 x MaxWALPages)", maxWAL, limit)
+	}
+}

@@ -126,7 +126,7 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		if o.CheckpointEvery <= 0 {
 			o.CheckpointEvery = time.Second
 		}
-		d.ckpt = &checkpointer{db: c, every: o.CheckpointEvery, maxPages: o.MaxWALPages,
+		d.ckpt = &checkpointer{db: c, w: w, every: o.CheckpointEvery, maxPages: o.MaxWALPages,
 			stop: make(chan struct{}), done: make(chan struct{})}
 		go d.ckpt.run()
 	}
