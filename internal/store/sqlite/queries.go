@@ -64,4 +64,4 @@ var readQueries = []string{qFreeHeads, qLeaseBatch, qStats, qOldestPending, qMod
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
-	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qAddRollup}
+	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qAddRollup, qAddArrivals}
