@@ -146,6 +146,24 @@ func eval[T any](b *browser, expr string) T {
 	return v
 }
 
+// click finds the element sel matches and clicks it in one step, waiting
+// up to liveWait for it to exist. The page re-renders its lists when live
+// events arrive, so a node found in one DevTools call (chromedp.Click)
+// may be gone by the next; a script runs between two renders.
+func (b *browser) click(what, sel string) {
+	b.t.Helper()
+	b.waitJS(what, liveWait, fmt.Sprintf(`(() => { const e = document.querySelector(%q);
+		if (!e) return false; e.click(); return true; })()`, sel))
+}
+
+// typeInto sets the value of the field sel matches as typing would (an
+// input event follows), in one step like click.
+func (b *browser) typeInto(what, sel, value string) {
+	b.t.Helper()
+	b.waitJS(what, liveWait, fmt.Sprintf(`(() => { const e = document.querySelector(%q);
+		if (!e) return false; e.value = %q; e.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`, sel, value))
+}
+
 // open loads the dashboard and waits until its script has shown a status.
 func (b *browser) open(base string) {
 	b.t.Helper()

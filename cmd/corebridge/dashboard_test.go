@@ -252,7 +252,7 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 		/rejected/.test(document.querySelector('%s .reason').textContent)`, row(ids[0]), row(ids[1]), row(ids[0])))
 	b.waitJS("the dead count", liveWait, `document.getElementById('dl-count').dataset.value === '2'`)
 
-	b.do("view the payload", chromedp.Click(chromedp.CSS(row(ids[0])+" button.dl-view")))
+	b.click("view the payload", row(ids[0])+" button.dl-view")
 	b.waitJS("the payload", liveWait, fmt.Sprintf(`/"note": "e2e"/.test(document.querySelector('tr.payload[data-for=%q] pre').textContent)`, ids[0]))
 	b.screenshot("dead-letters")
 
@@ -260,7 +260,7 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 		return func() bool { return getJSON(t, base+"/api/records/"+id)["state"] == "synced" }
 	}
 	bk.Server.SetFaults(bucket.Faults{})
-	b.do("replay one", chromedp.Click(chromedp.CSS(row(ids[0])+" button.dl-replay")))
+	b.click("replay one", row(ids[0])+" button.dl-replay")
 	waitFor(t, "the replayed record to sync", 10*time.Second, synced(ids[0]))
 	b.waitJS("the replayed letter gone from the list", 5*time.Second, fmt.Sprintf(`!document.querySelector('%s')`, row(ids[0])))
 	if eval[bool](b, fmt.Sprintf(`!document.querySelector('%s')`, row(ids[1]))) {
@@ -268,10 +268,20 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 	}
 
 	// Edit, then replay.
-	b.do("edit", chromedp.Click(chromedp.CSS(row(ids[1])+" button.dl-edit")))
+	b.click("edit", row(ids[1])+" button.dl-edit")
 	b.waitJS("the editor", liveWait, fmt.Sprintf(`!!document.querySelector('tr.payload[data-for=%q] textarea')`, ids[1]))
-	b.do("change the data", chromedp.SetValue(chromedp.CSS(fmt.Sprintf(`tr.payload[data-for=%q] textarea`, ids[1])), `{"n": 1, "note": "edited in the dashboard"}`),
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr.payload[data-for=%q] button.dl-save`, ids[1]))))
+	ta := fmt.Sprintf(`tr.payload[data-for=%q] textarea`, ids[1])
+	b.typeInto("change the data", ta, `{"n": 1, "note": "edited in the dashboard"}`)
+	// A re-render (live events cause them) keeps the edit, the focus and
+	// the cursor: refresh the list while the editor has the focus.
+	eval[bool](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); window.oldEditor = e;
+		e.focus(); e.setSelectionRange(3, 7); document.getElementById('dl-refresh').click(); return true; })()`, ta))
+	b.waitJS("the list re-rendered", liveWait, fmt.Sprintf(`document.querySelector(%q) !== window.oldEditor`, ta))
+	if got := eval[string](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q);
+		return [document.activeElement === e, e.selectionStart, e.selectionEnd, e.value].join('|'); })()`, ta)); got != `true|3|7|{"n": 1, "note": "edited in the dashboard"}` {
+		t.Fatalf("after a re-render the editor is %q, want focused, cursor 3-7, the edit kept", got)
+	}
+	b.click("save and replay", fmt.Sprintf(`tr.payload[data-for=%q] button.dl-save`, ids[1]))
 	waitFor(t, "the edited record to sync", 10*time.Second, synced(ids[1]))
 	rec := getJSON(t, base+"/api/records/"+ids[1])
 	if d, _ := rec["data"].(map[string]any); d["note"] != "edited in the dashboard" {
@@ -283,7 +293,8 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 	more := postBatch(t, base, "creative", 10, 4)
 	b.waitJS("four new dead letters", 10*time.Second, fmt.Sprintf(`document.querySelectorAll('#dl-rows tr[data-id]').length === 4 && !!document.querySelector('%s')`, row(more[3])))
 	bk.Server.SetFaults(bucket.Faults{})
-	b.do("select two", chromedp.Click(chromedp.CSS(row(more[0])+" input[type=checkbox]")), chromedp.Click(chromedp.CSS(row(more[1])+" input[type=checkbox]")))
+	b.click("select one", row(more[0])+" input[type=checkbox]")
+	b.click("select another", row(more[1])+" input[type=checkbox]")
 	b.waitJS("the selection counted", liveWait, `document.getElementById('dl-replay-selected').textContent === 'Replay selected (2)'`)
 	b.do("replay selected", chromedp.Click(chromedp.ID("dl-replay-selected")))
 	waitFor(t, "the selected records to sync", 10*time.Second, func() bool { return synced(more[0])() && synced(more[1])() })

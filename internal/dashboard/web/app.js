@@ -527,7 +527,32 @@
     return [row, el('tr', { class: 'payload', data: { for: d.id } }, el('td', { colspan: 7 }, inner))];
   }
 
+  // focusKey names the focused control of the dead-letter list, so that
+  // renderDead can find it again: live events re-render the rows, and a
+  // payload being edited must keep its focus and cursor.
+  function focusKey() {
+    const a = document.activeElement;
+    if (!a || !$('dl-rows').contains(a)) return null;
+    const tr = a.closest('tr');
+    const id = tr && (tr.dataset.id || tr.dataset.for);
+    if (!id) return null;
+    const k = { id, payload: !!tr.dataset.for, sel: a.classList.length ? '.' + a.classList[0] : a.tagName.toLowerCase() };
+    if (a.tagName === 'TEXTAREA') Object.assign(k, { start: a.selectionStart, end: a.selectionEnd, top: a.scrollTop });
+    return k;
+  }
+
+  function restoreFocus(k) {
+    if (!k) return;
+    const tr = document.querySelector(k.payload ? `#dl-rows tr.payload[data-for="${CSS.escape(k.id)}"]`
+      : `#dl-rows tr[data-id="${CSS.escape(k.id)}"]`);
+    const e = tr && tr.querySelector(k.sel);
+    if (!e) return;
+    e.focus();
+    if (k.start != null) { e.setSelectionRange(k.start, k.end); e.scrollTop = k.top; }
+  }
+
   function renderDead() {
+    const focused = focusKey();
     const rows = $('dl-rows');
     const ids = new Set(state.dl.map((d) => d.id));
     for (const id of [...state.dlSelected]) if (!ids.has(id)) state.dlSelected.delete(id);
@@ -540,6 +565,7 @@
     $('dl-more').hidden = !state.dlMore;
     $('dl-all').checked = state.dl.length > 0 && state.dlSelected.size === state.dl.length;
     updateDlButtons();
+    restoreFocus(focused);
   }
 
   function updateDlButtons() {
