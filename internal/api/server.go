@@ -66,9 +66,6 @@ func (c *Config) defaults() {
 	if c.MaxCommitBatch <= 0 {
 		c.MaxCommitBatch = 1024
 	}
-	if c.CommitWait < 0 {
-		c.CommitWait = 0
-	}
 	if c.StaleAfter <= 0 {
 		c.StaleAfter = 5 * time.Minute
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -37,7 +36,6 @@ import (
 type checkpointer struct {
 	db       *sql.DB // its own connection, for the passive passes
 	w        *sql.DB // the write pool, for restarts
-	restarts atomic.Int64
 	every    time.Duration
 	maxPages int
 	stop     chan struct{}
@@ -103,10 +101,9 @@ func (c *checkpointer) once() error {
 	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 50"); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	defer conn.ExecContext(context.Background(), "PRAGMA busy_timeout = 10000")
+	defer conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMs))
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &log, &done); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	c.restarts.Add(1)
 	return nil
 }

@@ -30,6 +30,10 @@ import (
 // extra journal commit for its timestamps. Durability is unchanged.
 func init() { _, _ = sqlite.Fdatasync(true) }
 
+// busyTimeoutMs is how long a connection waits for a lock before SQLite
+// answers busy.
+const busyTimeoutMs = 10000
+
 // Options tune Open.
 type Options struct {
 	// Synchronous is FULL (default: fsync on every commit) or NORMAL
@@ -45,8 +49,9 @@ type Options struct {
 	// to one of their own (see checkpoint.go).
 	BackgroundCheckpoint bool
 	// CheckpointEvery is the background pass interval (default 1 s);
-	// MaxWALPages the WAL size that makes a pass wait for a pause in the
-	// writes to restart the WAL (default 16,384 pages: 64 MiB at 4 KiB).
+	// MaxWALPages the WAL size past which a pass restarts the WAL from the
+	// write connection, between two commits (default 16,384 pages: 64 MiB
+	// at 4 KiB).
 	CheckpointEvery time.Duration
 	MaxWALPages     int
 }
@@ -78,7 +83,7 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	dsn := func(extra string) string {
 		return "file:" + (&url.URL{Path: path}).EscapedPath() +
 			"?_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" +
-			"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" + extra
+			fmt.Sprintf("&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeoutMs) + extra
 	}
 	if o.MaxWALPages <= 0 {
 		o.MaxWALPages = 16384
