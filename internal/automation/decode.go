@@ -61,6 +61,17 @@ func (d *decoder) str(job, path string, raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
+// requiredStr reads m[key] as a string at path.key, failing "required"
+// when it is missing (and as str does when it is not a string).
+func (d *decoder) requiredStr(job, path string, m map[string]json.RawMessage, key string) (string, bool) {
+	raw, ok := m[key]
+	if !ok {
+		d.fail(job, path+"."+key, "required")
+		return "", false
+	}
+	return d.str(job, path+"."+key, raw)
+}
+
 func (d *decoder) job(path string, raw json.RawMessage) (Job, bool) {
 	m, ok := d.object("", path, raw)
 	if !ok {
@@ -68,9 +79,7 @@ func (d *decoder) job(path string, raw json.RawMessage) (Job, bool) {
 	}
 	var j Job
 	nerr := len(d.errs)
-	if rn, ok := m["name"]; !ok {
-		d.fail("", path+".name", "required")
-	} else if s, ok := d.str("", path+".name", rn); ok {
+	if s, ok := d.requiredStr("", path, m, "name"); ok {
 		if strings.TrimSpace(s) == "" {
 			d.fail("", path+".name", "must not be empty")
 		}
@@ -112,12 +121,7 @@ func (d *decoder) trigger(job, path string, raw json.RawMessage) Trigger {
 		return t
 	}
 	d.keys(job, path, m, "type", "value", "timezone")
-	rt, ok := m["type"]
-	if !ok {
-		d.fail(job, path+".type", "required")
-		return t
-	}
-	if t.Type, ok = d.str(job, path+".type", rt); !ok {
+	if t.Type, ok = d.requiredStr(job, path, m, "type"); !ok {
 		return t
 	}
 	if _, ok := m["timezone"]; ok && t.Type != TriggerCron {

@@ -23,10 +23,7 @@ func (d *decoder) action(job, path string, raw json.RawMessage) Action {
 		return a
 	}
 	d.keys(job, path, m, "type", "data", "attempts")
-	if rt, ok := m["type"]; !ok {
-		d.fail(job, path+".type", "required")
-		return a
-	} else if a.Type, ok = d.str(job, path+".type", rt); !ok {
+	if a.Type, ok = d.requiredStr(job, path, m, "type"); !ok {
 		return a
 	}
 	a.Attempts = DefaultAttempts
@@ -66,9 +63,7 @@ func (d *decoder) update(job, path string, raw json.RawMessage) client.UpdateReq
 		return u
 	}
 	d.keys(job, path, m, "module", "data", "session_id")
-	if rm, ok := m["module"]; !ok {
-		d.fail(job, path+".module", "required")
-	} else if s, ok := d.str(job, path+".module", rm); ok {
+	if s, ok := d.requiredStr(job, path, m, "module"); ok {
 		if !bridge.ValidModule(s) {
 			d.fail(job, path+".module", fmt.Sprintf("invalid module name %q (want %s)", s, bridge.ModulePattern))
 		}
@@ -193,9 +188,7 @@ func (d *decoder) httpAction(job, path string, raw json.RawMessage) HTTPAction {
 			h.Method = s
 		}
 	}
-	if ru, ok := m["url"]; !ok {
-		d.fail(job, path+".url", "required")
-	} else if s, ok := d.str(job, path+".url", ru); ok {
+	if s, ok := d.requiredStr(job, path, m, "url"); ok {
 		u, err := url.Parse(s)
 		relative := strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//")
 		if err != nil || !relative && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
