@@ -14,27 +14,54 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		return nil, nil
 	}
 	out := make([]bridge.Appended, len(recs))
+	// The dedupe index is in memory (keydir); hold it until the commit is
+	// done or undone.
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("append: begin: %w", err)
 	}
 	defer tx.Rollback()
-	st, err := s.ws.stmt(ctx, tx, qInsertRecord)
+	ins, err := s.ws.stmt(ctx, tx, qInsertRecord)
 	if err != nil {
 		return nil, fmt.Errorf("append: prepare: %w", err)
 	}
-	ins := st
 
 	type counter struct{ n, firstSeen, lastSeen int64 }
 	perModule := map[string]*counter{}
 	rollups := bridge.RollupSet{}
+	// This call's new keys: their seq, and where they are in out.
+	type added struct {
+		seq int64
+		i   int
+	}
+	var fresh map[digest]added
 	for i, r := range recs {
-		var key any
+		var key digest
+		var keyArg any // NULL without a key
 		if r.DedupeKey != "" {
-			key = r.DedupeKey
+			key, keyArg = digestOf(r.DedupeKey), r.DedupeKey
+			if a, ok := fresh[key]; ok {
+				out[i] = out[a.i]
+				out[i].Duplicate = true
+				rollups.At(r.ReceivedAt, r.Module).Duplicates++
+				continue
+			}
+			if seq, ok := s.keys.m[key]; ok {
+				a, found, err := s.original(ctx, tx, seq, key)
+				if err != nil {
+					return nil, err
+				}
+				if found {
+					out[i] = a
+					rollups.At(r.ReceivedAt, r.Module).Duplicates++
+					continue
+				}
+			}
 		}
 		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data),
-			micros(r.ReceivedAt), micros(r.ReceivedAt), key)
+			micros(r.ReceivedAt), micros(r.ReceivedAt), keyArg)
 		if err != nil {
 			return nil, fmt.Errorf("append: insert: %w", err)
 		}
@@ -43,16 +70,17 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 			return nil, err
 		}
 		if n == 0 {
-			if r.DedupeKey == "" {
-				return nil, bridge.Errorf(bridge.ECONFLICT, "record id %q already exists", r.ID)
-			}
-			a, err := s.original(ctx, tx, r.DedupeKey)
+			return nil, bridge.Errorf(bridge.ECONFLICT, "record id %q already exists", r.ID)
+		}
+		if r.DedupeKey != "" {
+			seq, err := res.LastInsertId()
 			if err != nil {
 				return nil, err
 			}
-			out[i] = a
-			rollups.At(r.ReceivedAt, r.Module).Duplicates++
-			continue
+			if fresh == nil {
+				fresh = map[digest]added{}
+			}
+			fresh[key] = added{seq, i}
 		}
 		out[i] = bridge.Appended{ID: r.ID, SessionID: r.SessionID, ReceivedAt: r.ReceivedAt}
 		rollups.At(r.ReceivedAt, r.Module).Received++
@@ -76,30 +104,34 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
+	for k, a := range fresh {
+		s.keys.m[k] = a.seq
+	}
 	return out, nil
 }
 
-// original finds the stored record a duplicate stands for.
-func (s *Store) original(ctx context.Context, tx *sql.Tx, key string) (bridge.Appended, error) {
-	var a bridge.Appended
+// original reads the stored record that key (found in memory at seq)
+// stands for. found is false if that record is gone, which the keydir
+// would already know; it is checked so that memory can never make a new
+// record a duplicate of nothing.
+func (s *Store) original(ctx context.Context, tx *sql.Tx, seq int64, key digest) (a bridge.Appended, found bool, err error) {
 	var at int64
-	rows, err := s.ws.query(ctx, tx, qFindOriginal, key)
+	var stored string
+	rows, err := s.ws.query(ctx, tx, qFindOriginal, seq)
 	if err != nil {
-		return a, fmt.Errorf("append: find original: %w", err)
+		return a, false, fmt.Errorf("append: find original: %w", err)
 	}
 	defer rows.Close()
-	if rows.Next() {
-		err = rows.Scan(&a.ID, &a.SessionID, &at)
-	} else if err = rows.Err(); err == nil {
-		err = sql.ErrNoRows
+	if !rows.Next() {
+		return a, false, rows.Err()
 	}
-	if err == sql.ErrNoRows {
-		// The insert conflicted on id, not on the dedupe key.
-		return a, bridge.Errorf(bridge.ECONFLICT, "record id already exists")
-	} else if err != nil {
-		return a, fmt.Errorf("append: find original: %w", err)
+	if err := rows.Scan(&a.ID, &a.SessionID, &at, &stored); err != nil {
+		return a, false, fmt.Errorf("append: find original: %w", err)
+	}
+	if digestOf(stored) != key {
+		return a, false, nil
 	}
 	a.ReceivedAt = fromMicros(at)
 	a.Duplicate = true
-	return a, nil
+	return a, true, nil
 }

@@ -62,38 +62,31 @@ func (s *Store) AttemptCounts(ctx context.Context, since time.Time) (map[string]
 
 // PurgeDead deletes dead records for good.
 func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, error) {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("purge: begin: %w", err)
 	}
 	defer tx.Rollback()
 	gone := map[string]int64{}
+	var keys []keyAt
 	collect := func(q string, args ...any) error {
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var m string
-			if err := rows.Scan(&m); err != nil {
-				return err
-			}
-			gone[m]++
-		}
-		return rows.Err()
+		k, err := deleteRecords(ctx, tx, gone, q, args...)
+		keys = append(keys, k...)
+		return err
 	}
 	switch {
 	case len(p.IDs) > 0:
 		for _, id := range p.IDs {
-			if err := collect(`DELETE FROM records WHERE id = ? AND state = 2 RETURNING module`, id); err != nil {
+			if err := collect(`DELETE FROM records WHERE id = ? AND state = 2 RETURNING module, seq, dedupe_key`, id); err != nil {
 				return 0, fmt.Errorf("purge %s: %w", id, err)
 			}
 		}
 	case p.Module != "":
-		err = collect(`DELETE FROM records WHERE module = ? AND state = 2 RETURNING module`, p.Module)
+		err = collect(`DELETE FROM records WHERE module = ? AND state = 2 RETURNING module, seq, dedupe_key`, p.Module)
 	case p.All:
-		err = collect(`DELETE FROM records WHERE state = 2 RETURNING module`)
+		err = collect(`DELETE FROM records WHERE state = 2 RETURNING module, seq, dedupe_key`)
 	default:
 		return 0, bridge.Errorf(bridge.EINVALID, "purge: give ids, a module, or all")
 	}
@@ -116,5 +109,6 @@ func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, erro
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("purge: commit: %w", err)
 	}
+	s.keys.drop(keys)
 	return total, nil
 }

@@ -19,7 +19,7 @@ const (
 				ELSE interval_us + (?5 - last_seen_at - interval_us) / 8 END,
 			intervals = intervals + (?5 > last_seen_at),
 			last_seen_at = max(last_seen_at, excluded.last_seen_at)`
-	qFindOriginal = `SELECT id, session_id, received_at FROM records WHERE dedupe_key = ?`
+	qFindOriginal = `SELECT id, session_id, received_at, dedupe_key FROM records WHERE seq = ?`
 	qFreeHeads    = `SELECT m.module,
 			(SELECT seq FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1),
 			(SELECT next_attempt_at FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)

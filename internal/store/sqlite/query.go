@@ -100,14 +100,29 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 			return 0, fmt.Errorf("prune rollups: %w", err)
 		}
 	}
-	res, err := s.w.ExecContext(ctx, `DELETE FROM records WHERE seq IN (
-		SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?)`,
-		micros(p.SyncedBefore), p.Limit)
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune: begin: %w", err)
+	}
+	defer tx.Rollback()
+	perModule := map[string]int64{}
+	gone, err := deleteRecords(ctx, tx, perModule, `DELETE FROM records WHERE seq IN (
+		SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?)
+		RETURNING module, seq, dedupe_key`, micros(p.SyncedBefore), p.Limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune: commit: %w", err)
+	}
+	s.keys.drop(gone)
+	n := 0
+	for _, c := range perModule {
+		n += int(c)
+	}
+	return n, nil
 }
 
 // ReplayDead makes the selected dead records pending and due at p.Now.

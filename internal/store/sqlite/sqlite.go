@@ -38,6 +38,8 @@ type Store struct {
 	ws *stmts  // prepared statements of w
 	rs *stmts  // prepared statements of r
 
+	keys keydir // the dedupe index
+
 	leaseMu sync.Mutex
 	leases  map[string]memLease // by module
 	unlock  func()              // releases the file lock
@@ -74,6 +76,10 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, unlock: unlock}
+	if s.keys.m, err = loadKeys(ctx, s.w); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	s.ws, s.rs = newStmts(s.w), newStmts(s.r)
 	if err := s.rs.prepare(ctx, readQueries...); err != nil {
 		s.Close()

@@ -171,3 +171,25 @@ func testDedupeAfterPurge(t *testing.T, e *env) {
 		t.Fatalf("the new record dedupes in turn: %+v", got[0])
 	}
 }
+
+// testDedupeAfterPrune: the retention window is the record's life. Once
+// the original is pruned, the same update is stored anew, and that holds
+// after a reopen too.
+func testDedupeAfterPrune(t *testing.T, e *env) {
+	e.append(keyed(rec("o1", "a", 0), "k"), keyed(rec("o2", "a", 0), "k2"))
+	e.synced(e.mustLease(lp(ts(0), 10), "a", "o1", "o2"), ts(1), "o1", "o2")
+	if n, err := e.s.Prune(t.Context(), bridge.PruneParams{SyncedBefore: ts(5), Limit: 10}); err != nil || n != 2 {
+		t.Fatalf("prune: %d, %v; want 2 records pruned", n, err)
+	}
+	got := e.append(keyed(rec("n1", "a", 6), "k"))
+	if got[0].Duplicate || got[0].ID != "n1" {
+		t.Fatalf("after pruning the original: %+v, want n1 stored anew", got[0])
+	}
+	e.reopen()
+	if got := e.append(keyed(rec("n2", "a", 7), "k")); !got[0].Duplicate || got[0].ID != "n1" {
+		t.Fatalf("the new record dedupes in turn: %+v", got[0])
+	}
+	if got := e.append(keyed(rec("n3", "a", 8), "k2")); got[0].Duplicate || got[0].ID != "n3" {
+		t.Fatalf("after pruning and a reopen: %+v, want n3 stored anew", got[0])
+	}
+}

@@ -401,6 +401,11 @@ func (s *memStore) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 		if n < p.Limit && r.State == bridge.StateSynced && r.SyncedAt.Before(p.SyncedBefore) {
 			n++
 			delete(s.byID, r.ID)
+			for k, o := range s.byKey {
+				if o == r {
+					delete(s.byKey, k)
+				}
+			}
 			return true
 		}
 		return false

@@ -44,6 +44,7 @@ var suite = []struct {
 		{"SyncedOriginalStillDedupes", testDedupeAfterSync},
 		{"DedupesAcrossReopen", testDedupeAcrossReopen},
 		{"PurgedOriginalDoesNotDedupe", testDedupeAfterPurge},
+		{"PrunedOriginalDoesNotDedupe", testDedupeAfterPrune},
 	}},
 	{"Lease", []test{
 		{"PerModuleAcceptanceOrder", testLeaseOrder},

@@ -1,0 +1,173 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"corebridge/internal/bridge"
+	"corebridge/internal/sqlitedb"
+)
+
+func keyedRecord(id, key string, at time.Time) bridge.NewRecord {
+	return bridge.NewRecord{ID: id, Module: "m", SessionID: "s-" + id, Data: json.RawMessage(`{"n":1}`),
+		ReceivedAt: at, DedupeKey: key}
+}
+
+func openTest(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestKeydirFollowsDeletes: pruned and purged records leave memory too, so
+// the keydir does not grow with records that are gone.
+func TestKeydirFollowsDeletes(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if _, err := s.Append(ctx, []bridge.NewRecord{
+		keyedRecord("a", "ka", at), keyedRecord("b", "kb", at), keyedRecord("c", "kc", at), keyedRecord("d", "", at),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.keys.m); n != 3 {
+		t.Fatalf("keydir holds %d keys after appending 3 keyed records, want 3", n)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE records SET state = 1, synced_at = 1 WHERE id IN ('a', 'd')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE records SET state = 2 WHERE id = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Prune(ctx, bridge.PruneParams{SyncedBefore: at, Limit: 10}); err != nil || n != 2 {
+		t.Fatalf("prune = %d, %v; want 2", n, err)
+	}
+	if _, ok := s.keys.m[digestOf("ka")]; ok || len(s.keys.m) != 2 {
+		t.Fatalf("after pruning a: keydir %v, want kb and kc only", s.keys.m)
+	}
+	if _, err := s.PurgeDead(ctx, bridge.ReplayParams{IDs: []string{"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.keys.m[digestOf("kc")]; !ok || len(s.keys.m) != 1 {
+		t.Fatalf("after purging b: keydir %v, want kc only", s.keys.m)
+	}
+}
+
+// TestKeydirNeverInventsDuplicates: should memory ever point a key at the
+// wrong record, the record is stored, not acknowledged as somebody else's.
+func TestKeydirNeverInventsDuplicates(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	at := time.Now().UTC()
+	if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("a", "ka", at)}); err != nil {
+		t.Fatal(err)
+	}
+	s.keys.m[digestOf("kb")] = s.keys.m[digestOf("ka")]
+	got, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("b", "kb", at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Duplicate || got[0].ID != "b" {
+		t.Fatalf("Append = %+v, want b stored", got[0])
+	}
+	if got, _ := s.Append(ctx, []bridge.NewRecord{keyedRecord("b2", "kb", at)}); !got[0].Duplicate || got[0].ID != "b" {
+		t.Fatalf("Append = %+v, want a duplicate of b", got[0])
+	}
+}
+
+func TestDigest(t *testing.T) {
+	u := bridge.Update{Module: "m", SessionID: "s", Data: json.RawMessage(`{}`)}
+	hexKey := u.DedupeKey()
+	d := digestOf(hexKey)
+	if got := hex.EncodeToString(d[:]); got != hexKey {
+		t.Fatalf("digest of the 32-hex key %s is %s, want its bytes", hexKey, got)
+	}
+	if digestOf("k") == digestOf("k ") || digestOf(strings.ToUpper(hexKey)) == d {
+		t.Fatal("different keys share a digest")
+	}
+}
+
+// TestLoadKeysReadsTheIndex: opening a store reads the keys from the
+// narrow records_seq_key index, not from the records themselves.
+func TestLoadKeysReadsTheIndex(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	for _, q := range []string{qLoadKeys, qCountKeys} {
+		var plan []string
+		rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if all := strings.Join(plan, "; "); !strings.Contains(all, "COVERING INDEX records_seq_key") {
+			t.Fatalf("plan of %q is %q, want the covering index records_seq_key", q, all)
+		}
+	}
+}
+
+// TestMigrationFromUniqueIndex: a store whose keys were kept in the unique
+// index records_dedupe (migrations 0001-0004) opens with that index gone
+// and every stored key still deduping.
+func TestMigrationFromUniqueIndex(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() < "0005" {
+			b, _ := fs.ReadFile(migrationFS, "migrations/"+e.Name())
+			old[e.Name()] = &fstest.MapFile{Data: b}
+		}
+	}
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: "FULL", Migrations: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := bridge.Update{Module: "m", SessionID: "s", Data: json.RawMessage(`{"n":1}`)}
+	if _, err := db.W.ExecContext(ctx, `INSERT INTO records (id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
+		VALUES ('old-1', 'm', 's', '{"n":1}', 1, 1, ?), ('old-2', 'm', 't', '{}', 2, 2, 'a-test-key'), ('old-3', 'm', 'u', '{}', 3, 3, NULL)`,
+		u.DedupeKey()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, path)
+	defer s.Close()
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'records_dedupe'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("records_dedupe still there (%d, %v)", n, err)
+	}
+	at := time.Now().UTC()
+	got, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("new-1", u.DedupeKey(), at), keyedRecord("new-2", "a-test-key", at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got[0].Duplicate || got[0].ID != "old-1" || !got[1].Duplicate || got[1].ID != "old-2" {
+		t.Fatalf("Append after the migration = %+v, want duplicates of old-1 and old-2", got)
+	}
+}
