@@ -29,7 +29,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	tuneGC()
+	tuneGC(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	producers := make(chan error, 1)
