@@ -105,22 +105,8 @@ func TestLoadKeysReadsTheIndex(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
 	defer s.Close()
 	for _, q := range []string{qLoadKeys, qCountKeys} {
-		var plan []string
-		rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if all := strings.Join(plan, "; "); !strings.Contains(all, "COVERING INDEX records_seq_key") {
-			t.Fatalf("plan of %q is %q, want the covering index records_seq_key", q, all)
+		if plan := queryPlan(t, s.r, q); !strings.Contains(plan, "COVERING INDEX records_seq_key") {
+			t.Fatalf("plan of %q is %q, want the covering index records_seq_key", q, plan)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,21 +38,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"settle retry by seq":  qSettleRetrySeq,
 	} {
 		t.Run(name, func(t *testing.T) {
-			rows, err := s.w.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			all := strings.Join(plan, "; ")
+			all := queryPlan(t, s.w, q)
 			for _, bad := range []string{"SCAN records", "SCAN r ", "SCAN rollups", "SCAN edits", "TEMP B-TREE"} {
 				if strings.Contains(all+" ", bad) {
 					t.Fatalf("plan %q contains %q", all, bad)
@@ -65,4 +52,28 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Log(all)
 		})
 	}
+}
+
+// queryPlan is SQLite's plan for q (parameters bound to NULL), its steps
+// joined by "; ".
+func queryPlan(t *testing.T, db *sql.DB, q string) string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
 }
