@@ -56,6 +56,13 @@ const (
 	qLoadKeys  = `SELECT seq, dedupe_key FROM records INDEXED BY records_seq_key WHERE dedupe_key IS NOT NULL`
 )
 
+// DedupeKeys is how many dedupe keys the store holds in memory.
+func (s *Store) DedupeKeys() int {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	return len(s.keys.m)
+}
+
 // loadKeys reads every stored key into memory.
 func loadKeys(ctx context.Context, db *sql.DB) (map[digest]int64, error) {
 	var n int64
