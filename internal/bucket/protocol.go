@@ -91,13 +91,15 @@ func WireRecords(recs []bridge.Record) []Record {
 
 // Validate returns why the Bucket cannot store r, or "" if it can: it needs
 // an id, a module, and data that is a JSON object.
-func (r Record) Validate() string {
+func (r Record) Validate() string { return r.validate(isObject) }
+
+func (r Record) validate(object func(json.RawMessage) bool) string {
 	switch {
 	case r.ID == "":
 		return "id is required"
 	case r.Module == "":
 		return "module is required"
-	case !isObject(r.Data):
+	case !object(r.Data):
 		return "data must be a JSON object"
 	}
 	return ""
@@ -106,6 +108,11 @@ func (r Record) Validate() string {
 // isObject reports whether data is one JSON object. Data decoded from a
 // request is valid JSON already; the check guards Store.Put's other callers.
 func isObject(data json.RawMessage) bool {
+	return startsObject(data) && json.Valid(data)
+}
+
+// startsObject is isObject for data known to be one JSON value.
+func startsObject(data json.RawMessage) bool {
 	d := bytes.TrimLeft(data, " \t\r\n")
-	return len(d) > 0 && d[0] == '{' && json.Valid(d)
+	return len(d) > 0 && d[0] == '{'
 }

@@ -89,6 +89,22 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, maxBody int64) ([]Rec
 	} else if err != nil {
 		return nil, nil, bridge.Errorf(bridge.EINVALID, "read body: %v", err)
 	}
+	// The usual body decodes whole, in one pass; its records' data is then
+	// known to be JSON, so only its first byte needs a look.
+	var whole struct {
+		Records []Record `json:"records"`
+	}
+	if json.Unmarshal(body, &whole) == nil && whole.Records != nil {
+		results := make([]Result, len(whole.Records))
+		for i, rec := range whole.Records {
+			if msg := rec.validate(startsObject); msg != "" {
+				results[i] = Result{ID: rec.ID, Status: StatusRejected, Error: msg}
+			}
+		}
+		return whole.Records, results, nil
+	}
+	// Otherwise record by record, so that one bad record is rejected alone
+	// and the error names it.
 	var req struct {
 		Records []json.RawMessage `json:"records"`
 	}

@@ -108,6 +108,40 @@ func TestServerBodyLimit(t *testing.T) {
 	}
 }
 
+// TestServerRejectsBadRecordsOfAWellTypedBody: a body that decodes whole
+// (no field of the wrong type) takes the one-pass path; its invalid records
+// are still rejected one by one.
+func TestServerRejectsBadRecordsOfAWellTypedBody(t *testing.T) {
+	run := startBucket(t, bucket.Config{})
+	body := `{"records":[
+		{"id":"ok1","module":"edu","session_id":"s","data":{"a":1},"received_at":"2026-11-29T14:00:00.000000Z"},
+		{"id":"","module":"edu","data":{}},
+		{"id":"nomod","data":{}},
+		{"id":"arr","module":"edu","data":[1,2]},
+		{"id":"str","module":"edu","data":"{}"},
+		{"id":"null","module":"edu","data":null},
+		{"id":"nodata","module":"edu"},
+		{"id":"ok2","module":"fin","data": {"b":[2]}, "extra": true}
+	]}`
+	status, _, answer := post(t, run.URL+"/v1/records", []byte(body))
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, answer)
+	}
+	got := decode[bucket.Response](t, answer).Results
+	want := []string{"stored", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "stored"}
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d: %s", len(got), len(want), answer)
+	}
+	for i, r := range got {
+		if r.Status != want[i] || (r.Status == bucket.StatusRejected) != (r.Error != "") {
+			t.Errorf("result %d = %+v, want %s", i, r, want[i])
+		}
+	}
+	if !strings.Contains(got[3].Error, "data must be a JSON object") || !strings.Contains(got[2].Error, "module") {
+		t.Errorf("reasons do not say what is wrong: %q, %q", got[3].Error, got[2].Error)
+	}
+}
+
 func TestServerRejectsBadRecordsOneByOne(t *testing.T) {
 	run := startBucket(t, bucket.Config{})
 	body := `{"records":[
