@@ -25,6 +25,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"dead letters":      `SELECT seq FROM records WHERE state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
 		"module dead":       `SELECT seq FROM records WHERE module = ? AND state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
 		"prune":             `SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?`,
+		"replay module":     `UPDATE records SET state = 0, attempts = 0, next_attempt_at = ? WHERE state = 2 AND module = ?`,
+		"purge module":      `DELETE FROM records WHERE module = ? AND state = 2 RETURNING module, seq, dedupe_key`,
 		"rollups":           qRollups,
 		"edits":             `SELECT at FROM edits WHERE record = ? ORDER BY id`,
 		"get":               `SELECT seq FROM records WHERE id = ?`,
