@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,86 @@ func TestMigrationFromUniqueIndex(t *testing.T) {
 	}
 	if !got[0].Duplicate || got[0].ID != "old-1" || !got[1].Duplicate || got[1].ID != "old-2" {
 		t.Fatalf("Append after the migration = %+v, want duplicates of old-1 and old-2", got)
+	}
+}
+
+// TestKeydirUnderConcurrentWrites: producers appending overlapping keys
+// while records are synced, die, are pruned and purged: each stored key is
+// in one record, and memory ends up holding exactly the stored keys. Run
+// with -race.
+func TestKeydirUnderConcurrentWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	const producers, perProducer, distinct = 4, 150, 200
+	at := time.Now().UTC()
+	done := make(chan struct{})
+	janitor := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-done:
+				janitor <- nil
+				return
+			default:
+			}
+			// Some records go out and some die, so that both deletes find
+			// something to delete.
+			if _, err := s.w.ExecContext(ctx, `UPDATE records SET state = 1, synced_at = 1
+				WHERE state = 0 AND seq % 3 = 0`); err != nil {
+				janitor <- err
+				return
+			}
+			if _, err := s.w.ExecContext(ctx, `UPDATE records SET state = 2 WHERE state = 0 AND seq % 3 = 1`); err != nil {
+				janitor <- err
+				return
+			}
+			if _, err := s.Prune(ctx, bridge.PruneParams{SyncedBefore: at, Limit: 50}); err != nil {
+				janitor <- err
+				return
+			}
+			if _, err := s.PurgeDead(ctx, bridge.ReplayParams{All: true}); err != nil {
+				janitor <- err
+				return
+			}
+			_ = s.DedupeKeys()
+		}
+	}()
+	errs := make(chan error, producers)
+	for p := range producers {
+		go func() {
+			for i := range perProducer {
+				k := (p*perProducer + i*7) % distinct // producers overlap
+				id := fmt.Sprintf("p%d-%d", p, i)
+				if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord(id, fmt.Sprintf("key-%d", k), at)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range producers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-janitor; err != nil {
+		t.Fatal(err)
+	}
+	var stored, keys int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT dedupe_key) FROM records`).Scan(&stored, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if stored != keys || keys != s.DedupeKeys() {
+		t.Fatalf("%d records, %d distinct keys, %d keys in memory: want all equal", stored, keys, s.DedupeKeys())
+	}
+	if keys == 0 || keys > distinct {
+		t.Fatalf("%d distinct keys stored, want 1..%d", keys, distinct)
+	}
+	var deleted int
+	if err := s.r.QueryRowContext(ctx, `SELECT max(seq) - count(*) FROM records`).Scan(&deleted); err != nil || deleted == 0 {
+		t.Fatalf("prune and purge deleted %d records (%v): the test did not exercise them", deleted, err)
 	}
 }
