@@ -108,6 +108,30 @@ func TestServerBodyLimit(t *testing.T) {
 	}
 }
 
+// postExpecting posts body to /v1/records and checks that it is answered
+// 200 with one result per record, of these ids and statuses, and that a
+// result carries an error exactly when it is rejected.
+func postExpecting(t *testing.T, url, body string, wantIDs, wantStatus []string) []bucket.Result {
+	t.Helper()
+	status, _, answer := post(t, url+"/v1/records", []byte(body))
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, answer)
+	}
+	got := decode[bucket.Response](t, answer).Results
+	if len(got) != len(wantIDs) {
+		t.Fatalf("%d results, want %d: %s", len(got), len(wantIDs), answer)
+	}
+	for i, r := range got {
+		if r.ID != wantIDs[i] || r.Status != wantStatus[i] {
+			t.Errorf("result %d = %+v, want id %q %s", i, r, wantIDs[i], wantStatus[i])
+		}
+		if (r.Status == bucket.StatusRejected) != (r.Error != "") {
+			t.Errorf("result %d: status %s with error %q", i, r.Status, r.Error)
+		}
+	}
+	return got
+}
+
 // TestServerRejectsBadRecordsOfAWellTypedBody: a body that decodes whole
 // (no field of the wrong type) takes the one-pass path; its invalid records
 // are still rejected one by one.
@@ -123,20 +147,9 @@ func TestServerRejectsBadRecordsOfAWellTypedBody(t *testing.T) {
 		{"id":"nodata","module":"edu"},
 		{"id":"ok2","module":"fin","data": {"b":[2]}, "extra": true}
 	]}`
-	status, _, answer := post(t, run.URL+"/v1/records", []byte(body))
-	if status != http.StatusOK {
-		t.Fatalf("status %d: %s", status, answer)
-	}
-	got := decode[bucket.Response](t, answer).Results
-	want := []string{"stored", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "stored"}
-	if len(got) != len(want) {
-		t.Fatalf("%d results, want %d: %s", len(got), len(want), answer)
-	}
-	for i, r := range got {
-		if r.Status != want[i] || (r.Status == bucket.StatusRejected) != (r.Error != "") {
-			t.Errorf("result %d = %+v, want %s", i, r, want[i])
-		}
-	}
+	got := postExpecting(t, run.URL, body,
+		[]string{"ok1", "", "nomod", "arr", "str", "null", "nodata", "ok2"},
+		[]string{"stored", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "stored"})
 	if !strings.Contains(got[3].Error, "data must be a JSON object") || !strings.Contains(got[2].Error, "module") {
 		t.Errorf("reasons do not say what is wrong: %q, %q", got[3].Error, got[2].Error)
 	}
@@ -157,24 +170,9 @@ func TestServerRejectsBadRecordsOneByOne(t *testing.T) {
 		42,
 		{"id":"ok2","module":"fin","data":{ "b" : [ 2 ] }}
 	]}`
-	status, _, answer := post(t, run.URL+"/v1/records", []byte(body))
-	if status != http.StatusOK {
-		t.Fatalf("status %d: %s", status, answer)
-	}
-	got := decode[bucket.Response](t, answer).Results
-	wantIDs := []string{"ok1", "", "", "nomod", "arr", "str", "null", "nodata", "numod", "", "ok2"}
-	wantStatus := []string{"stored", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "stored"}
-	if len(got) != len(wantIDs) {
-		t.Fatalf("%d results, want %d: %s", len(got), len(wantIDs), answer)
-	}
-	for i, r := range got {
-		if r.ID != wantIDs[i] || r.Status != wantStatus[i] {
-			t.Errorf("result %d = %+v, want id %q %s", i, r, wantIDs[i], wantStatus[i])
-		}
-		if (r.Status == bucket.StatusRejected) != (r.Error != "") {
-			t.Errorf("result %d: status %s with error %q", i, r.Status, r.Error)
-		}
-	}
+	got := postExpecting(t, run.URL, body,
+		[]string{"ok1", "", "", "nomod", "arr", "str", "null", "nodata", "numod", "", "ok2"},
+		[]string{"stored", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "stored"})
 	if !strings.Contains(got[4].Error, "data must be a JSON object") || !strings.Contains(got[3].Error, "module") {
 		t.Errorf("reasons do not say what is wrong: %q, %q", got[4].Error, got[3].Error)
 	}
