@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"corebridge/internal/sqlitedb"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -63,21 +65,10 @@ func TestStoreQueryPlans(t *testing.T) {
 		{"after lookup", `SELECT seq FROM records WHERE id = 'x'`, "sqlite_autoindex_records"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+tc.query)
+			p, err := sqlitedb.QueryPlan(context.Background(), s.r, tc.query)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			p := strings.Join(plan, "; ")
 			if !strings.Contains(p, tc.want) || strings.Contains(p, "TEMP B-TREE") {
 				t.Errorf("plan %q: want %s and no sort", p, tc.want)
 			}

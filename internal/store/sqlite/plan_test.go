@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"corebridge/internal/sqlitedb"
 )
 
 // TestQueryPlansUseIndexes: the queries whose cost must not grow with the
@@ -56,26 +58,12 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}
 }
 
-// queryPlan is SQLite's plan for q (parameters bound to NULL), its steps
-// joined by "; ".
+// queryPlan is sqlitedb.QueryPlan, failing t on error.
 func queryPlan(t *testing.T, db *sql.DB, q string) string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+	plan, err := sqlitedb.QueryPlan(context.Background(), db, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(plan, "; ")
+	return plan
 }
