@@ -29,7 +29,6 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	tuneGC(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	producers := make(chan error, 1)

@@ -121,7 +121,6 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	tuneGC(ctx)
 	return serve(ctx, cfg, log, nil)
 }
 
@@ -150,6 +149,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	}
 	// Opening reads every dedupe key into memory (~1.7 s per million).
 	log.Info("store opened", "db", dbPath, "dedupe_keys", store.DedupeKeys(), "took", time.Since(opened).Round(time.Millisecond).String())
+	// After the open, so that the first target counts the keys just read.
+	tuneGC(ctx)
 	defer func() {
 		if err := store.Close(); err != nil {
 			log.Error("close store", "err", err)
