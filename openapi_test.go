@@ -35,7 +35,7 @@ func openapiDoc(t *testing.T) map[string]any {
 // checked too.
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
-	srv := api.NewServer(nil, slog.New(slog.DiscardHandler), api.Config{
+	srv := api.NewServer(nil, nil, nil, slog.New(slog.DiscardHandler), api.Config{
 		Dashboard: &api.Dashboard{Page: http.NotFoundHandler(), Assets: http.NotFoundHandler(), Events: http.NotFoundHandler()},
 	})
 	var routes []string

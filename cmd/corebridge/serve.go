@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"corebridge"
@@ -18,6 +19,7 @@ import (
 	"corebridge/internal/bucket"
 	"corebridge/internal/dashboard"
 	"corebridge/internal/deliver"
+	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
 
@@ -212,17 +214,24 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		Feed: hub.Feed(), Version: buildVersion(), Log: log.With("component", "dashboard"),
 		Summary: func(ctx context.Context) (any, error) { return srv.Summary(ctx) },
 	})
-	srv = api.NewServer(store, log, api.Config{
-		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody), MaxPending: cfg.maxPending,
-		CommitWait: cfg.commitWait,
-		Version:    buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
-		Delivery: fwd.Status, OnCommit: fwd.Notify, Insight: hub,
+	writer := ingest.New(store, log, ingest.Config{MaxPending: cfg.maxPending, Wait: cfg.commitWait,
+		OnCommit: fwd.Notify, Observe: hub.Committed})
+	srv = api.NewServer(store, writer, hub, log, api.Config{
+		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody),
+		Version: buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
+		Delivery: fwd.Status, OnReplay: fwd.Notify,
 		Dashboard:  &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
 		Automation: runs,
 	})
 	hub.SetSnapshot(srv.Summary)
-	srv.Start()
-	defer srv.Stop()
+	// The writer stops after the HTTP server, once requests in flight have
+	// their answers: see the shutdown below.
+	ingestCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIngest()
+	ingestDone := make(chan error, 1)
+	go func() { ingestDone <- writer.Run(ingestCtx) }()
+	stopWriter := sync.OnceValue(func() error { stopIngest(); return <-ingestDone })
+	defer stopWriter()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -312,7 +321,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("shutdown: requests still in flight were cut", "err", err)
 	}
-	srv.Stop()
+	stopWriter()
 	stopBg()
 	if err := g.Wait(); err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
 		runErr = err

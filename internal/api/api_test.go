@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -10,44 +11,106 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"corebridge/internal/api"
 	"corebridge/internal/bridge"
+	"corebridge/internal/ingest"
+	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
 )
 
-// fixture is an API server over a real SQLite store in a temporary directory.
+// fixture is an API server over a real SQLite store in a temporary
+// directory, with its ingest writer running and an insight hub.
 type fixture struct {
 	srv   *api.Server
 	store *sqlite.Store
 	clock *clock
+	hub   *insight.Hub
+
+	stopOnce   sync.Once
+	cancel     context.CancelFunc
+	writerDone chan error
+	commits    atomic.Int64 // group commits that succeeded
+	records    atomic.Int64 // records they wrote
+}
+
+// setup configures a fixture's parts; zero values get their defaults.
+type setup struct {
+	api     api.Config
+	ingest  ingest.Config
+	insight insight.Config
+	// wrap, when set, wraps the store that the API, the writer and the
+	// hub use (the fixture's store field stays the SQLite store).
+	wrap func(bridge.Store) bridge.Store
 }
 
 // newFixture opens a store, starts the server with cfg and stops both when
 // the test ends. cfg.Now defaults to a clock the test controls.
 func newFixture(t testing.TB, cfg api.Config) *fixture {
 	t.Helper()
+	return newFixtureWith(t, setup{api: cfg})
+}
+
+// newFixtureWith is newFixture with the ingest writer's and the insight
+// hub's settings too. The hub shares the API's clock.
+func newFixtureWith(t testing.TB, c setup) *fixture {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bridge.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	f := &fixture{store: st}
-	if cfg.Now == nil {
+	if c.api.Now == nil {
 		f.clock = newClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-		cfg.Now = f.clock.Now
+		c.api.Now = f.clock.Now
 	}
-	f.srv = api.NewServer(st, slog.New(slog.DiscardHandler), cfg)
-	f.srv.Start()
+	var used bridge.Store = st
+	if c.wrap != nil {
+		used = c.wrap(st)
+	}
+	c.insight.Store, c.insight.Now, c.insight.Version = used, c.api.Now, c.api.Version
+	c.insight.StoreKind, c.insight.Delivery = c.api.StoreKind, c.api.Delivery
+	if f.hub, err = insight.New(c.insight); err != nil {
+		t.Fatal(err)
+	}
+	c.ingest.Observe = func(n int, took time.Duration, err error) {
+		f.hub.Committed(n, took, err)
+		if err == nil {
+			f.commits.Add(1)
+			f.records.Add(int64(n))
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	w := ingest.New(used, log, c.ingest)
+	f.srv = api.NewServer(used, w, f.hub, log, c.api)
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel, f.writerDone = cancel, make(chan error, 1)
+	go func() { f.writerDone <- w.Run(ctx) }()
 	t.Cleanup(func() {
-		f.srv.Stop()
+		f.stop(t)
 		if err := st.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
 	})
 	return f
 }
+
+// stop stops the ingest writer: later updates are refused, and it returns
+// once every commit taken in is done. A second stop returns at once.
+func (f *fixture) stop(t testing.TB) {
+	f.stopOnce.Do(func() {
+		f.cancel()
+		if err := <-f.writerDone; err != nil {
+			t.Errorf("ingest writer: %v", err)
+		}
+	})
+}
+
+// commitStats returns how many group commits succeeded, and their records.
+func (f *fixture) commitStats() (commits, records int64) { return f.commits.Load(), f.records.Load() }
 
 func (f *fixture) do(t testing.TB, method, path, body string, header ...string) response {
 	t.Helper()
@@ -64,16 +127,30 @@ func (f *fixture) stats(t testing.TB) bridge.Stats {
 }
 
 // settle leases up to n records of the module with the oldest due head
-// (skipping skip) and settles the first synced of them as synced and the
-// rest as dead, at now. It returns the leased module.
+// (passing over the modules in skip) and settles the first synced of them
+// as synced and the rest as dead, at now. It returns the leased module.
 func (f *fixture) settle(t testing.TB, now time.Time, n, synced int, skip ...string) string {
 	t.Helper()
-	l, err := f.store.Lease(t.Context(), bridge.LeaseParams{Owner: "test", Now: now, TTL: time.Minute, MaxRecords: n, Skip: skip})
-	if err != nil {
-		t.Fatalf("Lease: %v", err)
-	}
-	if l == nil {
-		t.Fatal("Lease: nothing to lease")
+	var l *bridge.Lease
+	for {
+		var err error
+		l, err = f.store.Lease(t.Context(), bridge.LeaseParams{Owner: "test", Now: now, TTL: time.Minute, MaxRecords: n})
+		if err != nil {
+			t.Fatalf("Lease: %v", err)
+		}
+		if l == nil {
+			t.Fatal("Lease: nothing to lease")
+		}
+		if !slices.Contains(skip, l.Module) {
+			break
+		}
+		// Held until the test's lease is taken, so that the next Lease
+		// passes over its module; then released with nothing settled.
+		defer func(held *bridge.Lease) {
+			if err := f.store.Settle(t.Context(), bridge.Settlement{LeaseID: held.ID, Module: held.Module, Now: now}); err != nil {
+				t.Fatalf("release lease of %s: %v", held.Module, err)
+			}
+		}(l)
 	}
 	s := bridge.Settlement{LeaseID: l.ID, Module: l.Module, Now: now}
 	for i, r := range l.Records {

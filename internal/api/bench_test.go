@@ -44,7 +44,7 @@ func BenchmarkUpdateHandler(b *testing.B) {
 	f := newFixture(b, api.Config{Now: time.Now})
 	benchPost(b, f.srv)
 	b.StopTimer()
-	if commits, records := f.srv.CommitStats(); commits > 0 {
+	if commits, records := f.commitStats(); commits > 0 {
 		b.ReportMetric(float64(records)/float64(commits), "records/commit")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/ingest"
 )
 
 // NewCeiling returns the benchmark-only ceiling server: it reads, decodes
@@ -23,7 +24,7 @@ func NewCeiling(maxBody int64) http.Handler {
 			writeError(w, r, slog.Default(), err)
 			return
 		}
-		rec := toRecord(u, bridge.Truncate(time.Now()))
+		rec := ingest.Identify(u, bridge.Truncate(time.Now()))
 		writeJSON(w, http.StatusOK, newUpdateResponse(u.Module, bridge.Appended{
 			ID: rec.ID, SessionID: rec.SessionID, ReceivedAt: rec.ReceivedAt}))
 	}))

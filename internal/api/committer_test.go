@@ -77,7 +77,7 @@ func TestConcurrentIngest(t *testing.T) {
 	if st := f.stats(t); st.Received != producers*each || st.Pending != producers*each {
 		t.Errorf("stats = %+v, want %d received and pending", st, producers*each)
 	}
-	commits, records := f.srv.CommitStats()
+	commits, records := f.commitStats()
 	if records != producers*each {
 		t.Errorf("committed %d records, want %d", records, producers*each)
 	}
@@ -130,7 +130,7 @@ func TestStopWhileSubmitting(t *testing.T) {
 		}
 	}
 	stopped := make(chan struct{})
-	go func() { f.srv.Stop(); close(stopped) }()
+	go func() { f.stop(t); close(stopped) }()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	for _, ch := range []chan struct{}{stopped, done} {
@@ -176,7 +176,7 @@ func TestStopWhileSubmitting(t *testing.T) {
 	if st := f.stats(t); st.Received != int64(ok) {
 		t.Errorf("stored %d records, acknowledged %d", st.Received, ok)
 	}
-	if _, records := f.srv.CommitStats(); records != int64(ok) {
+	if _, records := f.commitStats(); records != int64(ok) {
 		t.Errorf("committed %d records, acknowledged %d", records, ok)
 	}
 
@@ -185,6 +185,6 @@ func TestStopWhileSubmitting(t *testing.T) {
 		r.want(t, http.StatusServiceUnavailable)
 		r = f.do(t, "POST", "/core/updates", `[{"module":"m","data":{}}]`)
 		r.want(t, http.StatusServiceUnavailable)
-		f.srv.Stop() // a second Stop returns at once
+		f.stop(t) // a second stop returns at once
 	})
 }

@@ -132,7 +132,7 @@ func handleReplayDead(s *Server) http.Handler {
 			return
 		}
 		if n > 0 {
-			s.cfg.OnCommit()
+			s.cfg.OnReplay()
 			s.insight.Changed(insight.KindReplayed, p.Module, oneID(p.IDs), n)
 		}
 		s.log.Info("dead letters replayed", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)

@@ -14,6 +14,8 @@ import (
 
 	"corebridge/internal/api"
 	"corebridge/internal/bridge"
+	"corebridge/internal/ingest"
+	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
 )
 
@@ -36,8 +38,14 @@ func BenchmarkStatusRoutes(b *testing.B) {
 	now := time.Now().UTC()
 	for _, n := range sizes {
 		st := seedDay(b, n, now)
-		srv := api.NewServer(st, slog.New(slog.DiscardHandler), api.Config{Now: func() time.Time { return now }})
-		srv.Start()
+		clock := func() time.Time { return now }
+		log := slog.New(slog.DiscardHandler)
+		hub, err := insight.New(insight.Config{Store: st, Now: clock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Only reads are served: the ingest writer need not run.
+		srv := api.NewServer(st, ingest.New(st, log, ingest.Config{}), hub, log, api.Config{Now: clock})
 		for _, path := range []string{"/core/health", "/bucket/status", "/api/summary"} {
 			b.Run(fmt.Sprintf("%s/records=%d", path, n), func(b *testing.B) {
 				durs := make([]time.Duration, 0, b.N)
@@ -55,7 +63,6 @@ func BenchmarkStatusRoutes(b *testing.B) {
 				b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds())/1000, "p99-ms")
 			})
 		}
-		srv.Stop()
 		st.Close()
 	}
 }

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"corebridge/internal/bridge"
-
-	"github.com/google/uuid"
+	"corebridge/internal/ingest"
 )
 
 // updateResponse is the prototype's answer plus record_id (and duplicate,
@@ -45,28 +43,6 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// toRecord gives a valid update its identity: a time-ordered record id, a
-// session id if the producer sent none, and the acceptance time.
-func toRecord(u bridge.Update, now time.Time) bridge.NewRecord {
-	if u.SessionID == "" {
-		// A generated session id cannot repeat, so content dedupe does not apply.
-		u.SessionID = uuid.NewString()
-		if u.IdempotencyKey == "" {
-			return bridge.NewRecord{ID: newID(), Module: u.Module, SessionID: u.SessionID, Data: u.Data, ReceivedAt: now}
-		}
-	}
-	return bridge.NewRecord{ID: newID(), Module: u.Module, SessionID: u.SessionID, Data: u.Data,
-		ReceivedAt: now, DedupeKey: u.DedupeKey()}
-}
-
-func newID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
-}
-
 // handleUpdate is POST /core/update: validate, commit, answer.
 func handleUpdate(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -75,8 +51,8 @@ func handleUpdate(s *Server) http.Handler {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
-		recs := []bridge.NewRecord{toRecord(u, bridge.Truncate(s.cfg.Now()))}
-		res, err := s.commit.submit(r.Context(), recs)
+		recs := []bridge.NewRecord{ingest.Identify(u, bridge.Truncate(s.cfg.Now()))}
+		res, err := s.ingest.Submit(r.Context(), recs)
 		if err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
@@ -139,9 +115,9 @@ func handleUpdates(s *Server) http.Handler {
 		now := bridge.Truncate(s.cfg.Now())
 		recs := make([]bridge.NewRecord, len(ups))
 		for i, u := range ups {
-			recs[i] = toRecord(u, now)
+			recs[i] = ingest.Identify(u, now)
 		}
-		res, err := s.commit.submit(r.Context(), recs)
+		res, err := s.ingest.Submit(r.Context(), recs)
 		if err != nil {
 			s.fail(w, r, "updates", batchModule(recs), len(recs), err)
 			return

@@ -11,6 +11,7 @@ import (
 
 	"corebridge/internal/api"
 	"corebridge/internal/bridge"
+	"corebridge/internal/ingest"
 
 	"github.com/google/uuid"
 )
@@ -422,7 +423,7 @@ func TestBatchTooLarge(t *testing.T) {
 }
 
 func TestBackpressure(t *testing.T) {
-	f := newFixture(t, api.Config{MaxPending: 5})
+	f := newFixtureWith(t, setup{ingest: ingest.Config{MaxPending: 5}})
 	post := func(i int) response {
 		return f.do(t, "POST", "/core/update", fmt.Sprintf(`{"module":"m","data":{"i":%d}}`, i))
 	}

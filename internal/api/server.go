@@ -1,7 +1,8 @@
 // Package api is the Core-facing HTTP API: the prototype's routes
-// (/core/update, /bucket/status, /core/health), batch ingest, health probes
-// and the OpenAPI document. Every accepted record goes through one
-// group-commit writer and is answered only once it is committed.
+// (/core/update, /bucket/status, /core/health), batch ingest, dead-letter
+// actions, the dashboard's JSON routes, health probes and the OpenAPI
+// document: decoding and answers. What happens to an accepted update is
+// ingest's (internal/ingest); the figures it shows are insight's.
 package api
 
 import (
@@ -12,34 +13,27 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 )
 
 // Config holds the API's settings; zero values get the documented defaults.
 type Config struct {
-	MaxBody        int64 // bytes of one /core/update body (default 1 MiB)
-	MaxBatchBody   int64 // bytes of one /core/updates body (default 8 MiB)
-	MaxPending     int64 // refuse ingest past this many pending records (default 1,000,000; <0 = no bound)
-	MaxCommitBatch int   // records per group commit (default 1,024)
-	// CommitWait, if > 0, is how long the group-commit writer may wait for
-	// more requests when several were queued (committer.go; default none).
-	CommitWait  time.Duration
-	Version     string
-	StoreKind   string // "sqlite", "postgres": shown in health
-	OpenAPIJSON []byte // served at /openapi.json
-	Started     time.Time
-	Now         func() time.Time
+	MaxBody      int64 // bytes of one /core/update body (default 1 MiB)
+	MaxBatchBody int64 // bytes of one /core/updates body (default 8 MiB)
+	Version      string
+	StoreKind    string // "sqlite", "postgres": shown in health
+	OpenAPIJSON  []byte // served at /openapi.json
+	Started      time.Time
+	Now          func() time.Time
 	// StaleAfter: health is degraded while the oldest pending record is
 	// older than this (default 5 min).
 	StaleAfter time.Duration
 	// Delivery, when set, reports the forwarder's view of the Bucket.
 	Delivery func() bridge.DeliveryStatus
-	// OnCommit, when set, is called after records are committed or
-	// replayed, to wake the forwarder.
-	OnCommit func()
-	// Insight receives what ingest does and computes the 24 h figures; nil
-	// gets a hub over the store with no log files.
-	Insight *insight.Hub
+	// OnReplay, when set, is called after dead letters are replayed, to
+	// wake the forwarder.
+	OnReplay func()
 	// Dashboard, when set, is served at / (page), /assets/ and
 	// /api/events (server-sent events).
 	Dashboard *Dashboard
@@ -60,17 +54,11 @@ func (c *Config) defaults() {
 	if c.MaxBatchBody <= 0 {
 		c.MaxBatchBody = 8 << 20
 	}
-	if c.MaxPending == 0 {
-		c.MaxPending = 1_000_000
-	}
-	if c.MaxCommitBatch <= 0 {
-		c.MaxCommitBatch = 1024
-	}
 	if c.StaleAfter <= 0 {
 		c.StaleAfter = 5 * time.Minute
 	}
-	if c.OnCommit == nil {
-		c.OnCommit = func() {}
+	if c.OnReplay == nil {
+		c.OnReplay = func() {}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -80,13 +68,12 @@ func (c *Config) defaults() {
 	}
 }
 
-// Server is the API: an http.Handler plus its group-commit writer, which
-// Start and Stop run.
+// Server is the API, an http.Handler.
 type Server struct {
 	cfg      Config
 	store    bridge.Store
 	log      *slog.Logger
-	commit   *committer
+	ingest   *ingest.Writer
 	insight  *insight.Hub
 	mux      *http.ServeMux
 	patterns []string
@@ -96,32 +83,15 @@ type Server struct {
 	pingErr error
 }
 
-// NewServer wires the API over store. Call Start before serving and Stop
-// after the HTTP server has shut down.
-func NewServer(store bridge.Store, log *slog.Logger, cfg Config) *Server {
+// NewServer wires the API over store: updates go to the writer w (which
+// the caller runs), what happens is reported to hub, which also computes
+// the figures shown.
+func NewServer(store bridge.Store, w *ingest.Writer, hub *insight.Hub, log *slog.Logger, cfg Config) *Server {
 	cfg.defaults()
-	maxPending := cfg.MaxPending
-	if maxPending < 0 {
-		maxPending = 0
-	}
-	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), insight: cfg.Insight,
-		commit: newCommitter(store, log, cfg.MaxCommitBatch, maxPending, cfg.CommitWait)}
-	if s.insight == nil {
-		// No log files, so New cannot fail on a path.
-		s.insight, _ = insight.New(insight.Config{Store: store, Now: cfg.Now, Log: log,
-			Version: cfg.Version, StoreKind: cfg.StoreKind, Delivery: cfg.Delivery})
-	}
-	s.commit.afterCommit = cfg.OnCommit
-	s.commit.observe = s.insight.Committed
+	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), ingest: w, insight: hub}
 	s.routes()
 	return s
 }
-
-// Start runs the group-commit writer.
-func (s *Server) Start() { go s.commit.run() }
-
-// Stop refuses new ingest and returns once every commit taken in is done.
-func (s *Server) Stop() { s.commit.stop() }
 
 // ServeHTTP serves the API. The router's own 404 and 405 answers are
 // rewritten as the API's JSON error body, so that every error a client
@@ -172,11 +142,6 @@ func (e *routerError) Write(b []byte) (int, error) {
 		return len(b), nil // the router's plain-text body is dropped
 	}
 	return e.ResponseWriter.Write(b)
-}
-
-// CommitStats returns how many group commits and records were written.
-func (s *Server) CommitStats() (commits, records int64) {
-	return s.commit.commits.Load(), s.commit.records.Load()
 }
 
 // Patterns returns the patterns of every route, as registered.

@@ -198,7 +198,7 @@ const pingEvery = 5 * time.Second
 // store that broke while nobody was sending is noticed too, while health
 // stays cheap to poll.
 func (s *Server) writable(ctx context.Context) error {
-	if e := s.commit.storeError(); e != "" {
+	if s.insight.LastCommitFailed() {
 		return errors.New("the last commit failed")
 	}
 	s.pingMu.Lock()

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"corebridge/internal/api"
 	"corebridge/internal/bridge"
-	"corebridge/internal/store/sqlite"
 )
 
 func TestBucketStatus(t *testing.T) {
@@ -232,14 +229,8 @@ func (unwritable) Ping(context.Context) error { return errors.New("disk full") }
 // TestHealthDownWhenStoreUnwritable: health is down, saying why, when the
 // store cannot take a write, even with no ingest to notice it.
 func TestHealthDownWhenStoreUnwritable(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	srv := api.NewServer(unwritable{st}, slog.New(slog.DiscardHandler), api.Config{})
-	srv.Start()
-	defer srv.Stop()
+	f := newFixtureWith(t, setup{wrap: func(st bridge.Store) bridge.Store { return unwritable{st} }})
+	srv := f.srv
 	r := serve(t, srv, "GET", "/core/health", "")
 	r.want(t, http.StatusOK)
 	m := r.object(t)

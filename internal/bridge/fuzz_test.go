@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/ingest"
 )
 
 // The seed corpora live in testdata/fuzz/<FuzzName>/ and run as ordinary
@@ -31,7 +32,7 @@ func FuzzDecodeUpdate(f *testing.F) {
 			again.SessionID != u.SessionID || again.IdempotencyKey != u.IdempotencyKey {
 			t.Fatalf("re-encoded update differs: %+v, was %+v", again, u)
 		}
-		if again.DedupeKey() != u.DedupeKey() {
+		if ingest.DedupeKey(again) != ingest.DedupeKey(u) {
 			t.Fatal("re-encoded update has another dedupe key")
 		}
 	})

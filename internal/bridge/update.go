@@ -2,8 +2,6 @@ package bridge
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,28 +27,6 @@ type Update struct {
 	// IdempotencyKey, when set, is what identifies the update for dedupe
 	// instead of its content.
 	IdempotencyKey string
-}
-
-// DedupeKey returns the key under which duplicates of u are recognised
-// (guarantee 6): the idempotency key when there is one, else module +
-// session_id + data. An update without either has no key: it is always new.
-func (u Update) DedupeKey() string {
-	h := sha256.New()
-	switch {
-	case u.IdempotencyKey != "":
-		h.Write([]byte("k\x00"))
-		h.Write([]byte(u.IdempotencyKey))
-	case u.SessionID != "":
-		h.Write([]byte("c\x00"))
-		h.Write([]byte(u.Module))
-		h.Write([]byte{0})
-		h.Write([]byte(u.SessionID))
-		h.Write([]byte{0})
-		h.Write(u.Data)
-	default:
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // DecodeUpdate parses and validates the body of POST /core/update. On

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -50,6 +51,8 @@ type Hub struct {
 
 	mu      sync.Mutex
 	pending bridge.RollupSet // counts not yet in the store
+
+	commitFailed atomic.Bool // the last group commit failed
 
 	// wireMu guards what is wired in after New (cfg.Delivery, snapshot):
 	// the forwarder and the API are built after the hub they report to.

@@ -31,14 +31,18 @@ func (h *Hub) Ingest(route, module string, code, n int) {
 	h.mu.Unlock()
 }
 
-// Committed observes one group commit.
-func (h *Hub) Committed(records int, took time.Duration) {
+// Committed observes one group commit of the ingest writer, failed or not.
+func (h *Hub) Committed(records int, took time.Duration, err error) {
 	if h == nil {
 		return
 	}
+	h.commitFailed.Store(err != nil)
 	h.metrics.commitSize.Observe(float64(records))
 	h.metrics.commitTime.Observe(took.Seconds())
 }
+
+// LastCommitFailed says whether the last group commit failed.
+func (h *Hub) LastCommitFailed() bool { return h != nil && h.commitFailed.Load() }
 
 // coreSyncLine is a line of logs/core_sync.log.
 type coreSyncLine struct {

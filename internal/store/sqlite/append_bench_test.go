@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/ingest"
 	"corebridge/internal/store/sqlite"
 
 	"github.com/google/uuid"
@@ -105,7 +106,7 @@ func filler(keyed bool) func(b *testing.B, s *sqlite.Store, n int) {
 			recs[i] = bridge.NewRecord{ID: uuid.Must(uuid.NewV7()).String(), Module: u.Module, SessionID: u.SessionID,
 				Data: u.Data, ReceivedAt: now}
 			if keyed {
-				recs[i].DedupeKey = u.DedupeKey()
+				recs[i].DedupeKey = ingest.DedupeKey(u)
 			}
 		}
 		return recs

@@ -1,4 +1,4 @@
-package api
+package ingest
 
 import (
 	"context"
@@ -41,16 +41,23 @@ func (g *gatedStore) commits() []int {
 	return append([]int(nil), g.sizes...)
 }
 
-func startCommitter(t *testing.T, st bridge.Store, wait time.Duration) *committer {
-	c := newCommitter(st, slog.New(slog.NewTextHandler(io.Discard, nil)), 1024, 0, wait)
-	go c.run()
-	t.Cleanup(c.stop)
-	return c
+func startCommitter(t *testing.T, st bridge.Store, wait time.Duration) *Writer {
+	w := New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{MaxPending: -1, Wait: wait})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return w
 }
 
-func submitOne(t *testing.T, c *committer, id string, wg *sync.WaitGroup) {
+func submitOne(t *testing.T, w *Writer, id string, wg *sync.WaitGroup) {
 	wg.Go(func() {
-		if _, err := c.submit(context.Background(), []bridge.NewRecord{{ID: id}}); err != nil {
+		if _, err := w.Submit(context.Background(), []bridge.NewRecord{{ID: id}}); err != nil {
 			t.Error(err)
 		}
 	})

@@ -1,0 +1,230 @@
+// Package ingest is what happens to an update between the HTTP handler and
+// the store: its identity (record id, session id, dedupe key) and the one
+// group-commit writer that every ingest request shares, with backpressure.
+// A record is acknowledged only once the writer has committed it.
+package ingest
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBatch   = 1024      // records per group commit
+	DefaultMaxPending = 1_000_000 // records waiting for delivery before ingest refuses
+)
+
+// Config holds the writer's settings; zero values get the defaults.
+type Config struct {
+	// MaxBatch bounds the records of one group commit (default DefaultMaxBatch).
+	MaxBatch int
+	// MaxPending refuses ingest past this many pending records (default
+	// DefaultMaxPending; < 0 = no bound).
+	MaxPending int64
+	// Wait, if > 0, is how long the writer may wait for more requests when
+	// several were queued (see Writer; default none).
+	Wait time.Duration
+	// OnCommit, when set, is called after records are committed, to wake
+	// the forwarder.
+	OnCommit func()
+	// Observe, when set, is told of every group commit: its records, how
+	// long it took and whether it failed.
+	Observe func(records int, took time.Duration, err error)
+}
+
+// Writer is the one group-commit writer that every ingest request shares,
+// so that acknowledged means stored and many requests share one fsync. It
+// takes whatever requests are waiting when it is free, up to MaxBatch
+// records, writes them in one transaction and then answers each. Under
+// load the queue fills itself while the previous commit runs. With a wait
+// set (off by default), when it finds several requests waiting it waits up
+// to that long for more, so that one commit and one fsync serve more
+// records (the idea of PostgreSQL's commit_delay with commit_siblings).
+// That saves CPU when the cores are the bound (many producers, delivery
+// sharing the machine) and costs throughput when the writer is (few
+// producers): see docs/benchmarks.md.
+type Writer struct {
+	store      bridge.Store
+	log        *slog.Logger
+	maxBatch   int
+	maxPending int64 // 0: no bound
+	wait       time.Duration
+	onCommit   func()
+	observe    func(records int, took time.Duration, err error)
+
+	in   chan *commitReq // unbuffered: a send pairs with the writer, so nothing is stranded at stop
+	quit chan struct{}
+	once sync.Once
+
+	pending int64 // writer goroutine only: at least the pending records in the store
+}
+
+type commitReq struct {
+	recs []bridge.NewRecord
+	res  []bridge.Appended
+	err  error
+	done chan struct{}
+}
+
+// New returns a writer over store; Run runs it.
+func New(store bridge.Store, log *slog.Logger, cfg Config) *Writer {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	switch {
+	case cfg.MaxPending == 0:
+		cfg.MaxPending = DefaultMaxPending
+	case cfg.MaxPending < 0:
+		cfg.MaxPending = 0
+	}
+	return &Writer{
+		store: store, log: log, maxBatch: cfg.MaxBatch, maxPending: cfg.MaxPending, wait: cfg.Wait,
+		onCommit: cfg.OnCommit, observe: cfg.Observe,
+		in: make(chan *commitReq), quit: make(chan struct{}),
+	}
+}
+
+// Submit hands recs to the writer and waits until they are committed (or
+// refused). The caller's context only bounds the wait to be taken in; once
+// taken, the commit completes and its result is returned, so that a record
+// is never stored without its producer being answered while it still waits.
+func (w *Writer) Submit(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+	req := &commitReq{recs: recs, done: make(chan struct{})}
+	select {
+	case w.in <- req:
+	case <-w.quit:
+		return nil, bridge.Errorf(bridge.EUNAVAILABLE, "shutting down")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	<-req.done
+	return req.res, req.err
+}
+
+// Run commits what is submitted until ctx ends. Then Submit refuses new
+// records, and Run commits whatever is still being handed in and returns
+// nil: every commit taken in is done. Run must be called once.
+func (w *Writer) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { w.once.Do(func() { close(w.quit) }) })
+	defer stop()
+	if w.maxPending > 0 {
+		w.readPending()
+	}
+	for {
+		var first *commitReq
+		select {
+		case first = <-w.in:
+		case <-w.quit:
+			for {
+				select {
+				case r := <-w.in:
+					w.commit([]*commitReq{r})
+				default:
+					return nil
+				}
+			}
+		}
+		group, n := []*commitReq{first}, len(first.recs)
+	drain:
+		for n < w.maxBatch {
+			select {
+			case r := <-w.in:
+				group = append(group, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		if w.wait > 0 && n < w.maxBatch {
+			group = w.gather(group, n)
+		}
+		w.commit(group)
+	}
+}
+
+// gather waits up to w.wait for more requests, when the ones found
+// waiting show that producers are sending concurrently: until the group
+// is twice what queued during the last commit. A lone request (the
+// producers are idle, or there is just one) never waits.
+func (w *Writer) gather(group []*commitReq, n int) []*commitReq {
+	if len(group) < 2 {
+		return group
+	}
+	want := min(2*n, w.maxBatch)
+	t := time.NewTimer(w.wait)
+	defer t.Stop()
+	for n < want {
+		select {
+		case r := <-w.in:
+			group = append(group, r)
+			n += len(r.recs)
+		case <-t.C:
+			return group
+		case <-w.quit:
+			return group
+		}
+	}
+	return group
+}
+
+func (w *Writer) commit(group []*commitReq) {
+	// Backpressure: refuse requests that would take the queue over
+	// maxPending. The estimate only grows between store readings, so it is
+	// re-read before refusing anyone (once per group, so that a flood of
+	// refused requests does not become a flood of store reads).
+	admitted := group[:0:0]
+	var recs []bridge.NewRecord
+	reread := false
+	for _, r := range group {
+		if w.maxPending > 0 && w.pending+int64(len(r.recs)) > w.maxPending && !reread {
+			w.readPending()
+			reread = true
+		}
+		if w.maxPending > 0 && w.pending+int64(len(r.recs)) > w.maxPending {
+			r.err = &bridge.Error{Code: bridge.EUNAVAILABLE,
+				Message: "queue is full: too many records waiting for delivery; retry later"}
+			close(r.done)
+			continue
+		}
+		w.pending += int64(len(r.recs))
+		admitted = append(admitted, r)
+		recs = append(recs, r.recs...)
+	}
+	if len(admitted) == 0 {
+		return
+	}
+	start := time.Now()
+	res, err := w.store.Append(context.Background(), recs)
+	if w.observe != nil {
+		w.observe(len(recs), time.Since(start), err)
+	}
+	if err != nil {
+		w.log.Error("commit failed", "records", len(recs), "err", err)
+	} else if w.onCommit != nil {
+		w.onCommit()
+	}
+	i := 0
+	for _, r := range admitted {
+		if err != nil {
+			r.err = err
+		} else {
+			r.res = res[i : i+len(r.recs)]
+		}
+		i += len(r.recs)
+		close(r.done)
+	}
+}
+
+func (w *Writer) readPending() {
+	st, err := w.store.Stats(context.Background())
+	if err != nil {
+		w.log.Error("read pending count", "err", err)
+		return
+	}
+	w.pending = st.Pending
+}
