@@ -178,6 +178,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	}
 	hub, err := insight.New(insight.Config{
 		Store: store, Log: log.With("component", "insight"), Version: buildVersion(), StoreKind: "sqlite",
+		StaleAfter:  cfg.staleAfter,
 		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
 		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
 		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,
@@ -204,7 +205,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	if err != nil {
 		return err
 	}
-	var srv *api.Server
+
 	var runner *automation.Runner // set once the listen address is known
 	var runs func() any
 	if jobs != nil {
@@ -212,18 +213,16 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	}
 	dash := dashboard.New(dashboard.Config{
 		Feed: hub.Feed(), Version: buildVersion(), Log: log.With("component", "dashboard"),
-		Summary: func(ctx context.Context) (any, error) { return srv.Summary(ctx) },
+		Summary: func(ctx context.Context) (any, error) { return hub.Health(ctx), nil },
 	})
 	writer := ingest.New(store, log, ingest.Config{MaxPending: cfg.maxPending, Wait: cfg.commitWait,
 		OnCommit: fwd.Notify, Observe: hub.Committed})
-	srv = api.NewServer(store, writer, hub, log, api.Config{
+	srv := api.NewServer(store, writer, hub, log, api.Config{
 		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody),
-		Version: buildVersion(), StoreKind: "sqlite", OpenAPIJSON: doc, StaleAfter: cfg.staleAfter,
-		Delivery: fwd.Status, OnReplay: fwd.Notify,
+		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: fwd.Notify,
 		Dashboard:  &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
 		Automation: runs,
 	})
-	hub.SetSnapshot(srv.Summary)
 	// The writer stops after the HTTP server, once requests in flight have
 	// their answers: see the shutdown below.
 	ingestCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))

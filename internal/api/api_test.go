@@ -72,7 +72,6 @@ func newFixtureWith(t testing.TB, c setup) *fixture {
 		used = c.wrap(st)
 	}
 	c.insight.Store, c.insight.Now, c.insight.Version = used, c.api.Now, c.api.Version
-	c.insight.StoreKind, c.insight.Delivery = c.api.StoreKind, c.api.Delivery
 	if f.hub, err = insight.New(c.insight); err != nil {
 		t.Fatal(err)
 	}

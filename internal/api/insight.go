@@ -11,7 +11,7 @@ import (
 // header and KPI cards show (the same body as /core/health).
 func handleSummary(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.health(r.Context()))
+		writeJSON(w, http.StatusOK, s.insight.Health(r.Context()))
 	})
 }
 

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -19,18 +18,13 @@ import (
 
 // Config holds the API's settings; zero values get the documented defaults.
 type Config struct {
-	MaxBody      int64 // bytes of one /core/update body (default 1 MiB)
-	MaxBatchBody int64 // bytes of one /core/updates body (default 8 MiB)
-	Version      string
-	StoreKind    string // "sqlite", "postgres": shown in health
+	MaxBody      int64  // bytes of one /core/update body (default 1 MiB)
+	MaxBatchBody int64  // bytes of one /core/updates body (default 8 MiB)
+	Version      string // shown at the index
 	OpenAPIJSON  []byte // served at /openapi.json
-	Started      time.Time
-	Now          func() time.Time
-	// StaleAfter: health is degraded while the oldest pending record is
-	// older than this (default 5 min).
-	StaleAfter time.Duration
-	// Delivery, when set, reports the forwarder's view of the Bucket.
-	Delivery func() bridge.DeliveryStatus
+	// Now is the acceptance time of records and the time silence is judged
+	// at (default time.Now).
+	Now func() time.Time
 	// OnReplay, when set, is called after dead letters are replayed, to
 	// wake the forwarder.
 	OnReplay func()
@@ -54,17 +48,11 @@ func (c *Config) defaults() {
 	if c.MaxBatchBody <= 0 {
 		c.MaxBatchBody = 8 << 20
 	}
-	if c.StaleAfter <= 0 {
-		c.StaleAfter = 5 * time.Minute
-	}
 	if c.OnReplay == nil {
 		c.OnReplay = func() {}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
-	}
-	if c.Started.IsZero() {
-		c.Started = c.Now()
 	}
 }
 
@@ -77,10 +65,6 @@ type Server struct {
 	insight  *insight.Hub
 	mux      *http.ServeMux
 	patterns []string
-
-	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
-	pingAt  time.Time
-	pingErr error
 }
 
 // NewServer wires the API over store: updates go to the writer w (which

@@ -12,6 +12,7 @@ import (
 
 	"corebridge/internal/api"
 	"corebridge/internal/bridge"
+	"corebridge/internal/insight"
 )
 
 func TestBucketStatus(t *testing.T) {
@@ -80,8 +81,8 @@ func TestHealth(t *testing.T) {
 	clk := newClock(t0)
 	// StaleAfter is longer than the test's day, so that status stays ok;
 	// TestHealthDegraded covers staleness.
-	f := newFixture(t, api.Config{Now: clk.Now, Started: t0.Add(-10 * time.Second), Version: "v-test", StoreKind: "sqlite",
-		StaleAfter: 48 * time.Hour})
+	f := newFixtureWith(t, setup{api: api.Config{Now: clk.Now, Version: "v-test"},
+		insight: insight.Config{Started: t0.Add(-10 * time.Second), StoreKind: "sqlite", StaleAfter: 48 * time.Hour}})
 
 	get := func(t *testing.T) map[string]any {
 		t.Helper()
@@ -179,10 +180,11 @@ func TestHealthDegraded(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clk := newClock(t0)
 	breaker := "closed"
-	f := newFixture(t, api.Config{Now: clk.Now, StaleAfter: 5 * time.Minute, Delivery: func() bridge.DeliveryStatus {
-		return bridge.DeliveryStatus{BucketURL: "http://bucket.test", Reachable: breaker == "closed", Breaker: breaker,
-			BreakerOpened: t0, LastError: "connection refused"}
-	}})
+	f := newFixtureWith(t, setup{api: api.Config{Now: clk.Now}, insight: insight.Config{StaleAfter: 5 * time.Minute,
+		Delivery: func() bridge.DeliveryStatus {
+			return bridge.DeliveryStatus{BucketURL: "http://bucket.test", Reachable: breaker == "closed", Breaker: breaker,
+				BreakerOpened: t0, LastError: "connection refused"}
+		}}})
 	f.do(t, "POST", "/core/update", `{"module":"m","data":{}}`).want(t, http.StatusOK)
 	health := func() map[string]any {
 		r := f.do(t, "GET", "/core/health", "")

@@ -18,10 +18,15 @@ type Config struct {
 	Now       func() time.Time
 	Log       *slog.Logger
 	Version   string
-	StoreKind string
+	StoreKind string // "sqlite", "postgres": shown in health and metrics
 	Silence   SilenceConfig
-	// Delivery, when set, reports the forwarder's view (breaker state) for
-	// the metrics.
+	// Started is when the bridge started, for uptime (default: New's now).
+	Started time.Time
+	// StaleAfter: health is degraded while the oldest pending record is
+	// older than this (default DefaultStaleAfter).
+	StaleAfter time.Duration
+	// Delivery, when set, reports the forwarder's view of the Bucket
+	// (reachable, breaker state) for health and the metrics.
 	Delivery func() bridge.DeliveryStatus
 	// Log files; an empty path turns the file off.
 	CoreSyncLog     string // one line per accepted record
@@ -54,10 +59,13 @@ type Hub struct {
 
 	commitFailed atomic.Bool // the last group commit failed
 
-	// wireMu guards what is wired in after New (cfg.Delivery, snapshot):
-	// the forwarder and the API are built after the hub they report to.
-	wireMu   sync.Mutex
-	snapshot func(context.Context) (any, error)
+	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
+	pingAt  time.Time
+	pingErr error
+
+	// wireMu guards cfg.Delivery, wired in after New: the forwarder is
+	// built after the hub it reports to.
+	wireMu sync.Mutex
 }
 
 // New builds a hub and opens its log files.
@@ -76,6 +84,12 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = DefaultStaleAfter
+	}
+	if cfg.Started.IsZero() {
+		cfg.Started = cfg.Now()
 	}
 	cfg.Silence.defaults()
 	h := &Hub{cfg: cfg, log: cfg.Log, feed: NewFeed(), win: window{store: cfg.Store},
@@ -141,14 +155,6 @@ func (h *Hub) delivery() func() bridge.DeliveryStatus {
 	h.wireMu.Lock()
 	defer h.wireMu.Unlock()
 	return h.cfg.Delivery
-}
-
-// SetSnapshot sets what the metrics log writes every MetricsInterval (the
-// health figures, built by the API).
-func (h *Hub) SetSnapshot(fn func(context.Context) (any, error)) {
-	h.wireMu.Lock()
-	h.snapshot = fn
-	h.wireMu.Unlock()
 }
 
 // Run flushes counts to the store and writes metrics snapshots until ctx
@@ -243,16 +249,9 @@ func (h *Hub) Series(ctx context.Context, name string) (Series, error) {
 }
 
 func (h *Hub) writeSnapshot(ctx context.Context) {
-	h.wireMu.Lock()
-	fn := h.snapshot
-	h.wireMu.Unlock()
-	if h.snap == nil || fn == nil {
+	if h.snap == nil {
 		return
 	}
-	v, err := fn(ctx)
-	if err != nil {
-		h.log.Warn("insight: metrics snapshot", "err", err)
-		return
-	}
+	v := h.Health(ctx)
 	h.snap.Append(func(b []byte) []byte { return appendJSONLine(b, v) })
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,14 @@ func TestLogFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub.SetSnapshot(func(ctx context.Context) (any, error) { return map[string]any{"status": "ok", "pending_queue": 7}, nil })
+	// The metrics log's snapshot is the health verdict: seven pending records.
+	seven := make([]bridge.NewRecord, 7)
+	for i := range seven {
+		seven[i] = bridge.NewRecord{ID: fmt.Sprintf("p%d", i), Module: "edu", SessionID: "s", Data: json.RawMessage(`{}`), ReceivedAt: bridge.Now()}
+	}
+	if _, err := st.Append(t.Context(), seven); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- hub.Run(ctx) }()

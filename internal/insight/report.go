@@ -41,9 +41,6 @@ func (h *Hub) Committed(records int, took time.Duration, err error) {
 	h.metrics.commitTime.Observe(took.Seconds())
 }
 
-// LastCommitFailed says whether the last group commit failed.
-func (h *Hub) LastCommitFailed() bool { return h != nil && h.commitFailed.Load() }
-
 // coreSyncLine is a line of logs/core_sync.log.
 type coreSyncLine struct {
 	Timestamp string          `json:"timestamp"`

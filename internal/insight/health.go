@@ -1,0 +1,156 @@
+package insight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// DefaultStaleAfter is how old the oldest pending record may be before
+// health says degraded.
+const DefaultStaleAfter = 5 * time.Minute
+
+// Health is the verdict on the bridge and the figures behind it: the body
+// of /core/health and /api/summary (the prototype's fields first), the
+// dashboard's summary event and the metrics log's snapshot. Status is "ok",
+// "degraded" or "down"; Reasons says why when it is not ok. Every 24 h
+// figure comes from the rollups (Figures documents the definitions).
+type Health struct {
+	Status          string  `json:"status"`
+	UptimeS         float64 `json:"uptime_s"`
+	LastSyncTS      string  `json:"last_sync_ts"`
+	PendingQueue    int64   `json:"pending_queue"`
+	ErrorCount24h   int64   `json:"error_count_24h"`
+	AvgLatencyMs24h float64 `json:"avg_latency_ms_24h"`
+
+	Version   string   `json:"version"`
+	Store     string   `json:"store"`
+	Now       string   `json:"now"`
+	StartedAt string   `json:"started_at"`
+	Reasons   []string `json:"reasons"`
+
+	QueueDepth        int64    `json:"queue_depth"`
+	OldestPendingAgeS float64  `json:"oldest_pending_age_s"`
+	DrainETAS         *float64 `json:"drain_eta_s"`
+	SyncRatePerS      float64  `json:"sync_rate_per_s"`
+
+	SyncSuccessPct24h *float64 `json:"sync_success_pct_24h"`
+	P50LatencyMs24h   float64  `json:"p50_latency_ms_24h"`
+	P95LatencyMs24h   float64  `json:"p95_latency_ms_24h"`
+	P99LatencyMs24h   float64  `json:"p99_latency_ms_24h"`
+	Received24h       int64    `json:"received_24h"`
+	Duplicates24h     int64    `json:"duplicates_24h"`
+	Rejected24h       int64    `json:"rejected_24h"`
+	Synced24h         int64    `json:"synced_24h"`
+	Failed24h         int64    `json:"failed_24h"`
+	Dead24h           int64    `json:"dead_24h"`
+	Replayed24h       int64    `json:"replayed_24h"`
+	FailedAttempts24h int64    `json:"failed_attempts_24h"`
+	IngestErrors24h   int64    `json:"ingest_errors_24h"`
+
+	ReceivedTotal int64    `json:"received_total"`
+	SyncedTotal   int64    `json:"synced_total"`
+	DeadCount     int64    `json:"dead_count"`
+	SilentModules []string `json:"silent_modules"`
+
+	BucketURL       string `json:"bucket_url"`
+	BucketReachable bool   `json:"bucket_reachable"`
+	Breaker         string `json:"breaker"`
+	LastDeliveryErr string `json:"last_delivery_error,omitempty"`
+}
+
+// Health judges the bridge at the hub's now: down when the store cannot be
+// read or written; degraded when the breaker is open, the oldest pending
+// record is older than StaleAfter, a module is silent or the 24 h figures
+// cannot be read; else ok.
+func (h *Hub) Health(ctx context.Context) Health {
+	if h == nil {
+		return Health{Status: "down", Reasons: []string{"insight is not running"}, SilentModules: []string{}}
+	}
+	now := h.cfg.Now()
+	v := Health{Status: "ok", UptimeS: now.Sub(h.cfg.Started).Seconds(), Version: h.cfg.Version, Store: h.cfg.StoreKind,
+		Now: bridge.FormatTime(now), StartedAt: bridge.FormatTime(h.cfg.Started), Reasons: []string{}, SilentModules: []string{}}
+	down := func(reason string) { v.Status, v.Reasons = "down", append(v.Reasons, reason) }
+	degraded := func(reason string) {
+		if v.Status == "ok" {
+			v.Status = "degraded"
+		}
+		v.Reasons = append(v.Reasons, reason)
+	}
+	var d bridge.DeliveryStatus
+	if fn := h.delivery(); fn != nil {
+		d = fn()
+		v.BucketURL, v.BucketReachable, v.Breaker, v.LastDeliveryErr = d.BucketURL, d.Reachable, d.Breaker, d.LastError
+	}
+	st, err := h.cfg.Store.Stats(ctx)
+	if err != nil {
+		h.log.Error("health: read stats", "err", err)
+		down("store cannot be read")
+		return v
+	}
+	v.LastSyncTS = bridge.FormatTime(st.LastSyncAt)
+	v.PendingQueue, v.QueueDepth, v.ReceivedTotal, v.SyncedTotal, v.DeadCount = st.Pending, st.Pending, st.Received, st.Synced, st.Dead
+	if !st.OldestPendingAt.IsZero() {
+		v.OldestPendingAgeS = max(0, now.Sub(st.OldestPendingAt).Seconds())
+	}
+	if f, err := h.Figures(ctx); err != nil {
+		h.log.Error("health: read rollups", "err", err)
+		degraded("24 h figures cannot be read: " + err.Error())
+	} else {
+		t := f.Totals
+		v.SyncSuccessPct24h, v.AvgLatencyMs24h = f.SyncSuccessPct, f.AvgLatencyMs
+		v.P50LatencyMs24h, v.P95LatencyMs24h, v.P99LatencyMs24h = f.P50LatencyMs, f.P95LatencyMs, f.P99LatencyMs
+		v.Received24h, v.Duplicates24h, v.Rejected24h, v.Synced24h = t.Received, t.Duplicates, t.Rejected, t.Synced
+		v.Failed24h, v.Dead24h, v.Replayed24h, v.IngestErrors24h = t.Failed, t.Dead, t.Replayed, t.IngestErrors
+		v.FailedAttempts24h, v.ErrorCount24h = t.Failed+t.Dead, f.ErrorCount
+		v.SyncRatePerS = f.SyncRate
+		v.DrainETAS = DrainETA(st.Pending, f.SyncRate)
+	}
+	if v.Breaker == "open" {
+		degraded(fmt.Sprintf("bucket unreachable since %s (circuit breaker open): %s",
+			bridge.FormatTime(d.BreakerOpened), d.LastError))
+	}
+	if age := time.Duration(v.OldestPendingAgeS * float64(time.Second)); age > h.cfg.StaleAfter {
+		degraded(fmt.Sprintf("oldest pending record is %s old (stale after %s)", age.Round(time.Second), h.cfg.StaleAfter))
+	}
+	if mods, err := h.cfg.Store.Modules(ctx); err == nil {
+		for _, m := range mods {
+			if silent, why := h.cfg.Silence.Silent(m, now); silent {
+				v.SilentModules = append(v.SilentModules, m.Module)
+				degraded(why)
+			}
+		}
+	}
+	if err := h.writable(ctx); err != nil {
+		down("store is not writable: " + err.Error())
+	}
+	return v
+}
+
+// pingEvery bounds how often health takes a real write to check the store.
+const pingEvery = 5 * time.Second
+
+// writable says whether the store takes writes: the last group commit's
+// outcome, and a real write (Store.Ping) at most every pingEvery, so that a
+// store that broke while nobody was sending is noticed too, while health
+// stays cheap to poll.
+func (h *Hub) writable(ctx context.Context) error {
+	if h.commitFailed.Load() {
+		return errors.New("the last commit failed")
+	}
+	h.pingMu.Lock()
+	defer h.pingMu.Unlock()
+	if now := time.Now(); now.Sub(h.pingAt) >= pingEvery {
+		h.pingErr, h.pingAt = h.cfg.Store.Ping(ctx), now
+		if h.pingErr != nil {
+			h.log.Error("health: store is not writable", "err", h.pingErr)
+		}
+	}
+	if h.pingErr != nil {
+		return errors.New("a test write failed")
+	}
+	return nil
+}
