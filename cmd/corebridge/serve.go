@@ -21,6 +21,7 @@ import (
 	"corebridge/internal/deliver"
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
+	"corebridge/internal/maintenance"
 	"corebridge/internal/store/sqlite"
 
 	"golang.org/x/sync/errgroup"
@@ -260,7 +261,10 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	defer stopBg()
 	g, gctx := errgroup.WithContext(bgCtx)
 	g.Go(func() error { return fwd.Run(gctx) })
-	janitor := &deliver.Janitor{Store: store, Log: log.With("component", "janitor"), Retention: cfg.retention}
+	janitor, err := maintenance.NewJanitor(store, log.With("component", "janitor"), maintenance.JanitorConfig{Retention: cfg.retention})
+	if err != nil {
+		return usageError{fmt.Sprintf("--retention: %v", err)}
+	}
 	g.Go(func() error { return janitor.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
 
