@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 func runBucket(ctx context.Context, args []string, e env) error {
@@ -23,7 +23,7 @@ func runBucket(ctx context.Context, args []string, e env) error {
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
-	faults := bucket.Faults{FailRate: *failRate, Latency: *latency, RejectModule: *rejectModule}
+	faults := server.Faults{FailRate: *failRate, Latency: *latency, RejectModule: *rejectModule}
 	if err := faults.Validate(); err != nil {
 		return usageError{"bucket: " + err.Error()}
 	}
@@ -32,7 +32,7 @@ func runBucket(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
-	run, err := bucket.Start(ctx, bucket.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log})
+	run, err := server.Start(ctx, server.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 // buildBinary compiles corebridge once per test binary run.
@@ -165,8 +166,8 @@ func TestKill9WithBatchesInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A slow Bucket keeps batches in flight when the kill comes.
-	b, err := bucket.Start(context.Background(), bucket.Config{DataDir: t.TempDir(),
-		Faults: bucket.Faults{Latency: 30 * time.Millisecond}})
+	b, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(),
+		Faults: server.Faults{Latency: 30 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 
 	"github.com/chromedp/chromedp"
 )
@@ -236,7 +236,7 @@ func TestDashboardLiveUpdates(t *testing.T) {
 // and synced; Replay selected and Replay all of a module do the rest.
 func TestDashboardDeadLetterReplay(t *testing.T) {
 	b := newBrowser(t, 1280, 1000)
-	bk, err := bucket.Start(context.Background(), bucket.Config{DataDir: t.TempDir(), Faults: bucket.Faults{RejectModule: "creative"}})
+	bk, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Faults: server.Faults{RejectModule: "creative"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 	synced := func(id string) func() bool {
 		return func() bool { return getJSON(t, base+"/api/records/"+id)["state"] == "synced" }
 	}
-	bk.Server.SetFaults(bucket.Faults{})
+	bk.Server.SetFaults(server.Faults{})
 	b.click("replay one", row(ids[0])+" button.dl-replay")
 	waitFor(t, "the replayed record to sync", 10*time.Second, synced(ids[0]))
 	b.waitJS("the replayed letter gone from the list", 5*time.Second, fmt.Sprintf(`!document.querySelector('%s')`, row(ids[0])))
@@ -289,10 +289,10 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 	}
 
 	// Replay selected, and replay all of a module.
-	bk.Server.SetFaults(bucket.Faults{RejectModule: "creative"})
+	bk.Server.SetFaults(server.Faults{RejectModule: "creative"})
 	more := postBatch(t, base, "creative", 10, 4)
 	b.waitJS("four new dead letters", 10*time.Second, fmt.Sprintf(`document.querySelectorAll('#dl-rows tr[data-id]').length === 4 && !!document.querySelector('%s')`, row(more[3])))
-	bk.Server.SetFaults(bucket.Faults{})
+	bk.Server.SetFaults(server.Faults{})
 	b.click("select one", row(more[0])+" input[type=checkbox]")
 	b.click("select another", row(more[1])+" input[type=checkbox]")
 	b.waitJS("the selection counted", liveWait, `document.getElementById('dl-replay-selected').textContent === 'Replay selected (2)'`)
@@ -328,7 +328,7 @@ func rgb(t *testing.T, s string) (r, g, b int) {
 func TestDashboardStatusFollowsBucket(t *testing.T) {
 	b := newBrowser(t, 1280, 900)
 	bdir := t.TempDir()
-	bk, err := bucket.Start(context.Background(), bucket.Config{DataDir: bdir})
+	bk, err := server.Start(context.Background(), server.Config{DataDir: bdir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestDashboardStatusFollowsBucket(t *testing.T) {
 	}
 	b.screenshot("degraded")
 
-	bk, err = bucket.Start(context.Background(), bucket.Config{DataDir: bdir, Addr: bk.Addr})
+	bk, err = server.Start(context.Background(), server.Config{DataDir: bdir, Addr: bk.Addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestDashboardFallsBackToPolling(t *testing.T) {
 // and dark, nothing overflows sideways and every panel is on screen.
 func TestDashboardResponsive(t *testing.T) {
 	b := newBrowser(t, 1440, 1000)
-	bk, err := bucket.Start(context.Background(), bucket.Config{DataDir: t.TempDir(), Faults: bucket.Faults{RejectModule: "environmental_monitoring"}})
+	bk, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), Faults: server.Faults{RejectModule: "environmental_monitoring"}})
 	if err != nil {
 		t.Fatal(err)
 	}

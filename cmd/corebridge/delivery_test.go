@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 var modules4 = []string{"education", "finance", "creative", "robotics"}
@@ -202,7 +203,7 @@ func TestDeliveryRidesOutAnOutage(t *testing.T) {
 	}
 	t.Parallel()
 	bdir := t.TempDir()
-	b, err := bucket.Start(context.Background(), bucket.Config{DataDir: bdir})
+	b, err := server.Start(context.Background(), server.Config{DataDir: bdir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +226,7 @@ func TestDeliveryRidesOutAnOutage(t *testing.T) {
 	if !sawDegraded {
 		t.Error("health never said degraded during a 30 s outage")
 	}
-	b, err = bucket.Start(context.Background(), bucket.Config{DataDir: bdir, Addr: b.Addr})
+	b, err = server.Start(context.Background(), server.Config{DataDir: bdir, Addr: b.Addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,8 +257,8 @@ func TestDeliveryRidesOutAnOutage(t *testing.T) {
 // are delivered after a replay once the Bucket accepts them.
 func TestRejectedRecordsBecomeDeadLettersAndReplay(t *testing.T) {
 	t.Parallel()
-	b, err := bucket.Start(context.Background(), bucket.Config{DataDir: t.TempDir(),
-		Faults: bucket.Faults{RejectModule: "finance"}})
+	b, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(),
+		Faults: server.Faults{RejectModule: "finance"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +282,7 @@ func TestRejectedRecordsBecomeDeadLettersAndReplay(t *testing.T) {
 		t.Fatalf("first dead letter: %v", first)
 	}
 
-	b.Server.SetFaults(bucket.Faults{})
+	b.Server.SetFaults(server.Faults{})
 	code, out := postJSON(t, base+"/api/dead-letters/replay", `{"module":"finance"}`)
 	if code != 200 || num(out, "replayed") != 50 {
 		t.Fatalf("replay: %d %v", code, out)

@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 // TestDLQCommands: `corebridge dlq list|replay|purge` against a running
 // bridge whose Bucket rejects one module.
 func TestDLQCommands(t *testing.T) {
 	t.Parallel()
-	b, err := bucket.Start(context.Background(), bucket.Config{DataDir: t.TempDir(),
-		Faults: bucket.Faults{RejectModule: "creative"}})
+	b, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(),
+		Faults: server.Faults{RejectModule: "creative"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestDLQCommands(t *testing.T) {
 	}
 
 	// Replay more than one page (1,000) with the Bucket accepting again.
-	b.Server.SetFaults(bucket.Faults{})
+	b.Server.SetFaults(server.Faults{})
 	out, progress, err := dlq("replay", "--api-url", base, "--module", "creative")
 	if err != nil || !strings.Contains(out, "replayed 1200 dead letters") || !strings.Contains(progress, "1200/1200") {
 		t.Fatalf("dlq replay: %v\nstdout: %s\nstderr: %s", err, out, progress)
@@ -52,7 +52,7 @@ func TestDLQCommands(t *testing.T) {
 	checkBucketHolds(t, b.URL, map[string][]string{"creative": ids})
 
 	// Purge: reject again, let two records die, purge them by id.
-	b.Server.SetFaults(bucket.Faults{RejectModule: "creative"})
+	b.Server.SetFaults(server.Faults{RejectModule: "creative"})
 	more := postBatch(t, base, "creative", 5000, 2)
 	waitFor(t, "2 new dead letters", 30*time.Second, func() bool {
 		return num(getJSON(t, base+"/bucket/status"), "dead_count") == 2

@@ -17,6 +17,7 @@ import (
 	"corebridge/internal/api"
 	"corebridge/internal/automation"
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 	"corebridge/internal/dashboard"
 	"corebridge/internal/deliver"
 	"corebridge/internal/ingest"
@@ -163,7 +164,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	// The Bucket: the user's, or a reference one inside this process.
 	bucketURL := cfg.bucketURL
 	if bucketURL == "" {
-		b, err := bucket.Start(ctx, bucket.Config{DataDir: cfg.dataDir, Addr: cfg.bucketAddr, Log: log.With("component", "bucket")})
+		b, err := server.Start(ctx, server.Config{DataDir: cfg.dataDir, Addr: cfg.bucketAddr, Log: log.With("component", "bucket")})
 		if err != nil {
 			return fmt.Errorf("embedded bucket: %w", err)
 		}
@@ -175,7 +176,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 			}
 		}()
 		bucketURL = b.URL
-		log.Info("embedded bucket started (no --bucket-url given)", "url", b.URL, "db", filepath.Join(cfg.dataDir, bucket.DBFile))
+		log.Info("embedded bucket started (no --bucket-url given)", "url", b.URL, "db", filepath.Join(cfg.dataDir, server.DBFile))
 	}
 	hub, err := insight.New(insight.Config{
 		Store: store, Log: log.With("component", "insight"), Version: buildVersion(), StoreKind: "sqlite",

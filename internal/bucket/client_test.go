@@ -17,6 +17,7 @@ import (
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 // bridgeRecords returns n bridge records of module, as the forwarder leases them.
@@ -30,8 +31,37 @@ func bridgeRecords(prefix, module string, n int) []bridge.Record {
 	return out
 }
 
+// startBucket runs a reference Bucket on a loopback port, stopped at the end.
+func startBucket(t testing.TB, cfg server.Config) *server.Running {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	run, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := run.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return run
+}
+
+// statuses returns the statuses of results, in order.
+func statuses(rs []bucket.Result) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Status
+	}
+	return out
+}
+
 func TestClientSendAndReadBack(t *testing.T) {
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	c := bucket.NewClient(run.URL+"/", bucket.WithConcurrency(4), bucket.WithTimeout(10*time.Second))
 	ctx := t.Context()
 	if err := c.Healthy(ctx); err != nil {
@@ -86,7 +116,7 @@ func TestClientSendAndReadBack(t *testing.T) {
 
 func TestClientStatusErrors(t *testing.T) {
 	t.Run("503 from the reference bucket", func(t *testing.T) {
-		run := startBucket(t, bucket.Config{Faults: bucket.Faults{FailRate: 1}})
+		run := startBucket(t, server.Config{Faults: server.Faults{FailRate: 1}})
 		_, err := bucket.NewClient(run.URL).Send(t.Context(), bridgeRecords("x", "edu", 2))
 		var se *bucket.StatusError
 		if !errors.As(err, &se) {
@@ -167,7 +197,7 @@ func TestClientBadResponses(t *testing.T) {
 }
 
 func TestClientNetworkErrors(t *testing.T) {
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	c := bucket.NewClient(run.URL)
 	if _, err := c.Send(t.Context(), bridgeRecords("a", "edu", 1)); err != nil {
 		t.Fatal(err)
@@ -187,7 +217,7 @@ func TestClientNetworkErrors(t *testing.T) {
 }
 
 func TestClientTimeout(t *testing.T) {
-	run := startBucket(t, bucket.Config{Faults: bucket.Faults{Latency: 2 * time.Second}})
+	run := startBucket(t, server.Config{Faults: server.Faults{Latency: 2 * time.Second}})
 	c := bucket.NewClient(run.URL, bucket.WithTimeout(100*time.Millisecond))
 	start := time.Now()
 	_, err := c.Send(t.Context(), bridgeRecords("t", "edu", 2))
@@ -199,7 +229,7 @@ func TestClientTimeout(t *testing.T) {
 	}
 	// The Bucket stored the batch; only the answer was lost. A resend is
 	// answered duplicate: at-least-once delivery, exactly-once in effect.
-	run.Server.SetFaults(bucket.Faults{})
+	run.Server.SetFaults(server.Faults{})
 	got, err := bucket.NewClient(run.URL).Send(t.Context(), bridgeRecords("t", "edu", 2))
 	if err != nil || !reflect.DeepEqual(statuses(got), []string{"duplicate", "duplicate"}) {
 		t.Errorf("resend after a lost answer: %v, %v", got, err)
@@ -211,7 +241,7 @@ func TestClientTimeout(t *testing.T) {
 // would close the others after each round and open new ones for the next.
 func TestClientReusesConnections(t *testing.T) {
 	var conns atomic.Int64
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	hs := httptest.NewUnstartedServer(run.Server)
 	hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {

@@ -1,13 +1,11 @@
-// Package bucket is the Bucket protocol, the bridge's link to the central
-// API: the wire types, the client that the forwarder sends batches with,
-// and a real reference Bucket server (`corebridge bucket`, or embedded in
-// serve) with its own SQLite store. The Bucket stores by record id, so a
-// redelivery is a no-op answered "duplicate"; it answers one result per
-// record, in the order of the request.
+// Package bucket is the Bucket protocol for its senders: the wire types, the client, and its errors.
+//
+// The Bucket stores by record id, so a redelivery is a no-op answered
+// "duplicate"; it answers one result per record, in the order of the
+// request. The reference Bucket server is internal/bucket/server.
 package bucket
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"corebridge/internal/bridge"
@@ -18,13 +16,6 @@ const (
 	StatusStored    = "stored"    // new: the Bucket now holds it
 	StatusDuplicate = "duplicate" // the Bucket already held this id: a no-op
 	StatusRejected  = "rejected"  // refused for good; Error says why
-)
-
-// Limits of the reference Bucket.
-const (
-	MaxBody          = 16 << 20 // bytes of one POST /v1/records body
-	DefaultListLimit = 100      // records per GET /v1/records page
-	MaxListLimit     = 1000
 )
 
 // Record is one record on the wire. Data is a JSON object, passed through
@@ -87,32 +78,4 @@ func WireRecords(recs []bridge.Record) []Record {
 		}
 	}
 	return out
-}
-
-// Validate returns why the Bucket cannot store r, or "" if it can: it needs
-// an id, a module, and data that is a JSON object.
-func (r Record) Validate() string { return r.validate(isObject) }
-
-func (r Record) validate(object func(json.RawMessage) bool) string {
-	switch {
-	case r.ID == "":
-		return "id is required"
-	case r.Module == "":
-		return "module is required"
-	case !object(r.Data):
-		return "data must be a JSON object"
-	}
-	return ""
-}
-
-// isObject reports whether data is one JSON object. Data decoded from a
-// request is valid JSON already; the check guards Store.Put's other callers.
-func isObject(data json.RawMessage) bool {
-	return startsObject(data) && json.Valid(data)
-}
-
-// startsObject is isObject for data known to be one JSON value.
-func startsObject(data json.RawMessage) bool {
-	d := bytes.TrimLeft(data, " \t\r\n")
-	return len(d) > 0 && d[0] == '{'
 }

@@ -12,6 +12,7 @@ import (
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 // interleave returns the module names n times round-robin: a b a b ...
@@ -342,7 +343,7 @@ func startRun(t *testing.T, f *Forwarder) (stop func()) {
 
 func TestRunDeliversToARealBucketInOrderExactlyOnce(t *testing.T) {
 	ctx := context.Background()
-	b, err := bucket.Start(ctx, bucket.Config{DataDir: t.TempDir()})
+	b, err := server.Start(ctx, server.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +381,7 @@ func TestRunDeliversToARealBucketInOrderExactlyOnce(t *testing.T) {
 		var got []string
 		after := ""
 		for {
-			page, err := client.Records(ctx, m, after, bucket.MaxListLimit)
+			page, err := client.Records(ctx, m, after, server.MaxListLimit)
 			if err != nil {
 				t.Fatal(err)
 			}

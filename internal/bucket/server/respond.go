@@ -1,4 +1,4 @@
-package bucket
+package server
 
 import (
 	"encoding/json"

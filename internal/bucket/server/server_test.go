@@ -1,4 +1,4 @@
-package bucket_test
+package server_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 func decode[T any](t testing.TB, b []byte) T {
@@ -26,7 +27,7 @@ func decode[T any](t testing.TB, b []byte) T {
 }
 
 func TestServerRefusesBadBodies(t *testing.T) {
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	url := run.URL + "/v1/records"
 	for _, tc := range []struct {
 		name   string
@@ -59,8 +60,8 @@ func TestServerRefusesBadBodies(t *testing.T) {
 
 func TestServerBodyLimit(t *testing.T) {
 	t.Run("default 16 MiB", func(t *testing.T) {
-		run := startBucket(t, bucket.Config{})
-		pad := strings.Repeat("x", bucket.MaxBody)
+		run := startBucket(t, server.Config{})
+		pad := strings.Repeat("x", server.MaxBody)
 		body := []byte(`{"records":[{"id":"big","module":"m","data":{"pad":"` + pad + `"}}]}`)
 		status, _, answer := post(t, run.URL+"/v1/records", body)
 		if status != http.StatusRequestEntityTooLarge {
@@ -73,7 +74,7 @@ func TestServerBodyLimit(t *testing.T) {
 
 	// A small limit shows the boundary, with and without Content-Length.
 	const limit = 1000
-	hs := httptest.NewServer(bucket.NewServer(openStore(t), nil, bucket.ServerConfig{MaxBody: limit}))
+	hs := httptest.NewServer(server.NewServer(openStore(t), nil, server.ServerConfig{MaxBody: limit}))
 	defer hs.Close()
 	sized := func(n int) []byte {
 		head, tail := `{"records":[{"id":"a","module":"m","data":{"p":"`, `"}}]}`
@@ -136,7 +137,7 @@ func postExpecting(t *testing.T, url, body string, wantIDs, wantStatus []string)
 // (no field of the wrong type) takes the one-pass path; its invalid records
 // are still rejected one by one.
 func TestServerRejectsBadRecordsOfAWellTypedBody(t *testing.T) {
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	body := `{"records":[
 		{"id":"ok1","module":"edu","session_id":"s","data":{"a":1},"received_at":"2026-11-29T14:00:00.000000Z"},
 		{"id":"","module":"edu","data":{}},
@@ -156,7 +157,7 @@ func TestServerRejectsBadRecordsOfAWellTypedBody(t *testing.T) {
 }
 
 func TestServerRejectsBadRecordsOneByOne(t *testing.T) {
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	body := `{"records":[
 		{"id":"ok1","module":"edu","session_id":"s","data":{"a":1},"received_at":"2026-11-29T14:00:00.000000Z"},
 		{"id":"","module":"edu","data":{}},
@@ -196,7 +197,7 @@ func TestServerRejectsBadRecordsOneByOne(t *testing.T) {
 }
 
 func TestServerEmptyBatch(t *testing.T) {
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	status, _, answer := post(t, run.URL+"/v1/records", []byte(`{"records":[]}`))
 	if status != http.StatusOK || strings.TrimSpace(string(answer)) != `{"results":[]}` {
 		t.Errorf("empty batch: %d %s", status, answer)
@@ -204,7 +205,7 @@ func TestServerEmptyBatch(t *testing.T) {
 }
 
 func TestServerRejectModule(t *testing.T) {
-	run := startBucket(t, bucket.Config{Faults: bucket.Faults{RejectModule: "fin"}})
+	run := startBucket(t, server.Config{Faults: server.Faults{RejectModule: "fin"}})
 	body := mustJSON(t, bucket.Request{Records: []bucket.Record{rec("e1", "edu"), rec("f1", "fin"), rec("e2", "edu")}})
 	status, _, answer := post(t, run.URL+"/v1/records", body)
 	if status != http.StatusOK {
@@ -220,7 +221,7 @@ func TestServerRejectModule(t *testing.T) {
 	}
 
 	// Lifted at run time, the same record is taken.
-	run.Server.SetFaults(bucket.Faults{})
+	run.Server.SetFaults(server.Faults{})
 	_, _, answer = post(t, run.URL+"/v1/records", body)
 	if got := statuses(decode[bucket.Response](t, answer).Results); !reflect.DeepEqual(got, []string{"duplicate", "stored", "duplicate"}) {
 		t.Errorf("after lifting the rejection: %v", got)
@@ -228,7 +229,7 @@ func TestServerRejectModule(t *testing.T) {
 }
 
 func TestServerListQueries(t *testing.T) {
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	if _, err := run.Store.Put(t.Context(), append(recs("e", "edu", 3), recs("f", "fin", 2)...)); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestServerListQueries(t *testing.T) {
 }
 
 func TestServerFailRateAll(t *testing.T) {
-	run := startBucket(t, bucket.Config{Faults: bucket.Faults{FailRate: 1}})
+	run := startBucket(t, server.Config{Faults: server.Faults{FailRate: 1}})
 	body := mustJSON(t, bucket.Request{Records: recs("a", "edu", 3)})
 	for range 3 {
 		status, retryAfter, answer := post(t, run.URL+"/v1/records", body)
@@ -298,7 +299,7 @@ func TestServerFailRateAll(t *testing.T) {
 		t.Errorf("healthz under fail rate 1: %d", status)
 	}
 	// The outage ends without a restart.
-	run.Server.SetFaults(bucket.Faults{})
+	run.Server.SetFaults(server.Faults{})
 	if status, _, answer := post(t, run.URL+"/v1/records", body); status != 200 {
 		t.Fatalf("after the outage: %d %s", status, answer)
 	}
@@ -311,7 +312,7 @@ func TestServerFailRatePartial(t *testing.T) {
 	// The rolls are scripted: with rate 0.5, rolls below 0.5 fail.
 	var mu sync.Mutex
 	rolls := []float64{0.1, 0.9, 0.49, 0.5, 0.7, 0.0}
-	run := startBucket(t, bucket.Config{Faults: bucket.Faults{FailRate: 0.5}, Rand: func() float64 {
+	run := startBucket(t, server.Config{Faults: server.Faults{FailRate: 0.5}, Rand: func() float64 {
 		mu.Lock()
 		defer mu.Unlock()
 		r := rolls[0]
@@ -333,7 +334,7 @@ func TestServerFailRatePartial(t *testing.T) {
 
 func TestServerLatency(t *testing.T) {
 	const latency = 200 * time.Millisecond
-	run := startBucket(t, bucket.Config{Faults: bucket.Faults{Latency: latency}})
+	run := startBucket(t, server.Config{Faults: server.Faults{Latency: latency}})
 	body := mustJSON(t, bucket.Request{Records: recs("l", "edu", 2)})
 	start := time.Now()
 	status, _, _ := post(t, run.URL+"/v1/records", body)
@@ -341,7 +342,7 @@ func TestServerLatency(t *testing.T) {
 		t.Errorf("POST answered %d after %v, want 200 after at least %v", status, took, latency)
 	}
 	// The delay applies to injected failures too, and not to reads.
-	run.Server.SetFaults(bucket.Faults{Latency: latency, FailRate: 1})
+	run.Server.SetFaults(server.Faults{Latency: latency, FailRate: 1})
 	start = time.Now()
 	status, _, _ = post(t, run.URL+"/v1/records", body)
 	if took := time.Since(start); status != 503 || took < latency {
@@ -354,14 +355,14 @@ func TestServerLatency(t *testing.T) {
 
 func TestFaultsValidate(t *testing.T) {
 	for _, tc := range []struct {
-		f  bucket.Faults
+		f  server.Faults
 		ok bool
 	}{
-		{bucket.Faults{}, true},
-		{bucket.Faults{FailRate: 1, Latency: time.Second, RejectModule: "m"}, true},
-		{bucket.Faults{FailRate: -0.1}, false},
-		{bucket.Faults{FailRate: 1.1}, false},
-		{bucket.Faults{Latency: -time.Second}, false},
+		{server.Faults{}, true},
+		{server.Faults{FailRate: 1, Latency: time.Second, RejectModule: "m"}, true},
+		{server.Faults{FailRate: -0.1}, false},
+		{server.Faults{FailRate: 1.1}, false},
+		{server.Faults{Latency: -time.Second}, false},
 	} {
 		if err := tc.f.Validate(); (err == nil) != tc.ok {
 			t.Errorf("Validate(%+v) = %v, want ok=%v", tc.f, err, tc.ok)

@@ -1,4 +1,8 @@
-package bucket
+// Package server is the reference Bucket: the protocol's server side, with its own SQLite store and fault injection.
+//
+// `corebridge bucket` runs one; serve embeds one when it is given no Bucket
+// URL. The wire types it answers with are package bucket's.
+package server
 
 import (
 	"context"
@@ -8,6 +12,13 @@ import (
 	"net/http"
 	"sync"
 	"time"
+)
+
+// Limits of the reference Bucket.
+const (
+	MaxBody          = 16 << 20 // bytes of one POST /v1/records body
+	DefaultListLimit = 100      // records per GET /v1/records page
+	MaxListLimit     = 1000
 )
 
 // Faults are the reference Bucket's fault injection, for drills, demos and

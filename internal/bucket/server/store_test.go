@@ -1,4 +1,4 @@
-package bucket_test
+package server_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 func TestStorePutStoresAndDedupes(t *testing.T) {
@@ -171,7 +172,7 @@ func TestStoreListPagesInStoredOrder(t *testing.T) {
 		}
 	})
 	t.Run("limit capped", func(t *testing.T) {
-		big := recs("big", "big", bucket.MaxListLimit+5)
+		big := recs("big", "big", server.MaxListLimit+5)
 		if _, err := s.Put(ctx, big); err != nil {
 			t.Fatal(err)
 		}
@@ -179,22 +180,22 @@ func TestStoreListPagesInStoredOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page) != bucket.MaxListLimit {
-			t.Errorf("page of %d, want the cap %d", len(page), bucket.MaxListLimit)
+		if len(page) != server.MaxListLimit {
+			t.Errorf("page of %d, want the cap %d", len(page), server.MaxListLimit)
 		}
 		page, err = s.List(ctx, "big", "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(page) != bucket.DefaultListLimit {
-			t.Errorf("default page of %d, want %d", len(page), bucket.DefaultListLimit)
+		if len(page) != server.DefaultListLimit {
+			t.Errorf("default page of %d, want %d", len(page), server.DefaultListLimit)
 		}
 	})
 }
 
 func TestStoreReopenKeepsRecordsAndCounts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bucket.db")
-	s, err := bucket.OpenStore(path)
+	s, err := server.OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestStoreReopenKeepsRecordsAndCounts(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = bucket.OpenStore(path) // migrations run again: a no-op
+	s, err = server.OpenStore(path) // migrations run again: a no-op
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package bucket_test
+package server_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 // readAll pages through everything a Bucket holds over HTTP.
@@ -33,7 +34,7 @@ func readAll(t testing.TB, c *bucket.Client, module string) []bucket.StoredRecor
 func TestStopAndStartKeepsRecords(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
-	first, err := bucket.Start(ctx, bucket.Config{DataDir: dir})
+	first, err := server.Start(ctx, server.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestStopAndStartKeepsRecords(t *testing.T) {
 	}
 
 	// Again on the same directory and the same address.
-	second := startBucket(t, bucket.Config{DataDir: dir, Addr: first.Addr})
+	second := startBucket(t, server.Config{DataDir: dir, Addr: first.Addr})
 	if second.URL != first.URL {
 		t.Fatalf("restarted on %s, want %s", second.URL, first.URL)
 	}
@@ -81,19 +82,19 @@ func TestStopAndStartKeepsRecords(t *testing.T) {
 
 func TestStartErrors(t *testing.T) {
 	ctx := t.Context()
-	if _, err := bucket.Start(ctx, bucket.Config{}); err == nil {
+	if _, err := server.Start(ctx, server.Config{}); err == nil {
 		t.Error("Start without a data dir succeeded")
 	}
-	if _, err := bucket.Start(ctx, bucket.Config{DataDir: t.TempDir(), Faults: bucket.Faults{FailRate: 2}}); err == nil {
+	if _, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Faults: server.Faults{FailRate: 2}}); err == nil {
 		t.Error("Start with fail rate 2 succeeded")
 	}
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	dir := t.TempDir()
-	if _, err := bucket.Start(ctx, bucket.Config{DataDir: dir, Addr: run.Addr}); err == nil {
+	if _, err := server.Start(ctx, server.Config{DataDir: dir, Addr: run.Addr}); err == nil {
 		t.Fatal("Start on an address in use succeeded")
 	}
 	// The failed start released its store: the directory can be used.
-	again := startBucket(t, bucket.Config{DataDir: dir})
+	again := startBucket(t, server.Config{DataDir: dir})
 	if err := bucket.NewClient(again.URL).Healthy(ctx); err != nil {
 		t.Error(err)
 	}
@@ -103,7 +104,7 @@ func TestStartErrors(t *testing.T) {
 // batch sizes: the Bucket stores each exactly once.
 func TestConcurrentSendersStoreEachIDOnce(t *testing.T) {
 	const senders, ids = 8, 1200
-	run := startBucket(t, bucket.Config{})
+	run := startBucket(t, server.Config{})
 	c := bucket.NewClient(run.URL, bucket.WithConcurrency(senders), bucket.WithTimeout(30*time.Second))
 	modules := []string{"edu", "fin", "art", "bot"}
 	all := make([]bucket.Record, ids)

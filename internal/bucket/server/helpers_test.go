@@ -1,4 +1,4 @@
-package bucket_test
+package server_test
 
 import (
 	"bytes"
@@ -11,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
 )
 
 // openStore opens a Bucket store in a fresh directory, closed at the end.
-func openStore(t testing.TB) *bucket.Store {
+func openStore(t testing.TB) *server.Store {
 	t.Helper()
-	s, err := bucket.OpenStore(filepath.Join(t.TempDir(), "bucket.db"))
+	s, err := server.OpenStore(filepath.Join(t.TempDir(), "bucket.db"))
 	if err != nil {
 		t.Fatalf("OpenStore: %v", err)
 	}
@@ -30,12 +32,12 @@ func openStore(t testing.TB) *bucket.Store {
 }
 
 // startBucket runs a reference Bucket on a loopback port, stopped at the end.
-func startBucket(t testing.TB, cfg bucket.Config) *bucket.Running {
+func startBucket(t testing.TB, cfg server.Config) *server.Running {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	run, err := bucket.Start(context.Background(), cfg)
+	run, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -47,6 +49,17 @@ func startBucket(t testing.TB, cfg bucket.Config) *bucket.Running {
 		}
 	})
 	return run
+}
+
+// bridgeRecords returns n bridge records of module, as the forwarder leases them.
+func bridgeRecords(prefix, module string, n int) []bridge.Record {
+	at := time.Date(2026, 11, 29, 14, 0, 0, 123456000, time.UTC)
+	out := make([]bridge.Record, n)
+	for i := range out {
+		out[i] = bridge.Record{ID: fmt.Sprintf("%s-%d", prefix, i), Seq: int64(i + 1), Module: module,
+			SessionID: "sess", Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), ReceivedAt: at.Add(time.Duration(i) * time.Millisecond)}
+	}
+	return out
 }
 
 // rec returns a valid wire record.
@@ -113,7 +126,7 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 // allRecords pages through everything the store holds (of module, if given).
-func allRecords(t testing.TB, s *bucket.Store, module string, limit int) []bucket.StoredRecord {
+func allRecords(t testing.TB, s *server.Store, module string, limit int) []bucket.StoredRecord {
 	t.Helper()
 	var out []bucket.StoredRecord
 	after := ""

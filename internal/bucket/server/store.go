@@ -1,4 +1,4 @@
-package bucket
+package server
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/bucket"
 	"corebridge/internal/sqlitedb"
 )
 
@@ -52,10 +53,10 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Put stores recs in one transaction and returns one Result per record, in
 // order: stored if its id is new, duplicate if the Bucket (or an earlier
-// record of recs) already holds it, rejected if it is not valid (see
-// Record.Validate). On error nothing is stored.
-func (s *Store) Put(ctx context.Context, recs []Record) ([]Result, error) {
-	out := make([]Result, len(recs))
+// record of recs) already holds it, rejected if it lacks an id or a module
+// or its data is not a JSON object. On error nothing is stored.
+func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result, error) {
+	out := make([]bucket.Result, len(recs))
 	if len(recs) == 0 {
 		return out, nil
 	}
@@ -74,8 +75,8 @@ func (s *Store) Put(ctx context.Context, recs []Record) ([]Result, error) {
 	perModule := map[string]int64{}
 	for i, r := range recs {
 		out[i].ID = r.ID
-		if msg := r.Validate(); msg != "" {
-			out[i].Status, out[i].Error = StatusRejected, msg
+		if msg := validate(r, isObject); msg != "" {
+			out[i].Status, out[i].Error = bucket.StatusRejected, msg
 			continue
 		}
 		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data), r.ReceivedAt, now)
@@ -87,10 +88,10 @@ func (s *Store) Put(ctx context.Context, recs []Record) ([]Result, error) {
 			return nil, fmt.Errorf("put: insert: %w", err)
 		}
 		if n == 0 {
-			out[i].Status = StatusDuplicate
+			out[i].Status = bucket.StatusDuplicate
 			continue
 		}
-		out[i].Status = StatusStored
+		out[i].Status = bucket.StatusStored
 		perModule[r.Module]++
 	}
 	for m, n := range perModule {
@@ -110,7 +111,7 @@ func (s *Store) Put(ctx context.Context, recs []Record) ([]Result, error) {
 // page ("" starts from the beginning); an id the Bucket does not hold is an
 // EINVALID error. limit <= 0 means DefaultListLimit; it is capped at
 // MaxListLimit.
-func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]StoredRecord, error) {
+func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]bucket.StoredRecord, error) {
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
@@ -136,9 +137,9 @@ func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]
 		return nil, fmt.Errorf("list: %w", err)
 	}
 	defer rows.Close()
-	out := []StoredRecord{}
+	out := []bucket.StoredRecord{}
 	for rows.Next() {
-		var r StoredRecord
+		var r bucket.StoredRecord
 		var data []byte
 		var storedAt int64
 		if err := rows.Scan(&r.ID, &r.Module, &r.SessionID, &data, &r.ReceivedAt, &storedAt); err != nil {
@@ -156,8 +157,8 @@ func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]
 
 // Stats returns how many records the Bucket holds, in all and per module,
 // from the counters Put keeps.
-func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Modules: map[string]int64{}}
+func (s *Store) Stats(ctx context.Context) (bucket.Stats, error) {
+	st := bucket.Stats{Modules: map[string]int64{}}
 	rows, err := s.r.QueryContext(ctx, `SELECT module, n FROM module_counts`)
 	if err != nil {
 		return st, fmt.Errorf("stats: %w", err)

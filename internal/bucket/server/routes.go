@@ -1,4 +1,4 @@
-package bucket
+package server
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/bucket"
 )
 
 // routes lists every route of the Bucket API.
@@ -41,14 +42,14 @@ func handlePostRecords(s *Server) http.Handler {
 		}
 		// Records that passed decoding and the fault filter go to the store
 		// together; idx maps them back to their place in the answer.
-		put := make([]Record, 0, len(recs))
+		put := make([]bucket.Record, 0, len(recs))
 		idx := make([]int, 0, len(recs))
 		for i, rec := range recs {
 			if results[i].Status != "" {
 				continue
 			}
 			if f.RejectModule != "" && rec.Module == f.RejectModule {
-				results[i] = Result{ID: rec.ID, Status: StatusRejected,
+				results[i] = bucket.Result{ID: rec.ID, Status: bucket.StatusRejected,
 					Error: fmt.Sprintf("module %s is rejected by this bucket (fault injection)", rec.Module)}
 				continue
 			}
@@ -68,17 +69,17 @@ func handlePostRecords(s *Server) http.Handler {
 		for _, res := range results {
 			counts[res.Status]++
 		}
-		s.log.Debug("records posted", "records", len(results), "stored", counts[StatusStored],
-			"duplicate", counts[StatusDuplicate], "rejected", counts[StatusRejected])
+		s.log.Debug("records posted", "records", len(results), "stored", counts[bucket.StatusStored],
+			"duplicate", counts[bucket.StatusDuplicate], "rejected", counts[bucket.StatusRejected])
 		sleep(r.Context(), f.Latency)
-		writeJSON(w, http.StatusOK, Response{Results: results})
+		writeJSON(w, http.StatusOK, bucket.Response{Results: results})
 	})
 }
 
 // decodeRequest reads a POST /v1/records body. It returns the records and a
 // results slice in which those that could not be decoded are already
 // rejected; an error means the whole body is refused.
-func decodeRequest(w http.ResponseWriter, r *http.Request, maxBody int64) ([]Record, []Result, error) {
+func decodeRequest(w http.ResponseWriter, r *http.Request, maxBody int64) ([]bucket.Record, []bucket.Result, error) {
 	if r.ContentLength > maxBody {
 		return nil, nil, bridge.Errorf(bridge.ETOOLARGE, "body is %d bytes, over the limit of %d", r.ContentLength, maxBody)
 	}
@@ -92,13 +93,13 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, maxBody int64) ([]Rec
 	// The usual body decodes whole, in one pass; its records' data is then
 	// known to be JSON, so only its first byte needs a look.
 	var whole struct {
-		Records []Record `json:"records"`
+		Records []bucket.Record `json:"records"`
 	}
 	if json.Unmarshal(body, &whole) == nil && whole.Records != nil {
-		results := make([]Result, len(whole.Records))
+		results := make([]bucket.Result, len(whole.Records))
 		for i, rec := range whole.Records {
-			if msg := rec.validate(startsObject); msg != "" {
-				results[i] = Result{ID: rec.ID, Status: StatusRejected, Error: msg}
+			if msg := validate(rec, startsObject); msg != "" {
+				results[i] = bucket.Result{ID: rec.ID, Status: bucket.StatusRejected, Error: msg}
 			}
 		}
 		return whole.Records, results, nil
@@ -114,15 +115,15 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, maxBody int64) ([]Rec
 	if req.Records == nil {
 		return nil, nil, bridge.Errorf(bridge.EINVALID, `"records" is required: {"records":[…]}`)
 	}
-	recs := make([]Record, len(req.Records))
-	results := make([]Result, len(req.Records))
+	recs := make([]bucket.Record, len(req.Records))
+	results := make([]bucket.Result, len(req.Records))
 	for i, raw := range req.Records {
 		// A type error leaves the fields that did decode, the id included
 		// if it is a string, so the rejection can name the record.
 		if err := json.Unmarshal(raw, &recs[i]); err != nil {
-			results[i] = Result{ID: recs[i].ID, Status: StatusRejected, Error: "malformed record: " + err.Error()}
-		} else if msg := recs[i].Validate(); msg != "" {
-			results[i] = Result{ID: recs[i].ID, Status: StatusRejected, Error: msg}
+			results[i] = bucket.Result{ID: recs[i].ID, Status: bucket.StatusRejected, Error: "malformed record: " + err.Error()}
+		} else if msg := validate(recs[i], isObject); msg != "" {
+			results[i] = bucket.Result{ID: recs[i].ID, Status: bucket.StatusRejected, Error: msg}
 		}
 	}
 	return recs, results, nil
@@ -146,7 +147,7 @@ func handleListRecords(s *Server) http.Handler {
 			writeError(w, r, s, err)
 			return
 		}
-		page := Page{Records: recs}
+		page := bucket.Page{Records: recs}
 		if len(recs) > 0 {
 			page.NextAfter = recs[len(recs)-1].ID
 		}

@@ -1,4 +1,4 @@
-package bucket_test
+package server_test
 
 import (
 	"context"
