@@ -16,7 +16,7 @@ import (
 func runCeiling(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("ceiling", "Benchmark-only: answer POST /core/update like serve does, storing nothing.", e)
 	addr := fs.String("addr", "127.0.0.1:8001", "address to listen on")
-	maxBody := byteSize(1 << 20)
+	maxBody := byteSize(api.DefaultMaxBody)
 	fs.Var(&maxBody, "max-body", "largest body, in bytes or with KiB/MiB")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err

@@ -15,7 +15,7 @@ import (
 // JSON alone cost on this machine, the bound durable ingest is compared to.
 func NewCeiling(maxBody int64) http.Handler {
 	if maxBody <= 0 {
-		maxBody = 1 << 20
+		maxBody = DefaultMaxBody
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /core/update", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

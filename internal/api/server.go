@@ -16,10 +16,16 @@ import (
 	"corebridge/internal/insight"
 )
 
+// Body limits by default.
+const (
+	DefaultMaxBody      = 1 << 20 // one /core/update
+	DefaultMaxBatchBody = 8 << 20 // one /core/updates
+)
+
 // Config holds the API's settings; zero values get the documented defaults.
 type Config struct {
-	MaxBody      int64  // bytes of one /core/update body (default 1 MiB)
-	MaxBatchBody int64  // bytes of one /core/updates body (default 8 MiB)
+	MaxBody      int64  // bytes of one /core/update body (default DefaultMaxBody)
+	MaxBatchBody int64  // bytes of one /core/updates body (default DefaultMaxBatchBody)
 	Version      string // shown at the index
 	OpenAPIJSON  []byte // served at /openapi.json
 	// Now is the acceptance time of records and the time silence is judged
@@ -43,10 +49,10 @@ type Dashboard struct {
 
 func (c *Config) defaults() {
 	if c.MaxBody <= 0 {
-		c.MaxBody = 1 << 20
+		c.MaxBody = DefaultMaxBody
 	}
 	if c.MaxBatchBody <= 0 {
-		c.MaxBatchBody = 8 << 20
+		c.MaxBatchBody = DefaultMaxBatchBody
 	}
 	if c.OnReplay == nil {
 		c.OnReplay = func() {}

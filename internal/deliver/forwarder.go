@@ -23,24 +23,36 @@ type Sender interface {
 	Healthy(ctx context.Context) error
 }
 
+// Defaults of Config that serve's flags show.
+const (
+	DefaultBatchSize        = 500
+	DefaultBatchBytes       = 1 << 20
+	DefaultConcurrency      = 4
+	DefaultMaxAttempts      = 12
+	DefaultMaxAge           = 24 * time.Hour
+	DefaultTimeout          = 30 * time.Second
+	DefaultBreakerThreshold = 5
+	DefaultBreakerCooldown  = 2 * time.Second
+)
+
 // Config holds the forwarder's settings; zero values get the defaults.
 type Config struct {
-	BatchSize   int           // records per batch (500)
-	BatchBytes  int           // data bytes per batch (1 MiB)
-	Concurrency int           // batches in flight, each of a different module (4)
-	MaxAttempts int           // dead after this many failed attempts (12)
-	MaxAge      time.Duration // dead when a failing record is older than this (24 h)
+	BatchSize   int           // records per batch (DefaultBatchSize)
+	BatchBytes  int           // data bytes per batch (DefaultBatchBytes)
+	Concurrency int           // batches in flight, each of a different module (DefaultConcurrency)
+	MaxAttempts int           // dead after this many failed attempts (DefaultMaxAttempts)
+	MaxAge      time.Duration // dead when a failing record is older than this (DefaultMaxAge)
 	BackoffBase time.Duration // 1 s
 	BackoffCap  time.Duration // 5 min
-	Timeout     time.Duration // per send (30 s)
+	Timeout     time.Duration // per send (DefaultTimeout)
 	LeaseTTL    time.Duration // how long a lease holds without settling (Timeout + 30 s)
 	Idle        time.Duration // poll interval when nothing is due (250 ms)
 	// Linger is how long a caught-up worker waits for more records before
 	// leasing again (100 ms), so that batches fill under a steady trickle
 	// instead of costing three commits per handful of records.
 	Linger           time.Duration
-	BreakerThreshold int           // consecutive transient failures that open the breaker (5)
-	BreakerCooldown  time.Duration // probe interval while open (2 s)
+	BreakerThreshold int           // consecutive transient failures that open the breaker (DefaultBreakerThreshold)
+	BreakerCooldown  time.Duration // probe interval while open (DefaultBreakerCooldown)
 	Owner            string        // lease owner; stable across restarts of one instance
 	BucketURL        string        // shown in status
 	Now              func() time.Time
@@ -60,19 +72,19 @@ func (c *Config) defaults() {
 			*d = v
 		}
 	}
-	defInt(&c.BatchSize, 500)
-	defInt(&c.BatchBytes, 1<<20)
-	defInt(&c.Concurrency, 4)
-	defInt(&c.MaxAttempts, 12)
-	defInt(&c.BreakerThreshold, 5)
-	def(&c.MaxAge, 24*time.Hour)
+	defInt(&c.BatchSize, DefaultBatchSize)
+	defInt(&c.BatchBytes, DefaultBatchBytes)
+	defInt(&c.Concurrency, DefaultConcurrency)
+	defInt(&c.MaxAttempts, DefaultMaxAttempts)
+	defInt(&c.BreakerThreshold, DefaultBreakerThreshold)
+	def(&c.MaxAge, DefaultMaxAge)
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffCap, 5*time.Minute)
-	def(&c.Timeout, 30*time.Second)
+	def(&c.Timeout, DefaultTimeout)
 	def(&c.LeaseTTL, c.Timeout+30*time.Second)
 	def(&c.Idle, 250*time.Millisecond)
 	def(&c.Linger, 100*time.Millisecond)
-	def(&c.BreakerCooldown, 2*time.Second)
+	def(&c.BreakerCooldown, DefaultBreakerCooldown)
 	if c.Owner == "" {
 		c.Owner = "corebridge"
 	}

@@ -12,6 +12,13 @@ import (
 	"corebridge/internal/bridge"
 )
 
+// Defaults of the hub's log files.
+const (
+	DefaultMetricsInterval = time.Minute // a snapshot in the metrics log
+	DefaultLogMaxSizeMB    = 100         // rotate a log file past this
+	DefaultLogBackups      = 5           // rotated files kept per log
+)
+
 // Config wires the hub. Zero values get the documented defaults.
 type Config struct {
 	Store     bridge.Store
@@ -80,7 +87,7 @@ func New(cfg Config) (*Hub, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MetricsInterval <= 0 {
-		cfg.MetricsInterval = time.Minute
+		cfg.MetricsInterval = DefaultMetricsInterval
 	}
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = time.Second

@@ -42,10 +42,10 @@ type LogFileConfig struct {
 // OpenLogFile creates the file's directory and starts its writer.
 func OpenLogFile(c LogFileConfig) (*LogFile, error) {
 	if c.MaxSizeMB <= 0 {
-		c.MaxSizeMB = 100
+		c.MaxSizeMB = DefaultLogMaxSizeMB
 	}
 	if c.MaxBackups <= 0 {
-		c.MaxBackups = 5
+		c.MaxBackups = DefaultLogBackups
 	}
 	if c.FlushEvery <= 0 {
 		c.FlushEvery = time.Second

@@ -21,12 +21,18 @@ type SilenceConfig struct {
 	Learn int64
 }
 
+// Silence defaults.
+const (
+	DefaultSilenceFactor = 5
+	DefaultSilenceMin    = time.Minute
+)
+
 func (c *SilenceConfig) defaults() {
 	if c.Factor <= 0 {
-		c.Factor = 5
+		c.Factor = DefaultSilenceFactor
 	}
 	if c.Min <= 0 {
-		c.Min = time.Minute
+		c.Min = DefaultSilenceMin
 	}
 	if c.Learn <= 0 {
 		c.Learn = 3
