@@ -2,30 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
-	"corebridge"
 	"corebridge/internal/api"
 	"corebridge/internal/automation"
-	"corebridge/internal/bucket"
-	"corebridge/internal/bucket/server"
-	"corebridge/internal/dashboard"
 	"corebridge/internal/deliver"
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/maintenance"
-	"corebridge/internal/store/sqlite"
-
-	"golang.org/x/sync/errgroup"
 )
 
 type serveConfig struct {
@@ -131,207 +118,15 @@ func runServe(ctx context.Context, args []string, e env) error {
 // serve runs the bridge until ctx is cancelled. ready, when set, is called
 // with the API's and the Bucket's URLs once both answer.
 func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(apiURL, bucketURL string)) error {
-	if cfg.batchSize < 1 || cfg.concurrency < 1 || cfg.maxAttempts < 1 {
-		return usageError{"--batch-size, --delivery-concurrency and --max-attempts must be at least 1"}
-	}
-	var jobs *automation.Config
-	if cfg.automation != "" {
-		c, err := automation.Load(cfg.automation)
-		if err != nil {
-			return usageError{fmt.Sprintf("serve: --automation %s: %v", cfg.automation, err)}
-		}
-		jobs = c
-	}
-	if err := os.MkdirAll(cfg.dataDir, 0o750); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	dbPath := filepath.Join(cfg.dataDir, "corebridge.db")
-	opened := time.Now()
-	store, err := sqlite.Open(dbPath, sqlite.Options{Synchronous: cfg.sqliteSync})
+	m, err := newServeMain(cfg, log)
 	if err != nil {
 		return err
 	}
-	// Opening reads every dedupe key into memory (~1.7 s per million).
-	log.Info("store opened", "db", dbPath, "dedupe_keys", store.DedupeKeys(), "took", time.Since(opened).Round(time.Millisecond).String())
-	// After the open, so that the first target counts the keys just read.
-	tuneGC(ctx)
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("close store", "err", err)
-		}
-	}()
-
-	// The Bucket: the user's, or a reference one inside this process.
-	bucketURL := cfg.bucketURL
-	if bucketURL == "" {
-		b, err := server.Start(ctx, server.Config{DataDir: cfg.dataDir, Addr: cfg.bucketAddr, Log: log.With("component", "bucket")})
-		if err != nil {
-			return fmt.Errorf("embedded bucket: %w", err)
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := b.Stop(sctx); err != nil {
-				log.Error("stop embedded bucket", "err", err)
-			}
-		}()
-		bucketURL = b.URL
-		log.Info("embedded bucket started (no --bucket-url given)", "url", b.URL, "db", filepath.Join(cfg.dataDir, server.DBFile))
-	}
-	hub, err := insight.New(insight.Config{
-		Store: store, Log: log.With("component", "insight"), Version: buildVersion(), StoreKind: "sqlite",
-		StaleAfter:  cfg.staleAfter,
-		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
-		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
-		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,
-	})
-	if err != nil {
+	defer m.close()
+	if err := m.open(ctx); err != nil {
 		return err
 	}
-	defer func() {
-		if err := hub.Close(); err != nil {
-			log.Error("close insight", "err", err)
-		}
-	}()
-	sender := bucket.NewClient(bucketURL, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout))
-	fwd := deliver.New(store, sender, log.With("component", "deliver"), deliver.Config{
-		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
-		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,
-		BreakerThreshold: cfg.breakerThresh, BreakerCooldown: cfg.breakerCool,
-		Owner: cfg.instance, BucketURL: bucketURL,
-		OnOutcome: func(o deliver.Outcome) { hub.Delivered(o.Attempt, o.Synced, o.Dead, o.Retried) },
-	})
-	hub.SetDelivery(fwd.Status)
-
-	doc, err := corebridge.OpenAPIJSON()
-	if err != nil {
-		return err
-	}
-
-	var runner *automation.Runner // set once the listen address is known
-	var runs func() any
-	if jobs != nil {
-		runs = func() any { return runner.Runs() }
-	}
-	dash := dashboard.New(dashboard.Config{
-		Feed: hub.Feed(), Version: buildVersion(), Log: log.With("component", "dashboard"),
-		Summary: func(ctx context.Context) (any, error) { return hub.Health(ctx), nil },
-	})
-	writer := ingest.New(store, log, ingest.Config{MaxPending: cfg.maxPending, Wait: cfg.commitWait,
-		OnCommit: fwd.Notify, Observe: hub.Committed})
-	srv := api.NewServer(store, writer, hub, log, api.Config{
-		MaxBody: int64(cfg.maxBody), MaxBatchBody: int64(cfg.maxBatchBody),
-		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: fwd.Notify,
-		Dashboard:  &api.Dashboard{Page: dash.Page(), Assets: dash.Assets(), Events: dash.Events()},
-		Automation: runs,
-	})
-	// The writer stops after the HTTP server, once requests in flight have
-	// their answers: see the shutdown below.
-	ingestCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopIngest()
-	ingestDone := make(chan error, 1)
-	go func() { ingestDone <- writer.Run(ingestCtx) }()
-	stopWriter := sync.OnceValue(func() error { stopIngest(); return <-ingestDone })
-	defer stopWriter()
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
-	}
-	if jobs != nil {
-		// The runner talks to this bridge over HTTP, like any producer.
-		runner = automation.New(jobs, automation.Options{APIURL: "http://" + ln.Addr().String(),
-			ReportsDir: cfg.automationReports, DefaultInterval: cfg.automationEvery,
-			Logger: log}) // the runner adds its own component attribute
-	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	// Open dashboards' event streams end when shutdown starts, instead of
-	// holding it for the whole timeout.
-	hs.RegisterOnShutdown(dash.Close)
-
-	// Background services run until shutdown has drained ingest.
-	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBg()
-	g, gctx := errgroup.WithContext(bgCtx)
-	g.Go(func() error { return fwd.Run(gctx) })
-	janitor, err := maintenance.NewJanitor(store, log.With("component", "janitor"), maintenance.JanitorConfig{Retention: cfg.retention})
-	if err != nil {
-		return usageError{fmt.Sprintf("--retention: %v", err)}
-	}
-	g.Go(func() error { return janitor.Run(gctx) })
-	g.Go(func() error { return hub.Run(gctx) })
-
-	if cfg.debugAddr != "" {
-		dl, err := net.Listen("tcp", cfg.debugAddr)
-		if err != nil {
-			return fmt.Errorf("listen on --debug-addr %s: %w", cfg.debugAddr, err)
-		}
-		ds := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
-		go ds.Serve(dl)
-		defer ds.Close()
-		log.Info("pprof listening", "url", "http://"+dl.Addr().String()+"/debug/pprof/")
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "dashboard", "http://"+ln.Addr().String()+"/",
-		"version", buildVersion(), "store", "sqlite", "db", dbPath, "sqlite_sync", cfg.sqliteSync, "bucket", bucketURL)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	if ready != nil {
-		ready("http://"+ln.Addr().String(), bucketURL)
-	}
-	autoCtx, stopAuto := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopAuto()
-	autoDone := make(chan struct{})
-	if runner != nil {
-		go func() {
-			defer close(autoDone)
-			if err := runner.Run(autoCtx); err != nil {
-				log.Error("automation stopped", "err", err)
-			}
-		}()
-		log.Info("automation running", "config", cfg.automation, "jobs", len(jobs.Jobs), "reports", cfg.automationReports)
-	} else {
-		close(autoDone)
-	}
-	var runErr error
-	select {
-	case err := <-errc:
-		runErr = fmt.Errorf("serve: %w", err)
-	case <-gctx.Done():
-		runErr = fmt.Errorf("background service stopped: %w", context.Cause(gctx))
-	case <-ctx.Done():
-	}
-
-	// Stop taking requests and let those in flight get their commits and
-	// answers; stop the writer; let the batches in flight settle; then the
-	// deferred calls stop the embedded Bucket and close the store.
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	// The automation's action in flight finishes against a live API first.
-	stopAuto()
-	select {
-	case <-autoDone:
-	case <-sctx.Done():
-		log.Warn("shutdown: automation action still in flight was cut")
-	}
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("shutdown: requests still in flight were cut", "err", err)
-	}
-	stopWriter()
-	stopBg()
-	if err := g.Wait(); err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
-		runErr = err
-	}
-	log.Info("stopped")
-	return runErr
+	return m.run(ctx, ready)
 }
 
 // logPath turns "off" (or "none", "-") into "": the file is not written.

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"corebridge"
+	"corebridge/internal/api"
+	"corebridge/internal/automation"
+	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
+	"corebridge/internal/dashboard"
+	"corebridge/internal/deliver"
+	"corebridge/internal/ingest"
+	"corebridge/internal/insight"
+	"corebridge/internal/maintenance"
+	"corebridge/internal/store/sqlite"
+)
+
+// serveMain is one run of serve, put together in steps. newServeMain
+// checks the configuration; open runs each step of openSteps in order,
+// and each step that opens or starts something registers how to undo it;
+// run serves until ctx ends and then shuts down in order; close undoes
+// what open did, in reverse. A new part (another store, an auth file) is
+// one more step.
+type serveMain struct {
+	cfg  *serveConfig
+	log  *slog.Logger
+	jobs *automation.Config // nil without --automation
+
+	storeKind string // "sqlite"
+	dbPath    string
+	store     *sqlite.Store
+	bucketURL string
+	hub       *insight.Hub
+	fwd       *deliver.Forwarder
+	janitor   *maintenance.Janitor
+	writer    *ingest.Writer
+	dash      *dashboard.Dashboard
+	ln        net.Listener
+	hs        *http.Server
+	runner    *automation.Runner // nil without --automation
+
+	// Set by run's steps: each stops what it names, once.
+	stopWriter     func()
+	stopServices   func() error
+	stopAutomation func(context.Context)
+
+	undo []func() // what close runs, last first
+}
+
+// newServeMain checks what can be checked before anything is opened.
+func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
+	if cfg.batchSize < 1 || cfg.concurrency < 1 || cfg.maxAttempts < 1 {
+		return nil, usageError{"--batch-size, --delivery-concurrency and --max-attempts must be at least 1"}
+	}
+	m := &serveMain{cfg: cfg, log: log}
+	if cfg.automation != "" {
+		c, err := automation.Load(cfg.automation)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("serve: --automation %s: %v", cfg.automation, err)}
+		}
+		m.jobs = c
+	}
+	return m, nil
+}
+
+// open opens the store and builds every part, in the order they depend
+// on each other; on error, close undoes the steps already done.
+func (m *serveMain) open(ctx context.Context) error {
+	for _, step := range []func(context.Context) error{
+		m.openStore,
+		m.startBucket,
+		m.openInsight,
+		m.newForwarder,
+		m.newJanitor,
+		m.newAPI,
+		m.listen,
+	} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close undoes open's steps, last first.
+func (m *serveMain) close() {
+	for i := len(m.undo) - 1; i >= 0; i-- {
+		m.undo[i]()
+	}
+	m.undo = nil
+}
+
+// openStore opens the durable outbox: SQLite in the data dir.
+func (m *serveMain) openStore(ctx context.Context) error {
+	if err := os.MkdirAll(m.cfg.dataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	m.storeKind, m.dbPath = "sqlite", filepath.Join(m.cfg.dataDir, "corebridge.db")
+	opened := time.Now()
+	store, err := sqlite.Open(m.dbPath, sqlite.Options{Synchronous: m.cfg.sqliteSync})
+	if err != nil {
+		return err
+	}
+	m.store = store
+	m.undo = append(m.undo, func() {
+		if err := store.Close(); err != nil {
+			m.log.Error("close store", "err", err)
+		}
+	})
+	// Opening reads every dedupe key into memory (~1.7 s per million).
+	m.log.Info("store opened", "db", m.dbPath, "dedupe_keys", store.DedupeKeys(), "took", time.Since(opened).Round(time.Millisecond).String())
+	// After the open, so that the first target counts the keys just read.
+	tuneGC(ctx)
+	return nil
+}
+
+// startBucket takes the user's Bucket, or starts a reference one inside
+// this process when --bucket-url is not given.
+func (m *serveMain) startBucket(ctx context.Context) error {
+	if m.cfg.bucketURL != "" {
+		m.bucketURL = m.cfg.bucketURL
+		return nil
+	}
+	b, err := server.Start(ctx, server.Config{DataDir: m.cfg.dataDir, Addr: m.cfg.bucketAddr, Log: m.log.With("component", "bucket")})
+	if err != nil {
+		return fmt.Errorf("embedded bucket: %w", err)
+	}
+	m.undo = append(m.undo, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Stop(sctx); err != nil {
+			m.log.Error("stop embedded bucket", "err", err)
+		}
+	})
+	m.bucketURL = b.URL
+	m.log.Info("embedded bucket started (no --bucket-url given)", "url", b.URL, "db", filepath.Join(m.cfg.dataDir, server.DBFile))
+	return nil
+}
+
+// openInsight builds the hub that everything reports to, with its log files.
+func (m *serveMain) openInsight(context.Context) error {
+	cfg := m.cfg
+	hub, err := insight.New(insight.Config{
+		Store: m.store, Log: m.log.With("component", "insight"), Version: buildVersion(), StoreKind: m.storeKind,
+		StaleAfter:  cfg.staleAfter,
+		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
+		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
+		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,
+	})
+	if err != nil {
+		return err
+	}
+	m.hub = hub
+	m.undo = append(m.undo, func() {
+		if err := hub.Close(); err != nil {
+			m.log.Error("close insight", "err", err)
+		}
+	})
+	return nil
+}
+
+// newForwarder builds the forwarder to the Bucket; it reports to the hub.
+func (m *serveMain) newForwarder(context.Context) error {
+	cfg := m.cfg
+	sender := bucket.NewClient(m.bucketURL, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout))
+	m.fwd = deliver.New(m.store, sender, m.log.With("component", "deliver"), deliver.Config{
+		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
+		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,
+		BreakerThreshold: cfg.breakerThresh, BreakerCooldown: cfg.breakerCool,
+		Owner: cfg.instance, BucketURL: m.bucketURL,
+		OnOutcome: func(o deliver.Outcome) { m.hub.Delivered(o.Attempt, o.Synced, o.Dead, o.Retried) },
+	})
+	m.hub.SetDelivery(m.fwd.Status)
+	return nil
+}
+
+// newJanitor builds the retention janitor.
+func (m *serveMain) newJanitor(context.Context) error {
+	j, err := maintenance.NewJanitor(m.store, m.log.With("component", "janitor"), maintenance.JanitorConfig{Retention: m.cfg.retention})
+	if err != nil {
+		return usageError{fmt.Sprintf("--retention: %v", err)}
+	}
+	m.janitor = j
+	return nil
+}
+
+// newAPI builds the ingest writer, the dashboard and the HTTP API over them.
+func (m *serveMain) newAPI(context.Context) error {
+	doc, err := corebridge.OpenAPIJSON()
+	if err != nil {
+		return err
+	}
+	var runs func() any
+	if m.jobs != nil {
+		runs = func() any { return m.runner.Runs() } // the runner is built once the address is known
+	}
+	m.dash = dashboard.New(dashboard.Config{
+		Feed: m.hub.Feed(), Version: buildVersion(), Log: m.log.With("component", "dashboard"),
+		Summary: func(ctx context.Context) (any, error) { return m.hub.Health(ctx), nil },
+	})
+	m.writer = ingest.New(m.store, m.log, ingest.Config{MaxPending: m.cfg.maxPending, Wait: m.cfg.commitWait,
+		OnCommit: m.fwd.Notify, Observe: m.hub.Committed})
+	srv := api.NewServer(m.store, m.writer, m.hub, m.log, api.Config{
+		MaxBody: int64(m.cfg.maxBody), MaxBatchBody: int64(m.cfg.maxBatchBody),
+		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: m.fwd.Notify,
+		Dashboard:  &api.Dashboard{Page: m.dash.Page(), Assets: m.dash.Assets(), Events: m.dash.Events()},
+		Automation: runs,
+	})
+	m.hs = &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	// Open dashboards' event streams end when shutdown starts, instead of
+	// holding it for the whole timeout.
+	m.hs.RegisterOnShutdown(m.dash.Close)
+	return nil
+}
+
+// listen takes the API's address; the automation runner, which talks to
+// this bridge over HTTP like any producer, needs it.
+func (m *serveMain) listen(context.Context) error {
+	ln, err := net.Listen("tcp", m.cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.cfg.addr, err)
+	}
+	m.ln = ln
+	m.undo = append(m.undo, func() { ln.Close() }) // already closed once served
+	if m.jobs != nil {
+		m.runner = automation.New(m.jobs, automation.Options{APIURL: "http://" + ln.Addr().String(),
+			ReportsDir: m.cfg.automationReports, DefaultInterval: m.cfg.automationEvery,
+			Logger: m.log}) // the runner adds its own component attribute
+	}
+	return nil
+}
