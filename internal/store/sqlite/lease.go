@@ -13,9 +13,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const recordCols = `seq, id, module, session_id, data, received_at, state, attempts,
-	next_attempt_at, last_error, coalesce(synced_at, 0)`
-
 // Lease claims the due head of one module; see bridge.Store. Among modules
 // with a due head and no live lease, the one with the oldest head goes first.
 //
@@ -220,39 +217,6 @@ func (s *Store) settleKeys(st bridge.Settlement, byID, bySeq string, ids []strin
 func idsJSON(ids []string) string {
 	b, _ := json.Marshal(ids)
 	return string(b)
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-func queryRecords(ctx context.Context, q querier, query string, args ...any) ([]bridge.Record, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanRecords(rows)
-}
-
-// scanRecords reads recordCols rows and closes them.
-func scanRecords(rows *sql.Rows) ([]bridge.Record, error) {
-	defer rows.Close()
-	var out []bridge.Record
-	for rows.Next() {
-		var r bridge.Record
-		var data []byte
-		var recv, next, synced int64
-		var state int
-		if err := rows.Scan(&r.Seq, &r.ID, &r.Module, &r.SessionID, &data, &recv, &state,
-			&r.Attempts, &next, &r.LastError, &synced); err != nil {
-			return nil, err
-		}
-		r.Data = data
-		r.State = bridge.State(state)
-		r.ReceivedAt, r.NextAttemptAt, r.SyncedAt = fromMicros(recv), fromMicros(next), fromMicros(synced)
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // ReleaseLeases frees the leases owner holds.

@@ -9,6 +9,60 @@ import (
 	"corebridge/internal/bridge"
 )
 
+// Get returns one record by id.
+func (s *Store) Get(ctx context.Context, id string) (bridge.Record, error) {
+	recs, err := queryRecords(ctx, s.r, `SELECT `+recordCols+` FROM records WHERE id = ?`, id)
+	if err != nil {
+		return bridge.Record{}, fmt.Errorf("get record: %w", err)
+	}
+	if len(recs) == 0 {
+		return bridge.Record{}, bridge.Errorf(bridge.ENOTFOUND, "record %q not found", id)
+	}
+	return recs[0], nil
+}
+
+// Stats sums the module counters and reads the oldest pending record.
+func (s *Store) Stats(ctx context.Context) (bridge.Stats, error) {
+	var st bridge.Stats
+	var lastSync int64
+	err := s.rs.queryRow(ctx, qStats, nil, &st.Received, &st.Pending, &st.Synced, &st.Dead, &lastSync)
+	if err != nil {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	st.LastSyncAt = fromMicros(lastSync)
+	var oldest int64
+	// The oldest pending record is the oldest of the modules' heads: one
+	// index seek per module, at any table size.
+	err = s.rs.queryRow(ctx, qOldestPending, nil, &oldest)
+	if err != nil && err != sql.ErrNoRows {
+		return st, fmt.Errorf("stats: oldest pending: %w", err)
+	}
+	st.OldestPendingAt = fromMicros(oldest)
+	return st, nil
+}
+
+// Modules returns every module's counters, sorted by name.
+func (s *Store) Modules(ctx context.Context) ([]bridge.ModuleSummary, error) {
+	rows, err := s.rs.queryDB(ctx, qModules)
+	if err != nil {
+		return nil, fmt.Errorf("modules: %w", err)
+	}
+	defer rows.Close()
+	var out []bridge.ModuleSummary
+	for rows.Next() {
+		var m bridge.ModuleSummary
+		var seen, sync, interval int64
+		if err := rows.Scan(&m.Module, &m.Received, &m.Pending, &m.Synced, &m.Dead, &seen, &sync,
+			&m.DeadTotal, &m.Replayed, &interval, &m.Intervals); err != nil {
+			return nil, err
+		}
+		m.Interval = time.Duration(interval) * time.Microsecond
+		m.LastSeenAt, m.LastSyncAt = fromMicros(seen), fromMicros(sync)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // Attempts returns the attempts whose batch held the record: those of its
 // module whose seq range covers the record's seq.
 func (s *Store) Attempts(ctx context.Context, recordID string) ([]bridge.Attempt, error) {
@@ -58,57 +112,4 @@ func (s *Store) AttemptCounts(ctx context.Context, since time.Time) (map[string]
 		out[o] = n
 	}
 	return out, rows.Err()
-}
-
-// PurgeDead deletes dead records for good.
-func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, error) {
-	s.keys.mu.Lock()
-	defer s.keys.mu.Unlock()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("purge: begin: %w", err)
-	}
-	defer tx.Rollback()
-	gone := map[string]int64{}
-	var keys []keyAt
-	collect := func(q string, args ...any) error {
-		k, err := deleteRecords(ctx, tx, gone, q, args...)
-		keys = append(keys, k...)
-		return err
-	}
-	switch {
-	case len(p.IDs) > 0:
-		for _, id := range p.IDs {
-			if err := collect(`DELETE FROM records WHERE id = ? AND state = 2 RETURNING module, seq, dedupe_key`, id); err != nil {
-				return 0, fmt.Errorf("purge %s: %w", id, err)
-			}
-		}
-	case p.Module != "":
-		err = collect(`DELETE FROM records WHERE module = ? AND state = 2 RETURNING module, seq, dedupe_key`, p.Module)
-	case p.All:
-		err = collect(`DELETE FROM records WHERE state = 2 RETURNING module, seq, dedupe_key`)
-	default:
-		return 0, bridge.Errorf(bridge.EINVALID, "purge: give ids, a module, or all")
-	}
-	if err != nil {
-		return 0, fmt.Errorf("purge: %w", err)
-	}
-	// Their edit history goes with them (edits is small: only dead
-	// letters edited by hand).
-	if _, err := tx.ExecContext(ctx, `DELETE FROM edits WHERE NOT EXISTS
-		(SELECT 1 FROM records r WHERE r.id = edits.record)`); err != nil {
-		return 0, fmt.Errorf("purge: edits: %w", err)
-	}
-	total := 0
-	for m, n := range gone {
-		if _, err := tx.ExecContext(ctx, `UPDATE modules SET dead = dead - ? WHERE module = ?`, n, m); err != nil {
-			return 0, fmt.Errorf("purge: count: %w", err)
-		}
-		total += int(n)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("purge: commit: %w", err)
-	}
-	s.keys.drop(keys)
-	return total, nil
 }
