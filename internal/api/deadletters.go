@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"corebridge/internal/bridge"
@@ -113,7 +112,7 @@ func decodeSelector(w http.ResponseWriter, r *http.Request) (bridge.ReplayParams
 		return bridge.ReplayParams{}, &bridge.Error{Code: bridge.EINVALID, Message: "give exactly one selector", Fields: []bridge.FieldError{{
 			Loc: []any{"body"}, Msg: "Give exactly one of ids, module or all", Type: "value_error"}}}
 	}
-	return bridge.ReplayParams{IDs: sel.IDs, Module: sel.Module, All: sel.All, Now: bridge.Truncate(time.Now())}, nil
+	return bridge.ReplayParams{IDs: sel.IDs, Module: sel.Module, All: sel.All}, nil
 }
 
 // handleReplayDead is POST /api/dead-letters/replay: dead records go back to

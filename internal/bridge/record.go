@@ -32,19 +32,6 @@ func (s State) String() string {
 // MarshalText makes states read as words in JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// ParseState is the inverse of State.String.
-func ParseState(s string) (State, error) {
-	switch s {
-	case "pending":
-		return StatePending, nil
-	case "synced":
-		return StateSynced, nil
-	case "dead":
-		return StateDead, nil
-	}
-	return 0, Errorf(EINVALID, "unknown state %q", s)
-}
-
 // Record is one accepted update on its way to the Bucket.
 type Record struct {
 	ID            string          `json:"id"`
