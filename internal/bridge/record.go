@@ -55,8 +55,9 @@ type NewRecord struct {
 	SessionID  string
 	Data       json.RawMessage // compact JSON object
 	ReceivedAt time.Time
-	// DedupeKey identifies "the same update" (guarantee 6): records with an
-	// equal non-empty key are stored once. See Update.DedupeKey.
+	// DedupeKey identifies "the same update", so that duplicates are
+	// absorbed: records with an equal non-empty key are stored once. See
+	// Update.DedupeKey.
 	DedupeKey string
 }
 

@@ -81,8 +81,8 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	return len(lease.Records), nil
 }
 
-// classify turns the Bucket's answer into per-record fates (design.md,
-// "Bucket protocol"): stored or duplicate → synced; rejected, or a 4xx for
+// classify turns the Bucket's answer (the protocol of package bucket) into
+// per-record fates: stored or duplicate → synced; rejected, or a 4xx for
 // the batch other than 408/429 → dead; network error, timeout, 5xx, 408,
 // 429 → retry with backoff, or dead past MaxAttempts or MaxAge.
 func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr error, now time.Time, latency time.Duration) Outcome {

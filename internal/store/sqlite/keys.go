@@ -36,16 +36,16 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// keydir is the dedupe index (guarantee 6) in memory: the seq of the
-// record that holds each stored key. A unique index in SQLite did the same
-// job, but its keys are random, so every record of a commit dirtied a page
-// of its own, and ingest slowed as the store grew. The keys stay in
-// records.dedupe_key; the keydir is read from them (through the
+// keydir is the dedupe index, which absorbs duplicates, in memory: the seq
+// of the record that holds each stored key. A unique index in SQLite did
+// the same job, but its keys are random, so every record of a commit
+// dirtied a page of its own, and ingest slowed as the store grew. The keys
+// stay in records.dedupe_key; the keydir is read from them (through the
 // records_seq_key index, which grows only at its end) when the store opens
 // and kept in step by every write that adds or deletes records. Those hold
 // mu across their transaction: they share one write connection anyway, so
-// mu adds no wait. The map holds no pointers, so the garbage collector
-// does not walk it: ~40 bytes a stored key.
+// mu adds no wait. The map holds no pointers, so the garbage collector does
+// not walk it: ~40 bytes a stored key.
 type keydir struct {
 	mu sync.Mutex
 	m  map[digest]int64

@@ -110,7 +110,7 @@ func testLeaseExpires(t *testing.T, e *env) {
 	}
 }
 
-// testHeadOfLine checks guarantee 3: a head batch waiting to be retried
+// testHeadOfLine checks per-module order: a head batch waiting to be retried
 // blocks its module, though newer records are due, and only its module.
 func testHeadOfLine(t *testing.T, e *env) {
 	appendAB(e)

@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite for bridge.Store. Every store
-// (SQLite, PostgreSQL) runs Run against itself, so that ingest and delivery
-// can rely on the contract written in bridge.Store rather than on the habits
-// of one implementation.
+// runs Run against itself (the SQLite store does, in its tests), so that
+// ingest and delivery can rely on the contract written in bridge.Store
+// rather than on the habits of one implementation.
 package storetest
 
 import (
@@ -11,9 +11,9 @@ import (
 )
 
 // Harness opens stores for the suite. New makes a fresh, empty location
-// (a temp dir, a fresh PostgreSQL schema…) and returns a function that opens
-// a Store on it; the suite may call open, Close, and open again to test
-// durability.
+// (for the SQLite store, a file in a temp dir) and returns a function that
+// opens a Store on it; the suite may call open, Close, and open again to
+// test durability.
 type Harness struct {
 	New func(t *testing.T) (open func() (bridge.Store, error))
 }
