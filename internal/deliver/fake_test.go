@@ -14,6 +14,7 @@ import (
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
 	"corebridge/internal/store/sqlite"
+	"corebridge/internal/store/storetest"
 )
 
 // fakeSender is a Bucket whose answers the test writes.
@@ -113,8 +114,13 @@ func (c *clock) Add(d time.Duration) time.Time {
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// newStore opens a real SQLite store in a temporary directory.
-func newStore(t *testing.T) *sqlite.Store {
+// newStore returns an in-memory store: these tests are of the forwarder,
+// not of SQLite.
+func newStore(t *testing.T) *storetest.Mem { return storetest.NewMem() }
+
+// newSQLiteStore opens a real SQLite store in a temporary directory, for
+// the end-to-end test.
+func newSQLiteStore(t *testing.T) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
 	if err != nil {

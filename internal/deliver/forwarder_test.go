@@ -349,7 +349,7 @@ func TestRunDeliversToARealBucketInOrderExactlyOnce(t *testing.T) {
 	}
 	t.Cleanup(func() { b.Stop(context.Background()) })
 	client := bucket.NewClient(b.URL)
-	st := newStore(t)
+	st := newSQLiteStore(t)
 	modules := []string{"m0", "m1", "m2", "m3"}
 	f := New(st, client, discard(), Config{BatchSize: 64, Concurrency: 4, Idle: 10 * time.Millisecond,
 		Owner: "test", BucketURL: b.URL})

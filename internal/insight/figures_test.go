@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
-	"corebridge/internal/store/sqlite"
+	"corebridge/internal/store/storetest"
 )
 
 // clock is an injected, settable clock.
@@ -30,29 +29,24 @@ func at(d time.Duration) time.Time { return T.Add(d) }
 
 type rig struct {
 	t     *testing.T
-	path  string
 	clk   *clock
-	store *sqlite.Store
+	store *storetest.Mem // kept across close and open, as a file would be
 	hub   *insight.Hub
 }
 
 func newRig(t *testing.T) *rig {
-	r := &rig{t: t, path: filepath.Join(t.TempDir(), "c.db"), clk: &clock{t: T}}
+	r := &rig{t: t, clk: &clock{t: T}, store: storetest.NewMem()}
 	r.open()
 	t.Cleanup(func() { r.close() })
 	return r
 }
 
 func (r *rig) open() {
-	st, err := sqlite.Open(r.path, sqlite.Options{})
+	hub, err := insight.New(insight.Config{Store: r.store, Now: r.clk.Now})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	hub, err := insight.New(insight.Config{Store: st, Now: r.clk.Now})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.store, r.hub = st, hub
+	r.hub = hub
 }
 
 func (r *rig) close() {
@@ -65,7 +59,7 @@ func (r *rig) close() {
 	if err := r.store.Close(); err != nil {
 		r.t.Errorf("store close: %v", err)
 	}
-	r.hub, r.store = nil, nil
+	r.hub = nil
 }
 
 func (r *rig) append(recs ...bridge.NewRecord) {
@@ -154,7 +148,9 @@ func TestFiguresExact(t *testing.T) {
 	// 10:00 — six records; a duplicate; two invalid updates of edu, one
 	// with no valid module, one refused by the bridge (503).
 	r.append(rec("r1", 10), rec("r2", 10), rec("r3", 10), rec("r4", 10), rec("r5", 10), rec("r6", 10))
-	r.append(rec("r1", 20)) // same key: absorbed as a duplicate
+	dup := rec("r1", 20) // same key: absorbed as a duplicate
+	dup.ID = "r1-again"  // under its own id, as ingest gives every request
+	r.append(dup)
 	r.clk.Set(at(30 * time.Second))
 	r.hub.Ingest("update", "edu", 422, 1)
 	r.hub.Ingest("update", "edu", 422, 1)

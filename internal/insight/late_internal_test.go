@@ -3,13 +3,12 @@ package insight
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"corebridge/internal/bridge"
-	"corebridge/internal/store/sqlite"
+	"corebridge/internal/store/storetest"
 )
 
 // flaky is a store whose AddRollups fails while fail is set.
@@ -29,10 +28,7 @@ func (f *flaky) AddRollups(ctx context.Context, rs []bridge.Rollup) error {
 // their minute has settled are counted while held, and exactly once after
 // they reach the store, by the warm window and by a fresh one alike.
 func TestLateCountsCountOnce(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.NewMem()
 	defer st.Close()
 	store := &flaky{Store: st}
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)

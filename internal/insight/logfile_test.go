@@ -13,7 +13,7 @@ import (
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
-	"corebridge/internal/store/sqlite"
+	"corebridge/internal/store/storetest"
 )
 
 func readLines(t *testing.T, path string) []map[string]any {
@@ -40,10 +40,7 @@ func readLines(t *testing.T, path string) []map[string]any {
 // all flushed by Close.
 func TestLogFiles(t *testing.T) {
 	dir := t.TempDir()
-	st, err := sqlite.Open(filepath.Join(dir, "c.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.NewMem()
 	defer st.Close()
 	paths := map[string]string{"core": filepath.Join(dir, "logs", "core_sync.log"), "flow": filepath.Join(dir, "insight", "flow.log"),
 		"metrics": filepath.Join(dir, "logs", "metrics.jsonl")}
