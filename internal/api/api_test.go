@@ -20,13 +20,16 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
+	"corebridge/internal/store/storetest"
 )
 
-// fixture is an API server over a real SQLite store in a temporary
-// directory, with its ingest writer running and an insight hub.
+// fixture is an API server over a store, with its ingest writer running
+// and an insight hub. The store is the in-memory storetest.Mem, or a real
+// SQLite store in a temporary directory where the test is about the store
+// failing or durable ingest's speed.
 type fixture struct {
 	srv   *api.Server
-	store *sqlite.Store
+	store bridge.Store
 	clock *clock
 	hub   *insight.Hub
 
@@ -42,8 +45,10 @@ type setup struct {
 	api     api.Config
 	ingest  ingest.Config
 	insight insight.Config
+	// sqlite: a real SQLite store instead of storetest.Mem.
+	sqlite bool
 	// wrap, when set, wraps the store that the API, the writer and the
-	// hub use (the fixture's store field stays the SQLite store).
+	// hub use (the fixture's store field stays the unwrapped store).
 	wrap func(bridge.Store) bridge.Store
 }
 
@@ -58,9 +63,12 @@ func newFixture(t testing.TB, cfg api.Config) *fixture {
 // hub's settings too. The hub shares the API's clock.
 func newFixtureWith(t testing.TB, c setup) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "bridge.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
+	var st bridge.Store = storetest.NewMem()
+	if c.sqlite {
+		var err error
+		if st, err = sqlite.Open(filepath.Join(t.TempDir(), "bridge.db"), sqlite.Options{}); err != nil {
+			t.Fatalf("open store: %v", err)
+		}
 	}
 	f := &fixture{store: st}
 	if c.api.Now == nil {
@@ -72,6 +80,7 @@ func newFixtureWith(t testing.TB, c setup) *fixture {
 		used = c.wrap(st)
 	}
 	c.insight.Store, c.insight.Now, c.insight.Version = used, c.api.Now, c.api.Version
+	var err error
 	if f.hub, err = insight.New(c.insight); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +311,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
-	f := newFixture(t, api.Config{})
+	f := newFixtureWith(t, setup{sqlite: true}) // a closed SQLite store refuses writes
 	r := f.do(t, "GET", "/readyz", "")
 	r.want(t, http.StatusOK)
 	if m := r.object(t); m["status"] != "ready" {

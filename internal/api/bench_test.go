@@ -41,7 +41,7 @@ func benchPost(b *testing.B, h http.Handler) {
 // BenchmarkUpdateHandler measures durable ingest in-process: real SQLite
 // with synchronous=FULL, group commit, no network.
 func BenchmarkUpdateHandler(b *testing.B) {
-	f := newFixture(b, api.Config{Now: time.Now})
+	f := newFixtureWith(b, setup{api: api.Config{Now: time.Now}, sqlite: true})
 	benchPost(b, f.srv)
 	b.StopTimer()
 	if commits, records := f.commitStats(); commits > 0 {

@@ -212,7 +212,7 @@ func TestHealthDegraded(t *testing.T) {
 }
 
 func TestHealthStoreDown(t *testing.T) {
-	f := newFixture(t, api.Config{})
+	f := newFixtureWith(t, setup{sqlite: true}) // a closed SQLite store can be neither read nor written
 	if err := f.store.Close(); err != nil {
 		t.Fatal(err)
 	}

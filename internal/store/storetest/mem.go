@@ -204,7 +204,15 @@ func (s *Mem) Settle(_ context.Context, st bridge.Settlement) error {
 	}
 	for _, id := range st.Synced {
 		done(id, bridge.StateSynced, s.byID[id].LastError)
-		s.byID[id].SyncedAt, m.LastSyncAt, s.st.LastSyncAt = st.Now, st.Now, st.Now
+		// The latest sync, as the SQLite store keeps it: settles need not
+		// come in time order.
+		s.byID[id].SyncedAt = st.Now
+		if st.Now.After(m.LastSyncAt) {
+			m.LastSyncAt = st.Now
+		}
+		if st.Now.After(s.st.LastSyncAt) {
+			s.st.LastSyncAt = st.Now
+		}
 		m.Synced++
 		s.st.Synced++
 		roll.ObserveLatency(st.Now.Sub(s.byID[id].ReceivedAt))
