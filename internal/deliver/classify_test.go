@@ -15,8 +15,8 @@ import (
 	"corebridge/internal/bucket"
 )
 
-// networkErr is what the client returns when the Bucket is not listening.
-var networkErr = fmt.Errorf("bucket: POST /v1/records: %w",
+// errNetwork is what the client returns when the Bucket is not listening.
+var errNetwork = fmt.Errorf("bucket: POST /v1/records: %w",
 	&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
 
 func TestStoredAndDuplicateAreSynced(t *testing.T) {
@@ -131,7 +131,7 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 		{"429", &bucket.StatusError{StatusCode: http.StatusTooManyRequests, Message: "slow down"}, 429},
 		{"500", &bucket.StatusError{StatusCode: http.StatusInternalServerError, Message: "oops"}, 500},
 		{"503", &bucket.StatusError{StatusCode: http.StatusServiceUnavailable, Message: "later"}, 503},
-		{"network error", networkErr, 0},
+		{"network error", errNetwork, 0},
 		{"timeout", fmt.Errorf("bucket: POST /v1/records: %w", context.DeadlineExceeded), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,13 +261,13 @@ func TestMaxAgeDeadLetters(t *testing.T) {
 	now := clk.Now()
 	old := appendRecs(t, st, now.Add(-2*time.Hour), 0, "m")[0]
 	fresh := appendRecs(t, st, now, 1, "m")[0]
-	s := &fakeSender{SendFn: func(context.Context, []bridge.Record) ([]bucket.Result, error) { return nil, networkErr }}
+	s := &fakeSender{SendFn: func(context.Context, []bridge.Record) ([]bucket.Result, error) { return nil, errNetwork }}
 	var outs []Outcome
 	f := newForwarder(st, s, clk, Config{MaxAge: time.Hour, OnOutcome: func(o Outcome) { outs = append(outs, o) }})
 	runOnce(t, f)
 
 	r := get(t, st, old)
-	if want := "gave up after 2h0m0s (max age 1h0m0s): " + networkErr.Error(); r.State != bridge.StateDead || r.LastError != want || r.Attempts != 1 {
+	if want := "gave up after 2h0m0s (max age 1h0m0s): " + errNetwork.Error(); r.State != bridge.StateDead || r.LastError != want || r.Attempts != 1 {
 		t.Errorf("old record: %s %q after %d attempts, want dead %q after 1", r.State, r.LastError, r.Attempts, want)
 	}
 	r = get(t, st, fresh)

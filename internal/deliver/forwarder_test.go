@@ -264,7 +264,7 @@ func TestBreakerHalfOpenAdmitsOneTrial(t *testing.T) {
 	fail := true
 	s := &fakeSender{SendFn: func(_ context.Context, recs []bridge.Record) ([]bucket.Result, error) {
 		if fail {
-			return nil, networkErr
+			return nil, errNetwork
 		}
 		if recs[0].Module == "a" { // the trial: hold it in flight
 			entered <- struct{}{}
