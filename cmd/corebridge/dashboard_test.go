@@ -22,7 +22,8 @@ import (
 // a real Bucket, and Debian's Chromium driven by chromedp. They do not run
 // in parallel: a browser and a bridge on 2 cores are timing enough.
 
-// liveWait is how long the page may take to show a change (issue 5: within 2 s).
+// liveWait is how long the page may take to show a change: the dashboard
+// promises within 2 s.
 const liveWait = 2 * time.Second
 
 // healthKPIs maps the page's figures (data-value of its <output>s) to the
