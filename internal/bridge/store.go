@@ -100,9 +100,6 @@ type LeaseParams struct {
 	TTL        time.Duration // after Now+TTL the lease may be taken by another
 	MaxRecords int           // > 0
 	MaxBytes   int           // 0 = no byte bound; at least one record is always returned
-	// Skip lists modules the caller does not want now (e.g. already busy
-	// in this process).
-	Skip []string
 }
 
 // Lease is a claimed batch of one module's head records.

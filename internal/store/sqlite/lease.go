@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -46,7 +45,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		if l, held := s.leases[m]; held && micros(l.until) > now {
 			continue
 		}
-		if !seq.Valid || due.Int64 > now || slices.Contains(p.Skip, m) {
+		if !seq.Valid || due.Int64 > now {
 			continue
 		}
 		if bestSeq < 0 || seq.Int64 < bestSeq {

@@ -138,7 +138,7 @@ func (e *env) totalAttempts() int64 {
 // the seq range of a's first batch.
 func testAttemptsRecorded(t *testing.T, e *env) {
 	e.append(rec("a1", "a", 0), rec("b1", "b", 0), rec("a2", "a", 0), rec("a3", "a", 0), rec("a4", "a", 0))
-	l := e.mustLease(lp(ts(1), 2, "b"), "a", "a1", "a2")
+	l := e.mustLease(lp(ts(1), 2), "a", "a1", "a2")
 	first := attemptOf(l, ts(2), bridge.AttemptPartial, 207, "a2 rejected: bad field")
 	e.settle(bridge.Settlement{LeaseID: l.ID, Module: "a", Now: ts(2), Synced: []string{"a1"},
 		Dead: []bridge.DeadMark{{ID: "a2", Reason: "bad field"}}, Attempt: first})
@@ -148,14 +148,18 @@ func testAttemptsRecorded(t *testing.T, e *env) {
 	checkAttempts(t, e, "a3") // of the module, but after LastSeq
 	checkAttempts(t, e, "a4")
 
-	// Two attempts of the next batch come back oldest first.
-	l = e.mustLease(lp(ts(3), 10, "b"), "a", "a3", "a4")
+	// Two attempts of the next batch come back oldest first. b1 is now the
+	// oldest head; a live lease on b, released without an outcome, lets a
+	// be leased.
+	lb := e.mustLease(lp(ts(3), 10), "b", "b1")
+	l = e.mustLease(lp(ts(3), 10), "a", "a3", "a4")
 	failed := attemptOf(l, ts(3), bridge.AttemptFailed, 503, "503 Service Unavailable")
 	e.settle(bridge.Settlement{LeaseID: l.ID, Module: "a", Now: ts(3), Retry: []string{"a3", "a4"},
 		RetryAt: ts(4), Error: "503 Service Unavailable", Attempt: failed})
-	l = e.mustLease(lp(ts(4), 10, "b"), "a", "a3", "a4")
+	l = e.mustLease(lp(ts(4), 10), "a", "a3", "a4")
 	ok := attemptOf(l, ts(5), bridge.AttemptOK, 200, "")
 	e.settle(bridge.Settlement{LeaseID: l.ID, Module: "a", Now: ts(5), Synced: []string{"a3", "a4"}, Attempt: ok})
+	e.release(lb, ts(5))
 	checkAttempts(t, e, "a3", failed, ok)
 	checkAttempts(t, e, "a4", failed, ok)
 	checkAttempts(t, e, "a1", first)
@@ -193,15 +197,15 @@ func testAttemptsNoneWithoutAttempt(t *testing.T, e *env) {
 // ts(3), a rejected one at ts(4) and a partial one at ts(5), over two modules.
 func testAttemptCounts(t *testing.T, e *env) {
 	e.append(rec("x1", "m", 0), rec("x2", "m", 0), rec("y1", "n", 0), rec("y2", "n", 0))
-	l := e.mustLease(lp(ts(1), 1, "n"), "m", "x1")
+	l := e.mustLease(lp(ts(1), 1), "m", "x1")
 	e.settle(bridge.Settlement{LeaseID: l.ID, Module: "m", Now: ts(1), Synced: []string{"x1"},
 		Attempt: attemptOf(l, ts(1), bridge.AttemptOK, 200, "")})
 	for _, sec := range []int{2, 3} {
-		l = e.mustLease(lp(ts(sec), 1, "n"), "m", "x2")
+		l = e.mustLease(lp(ts(sec), 1), "m", "x2")
 		e.settle(bridge.Settlement{LeaseID: l.ID, Module: "m", Now: ts(sec), Retry: []string{"x2"}, RetryAt: ts(sec + 1),
 			Error: "timeout", Attempt: attemptOf(l, ts(sec), bridge.AttemptFailed, 0, "timeout")})
 	}
-	l = e.mustLease(lp(ts(4), 1, "n"), "m", "x2")
+	l = e.mustLease(lp(ts(4), 1), "m", "x2")
 	e.settle(bridge.Settlement{LeaseID: l.ID, Module: "m", Now: ts(4), Dead: []bridge.DeadMark{{ID: "x2", Reason: "400"}},
 		Attempt: attemptOf(l, ts(4), bridge.AttemptRejected, 400, "400 Bad Request")})
 	l = e.mustLease(lp(ts(5), 10), "n", "y1", "y2")

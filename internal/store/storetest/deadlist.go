@@ -11,8 +11,8 @@ import (
 // pending.
 func appendDeadMany(e *env) {
 	e.append(rec("a1", "a", 0), rec("b1", "b", 0), rec("a2", "a", 0), rec("b2", "b", 0), rec("a3", "a", 0), rec("a4", "a", 0))
-	e.dead(e.mustLease(lp(ts(0), 3, "b"), "a", "a1", "a2", "a3"), ts(1), "a1", "a2", "a3")
-	e.dead(e.mustLease(lp(ts(1), 3, "a"), "b", "b1", "b2"), ts(1), "b1", "b2")
+	e.dead(e.mustLease(lp(ts(0), 3), "a", "a1", "a2", "a3"), ts(1), "a1", "a2", "a3")
+	e.dead(e.mustLease(lp(ts(1), 3), "b", "b1", "b2"), ts(1), "b1", "b2")
 }
 
 // pages reads every page of q and returns the ids of each page.

@@ -11,10 +11,10 @@ import (
 func testReopen(t *testing.T, e *env) {
 	e.append(keyed(rec("a1", "a", 0), "ka1"), rec("b1", "b", 0), rec("a2", "a", 0))
 	e.append(rec("b2", "b", 1), rec("a3", "a", 1))
-	la := e.mustLease(lp(ts(1), 2, "b"), "a", "a1", "a2")
+	la := e.mustLease(lp(ts(1), 2), "a", "a1", "a2")
 	e.settle(bridge.Settlement{LeaseID: la.ID, Module: "a", Now: ts(2),
 		Synced: []string{"a1"}, Dead: []bridge.DeadMark{{ID: "a2", Reason: "rejected"}}})
-	lb := e.mustLease(lp(ts(2), 1, "a"), "b", "b1")
+	lb := e.mustLease(lp(ts(2), 1), "b", "b1")
 	e.settle(bridge.Settlement{LeaseID: lb.ID, Module: "b", Now: ts(3),
 		Retry: []string{"b1"}, RetryAt: ts(100), Error: "timeout"})
 
@@ -41,8 +41,9 @@ func testReopen(t *testing.T, e *env) {
 	if seq := e.get("c1").Seq; seq <= maxSeq {
 		t.Errorf("Seq of a record appended after reopen = %d, want > %d", seq, maxSeq)
 	}
-	e.mustLease(lp(ts(50), 10, "c"), "a", "a3") // b1 waits for ts(100)
-	e.noLease(lp(ts(50), 10, "c"))
+	e.mustLease(lp(ts(50), 10), "a", "a3")
+	e.mustLease(lp(ts(50), 10), "c", "c1")
+	e.noLease(lp(ts(50), 10)) // b1 waits for ts(100)
 }
 
 func testPing(t *testing.T, e *env) {

@@ -81,8 +81,8 @@ func (e *env) notFound(id string) {
 }
 
 // lp is a lease of up to max records at now, with a TTL of one minute.
-func lp(now time.Time, max int, skip ...string) bridge.LeaseParams {
-	return bridge.LeaseParams{Owner: "storetest", Now: now, TTL: time.Minute, MaxRecords: max, Skip: skip}
+func lp(now time.Time, max int) bridge.LeaseParams {
+	return bridge.LeaseParams{Owner: "storetest", Now: now, TTL: time.Minute, MaxRecords: max}
 }
 
 func (e *env) lease(p bridge.LeaseParams) *bridge.Lease {
@@ -100,11 +100,11 @@ func (e *env) mustLease(p bridge.LeaseParams, module string, want ...string) *br
 	e.t.Helper()
 	l := e.lease(p)
 	if l == nil {
-		e.t.Fatalf("Lease(Now %v, Skip %v) = nil, want module %q records %v", p.Now, p.Skip, module, want)
+		e.t.Fatalf("Lease(Now %v) = nil, want module %q records %v", p.Now, module, want)
 	}
 	if got := ids(l.Records); l.Module != module || !slices.Equal(got, want) {
-		e.t.Fatalf("Lease(Now %v, Skip %v) = module %q records %v, want module %q records %v",
-			p.Now, p.Skip, l.Module, got, module, want)
+		e.t.Fatalf("Lease(Now %v) = module %q records %v, want module %q records %v",
+			p.Now, l.Module, got, module, want)
 	}
 	if l.ID == "" {
 		e.t.Errorf("Lease.ID is empty")
@@ -119,7 +119,7 @@ func (e *env) mustLease(p bridge.LeaseParams, module string, want ...string) *br
 func (e *env) noLease(p bridge.LeaseParams) {
 	e.t.Helper()
 	if l := e.lease(p); l != nil {
-		e.t.Fatalf("Lease(Now %v, Skip %v) = module %q records %v, want nil", p.Now, p.Skip, l.Module, ids(l.Records))
+		e.t.Fatalf("Lease(Now %v) = module %q records %v, want nil", p.Now, l.Module, ids(l.Records))
 	}
 }
 

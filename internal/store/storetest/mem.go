@@ -165,7 +165,7 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 			continue
 		}
 		seen[head.Module] = true
-		if l, ok := s.leases[head.Module]; slices.Contains(p.Skip, head.Module) || head.NextAttemptAt.After(p.Now) || ok && p.Now.Before(l.expires) {
+		if l, ok := s.leases[head.Module]; head.NextAttemptAt.After(p.Now) || ok && p.Now.Before(l.expires) {
 			continue
 		}
 		s.nextID++

@@ -57,16 +57,17 @@ func testRollupsCountWhatHappens(t *testing.T, e *env) {
 
 	// alpha: a1 synced at ts(b+10) (10 s), a2 retried at ts(b+10); later a2,
 	// a3 synced at ts(b+70) (69 s, 9 s), a4 dead at ts(b+70) and replayed.
-	l := e.mustLease(lp(ts(b+10), 2, "beta"), "alpha", "a1", "a2")
+	l := e.mustLease(lp(ts(b+10), 2), "alpha", "a1", "a2")
 	e.settle(bridge.Settlement{LeaseID: l.ID, Module: "alpha", Now: ts(b + 10), Synced: []string{"a1"},
 		Retry: []string{"a2"}, RetryAt: ts(b + 65), Error: "timeout"})
-	e.synced(e.mustLease(lp(ts(b+70), 2, "beta"), "alpha", "a2", "a3"), ts(b+70), "a2", "a3")
-	e.dead(e.mustLease(lp(ts(b+70), 2, "beta"), "alpha", "a4"), ts(b+70), "a4")
+	e.synced(e.mustLease(lp(ts(b+70), 2), "alpha", "a2", "a3"), ts(b+70), "a2", "a3")
+	// beta: b1 synced at ts(b+3) (1 s). It is leased before a4, while a4
+	// (received at ts(b+62)) is not yet due, so that a4 is then the only head.
+	e.synced(e.mustLease(lp(ts(b+3), 1), "beta", "b1"), ts(b+3), "b1")
+	e.dead(e.mustLease(lp(ts(b+70), 2), "alpha", "a4"), ts(b+70), "a4")
 	if n := e.replay(bridge.ReplayParams{IDs: []string{"a4"}, Now: ts(b + 75)}); n != 1 {
 		t.Fatalf("replayed %d, want 1", n)
 	}
-	// beta: b1 synced at ts(b+3) (1 s).
-	e.synced(e.mustLease(lp(ts(b+3), 1, "alpha"), "beta", "b1"), ts(b+3), "b1")
 
 	checkRollups(t, e.rollups(ts(b+0), ts(b+120)),
 		bridge.Rollup{Minute: m0, Module: "alpha", Received: 2, Duplicates: 1, Synced: 1, Failed: 1,

@@ -23,10 +23,14 @@ func testStatsMix(t *testing.T, e *env) {
 	e.append(rec("m1", "mid", 3), rec("a2", "alpha", 4), rec("z3", "zeta", 5))
 	e.append(keyed(rec("zd", "zeta", 5), "kz"))
 
-	e.synced(e.mustLease(lp(ts(10), 1, "alpha", "mid"), "zeta", "z1"), ts(10), "z1")
-	e.dead(e.mustLease(lp(ts(11), 1, "zeta", "mid"), "alpha", "a1"), ts(11), "a1")
-	e.synced(e.mustLease(lp(ts(12), 1, "zeta", "alpha"), "mid", "m1"), ts(12), "m1")
-	l := e.mustLease(lp(ts(13), 1, "alpha", "mid"), "zeta", "z2")
+	e.synced(e.mustLease(lp(ts(10), 1), "zeta", "z1"), ts(10), "z1")
+	e.dead(e.mustLease(lp(ts(11), 1), "alpha", "a1"), ts(11), "a1")
+	// zeta's z2 is the oldest head; a live lease on zeta, released without
+	// an outcome, lets mid be leased.
+	lz := e.mustLease(lp(ts(12), 1), "zeta", "z2")
+	e.synced(e.mustLease(lp(ts(12), 1), "mid", "m1"), ts(12), "m1")
+	e.release(lz, ts(12))
+	l := e.mustLease(lp(ts(13), 1), "zeta", "z2")
 	e.settle(bridge.Settlement{LeaseID: l.ID, Module: "zeta", Now: ts(13), Retry: []string{"z2"}, RetryAt: ts(100), Error: "x"})
 
 	checkStats(t, e.stats(), bridge.Stats{

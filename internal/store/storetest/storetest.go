@@ -51,7 +51,6 @@ var suite = []struct {
 		{"MaxRecords", testLeaseMaxRecords},
 		{"MaxBytes", testLeaseMaxBytes},
 		{"NilWhenNothingDue", testLeaseNothingDue},
-		{"Skip", testLeaseSkip},
 		{"ExclusiveUntilSettled", testLeaseExclusive},
 		{"ExclusiveUntilExpired", testLeaseExpires},
 		{"HeadOfLineBlocksOnlyItsModule", testHeadOfLine},
