@@ -193,6 +193,9 @@ func (s *Mem) Settle(_ context.Context, st bridge.Settlement) error {
 	if l, ok := s.leases[st.Module]; ok && l.id == st.LeaseID {
 		delete(s.leases, st.Module)
 	}
+	if len(st.Synced)+len(st.Dead)+len(st.Retry) == 0 && st.Attempt == nil {
+		return nil // a release: no rollup row, as the SQLite store writes none
+	}
 	m := s.mod(st.Module)
 	roll := s.roll(st.Now, st.Module)
 	done := func(id string, state bridge.State, lastErr string) {
