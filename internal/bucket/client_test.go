@@ -2,7 +2,6 @@ package bucket_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -17,65 +16,26 @@ import (
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/buckettest"
 	"corebridge/internal/bucket/server"
 )
 
-// bridgeRecords returns n bridge records of module, as the forwarder leases them.
-func bridgeRecords(prefix, module string, n int) []bridge.Record {
-	at := time.Date(2026, 11, 29, 14, 0, 0, 123456000, time.UTC)
-	out := make([]bridge.Record, n)
-	for i := range out {
-		out[i] = bridge.Record{ID: fmt.Sprintf("%s-%d", prefix, i), Seq: int64(i + 1), Module: module,
-			SessionID: "sess", Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), ReceivedAt: at.Add(time.Duration(i) * time.Millisecond)}
-	}
-	return out
-}
-
-// startBucket runs a reference Bucket on a loopback port, stopped at the end.
-func startBucket(t testing.TB, cfg server.Config) *server.Running {
-	t.Helper()
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	run, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := run.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	return run
-}
-
-// statuses returns the statuses of results, in order.
-func statuses(rs []bucket.Result) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Status
-	}
-	return out
-}
-
 func TestClientSendAndReadBack(t *testing.T) {
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	c := bucket.NewClient(run.URL+"/", bucket.WithConcurrency(4), bucket.WithTimeout(10*time.Second))
 	ctx := t.Context()
 	if err := c.Healthy(ctx); err != nil {
 		t.Fatalf("Healthy: %v", err)
 	}
-	in := bridgeRecords("r", "edu", 3)
+	in := buckettest.Records("r", "edu", 3)
 	got, err := c.Send(ctx, in)
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	if want := []string{"stored", "stored", "stored"}; !reflect.DeepEqual(statuses(got), want) {
-		t.Fatalf("statuses %v", statuses(got))
+	if want := []string{"stored", "stored", "stored"}; !reflect.DeepEqual(buckettest.Statuses(got), want) {
+		t.Fatalf("statuses %v", buckettest.Statuses(got))
 	}
-	got, err = c.Send(ctx, append(in[1:2], bridgeRecords("n", "fin", 1)...))
+	got, err = c.Send(ctx, append(in[1:2], buckettest.Records("n", "fin", 1)...))
 	if err != nil {
 		t.Fatalf("Send again: %v", err)
 	}
@@ -116,8 +76,8 @@ func TestClientSendAndReadBack(t *testing.T) {
 
 func TestClientStatusErrors(t *testing.T) {
 	t.Run("503 from the reference bucket", func(t *testing.T) {
-		run := startBucket(t, server.Config{Faults: server.Faults{FailRate: 1}})
-		_, err := bucket.NewClient(run.URL).Send(t.Context(), bridgeRecords("x", "edu", 2))
+		run := buckettest.Start(t, server.Config{Faults: server.Faults{FailRate: 1}})
+		_, err := bucket.NewClient(run.URL).Send(t.Context(), buckettest.Records("x", "edu", 2))
 		var se *bucket.StatusError
 		if !errors.As(err, &se) {
 			t.Fatalf("error %v (%T), want *StatusError", err, err)
@@ -154,7 +114,7 @@ func TestClientStatusErrors(t *testing.T) {
 				fmt.Fprint(w, tc.body)
 			}))
 			defer hs.Close()
-			_, err := bucket.NewClient(hs.URL).Send(t.Context(), bridgeRecords("x", "edu", 1))
+			_, err := bucket.NewClient(hs.URL).Send(t.Context(), buckettest.Records("x", "edu", 1))
 			var se *bucket.StatusError
 			if !errors.As(err, &se) {
 				t.Fatalf("error %v (%T), want *StatusError", err, err)
@@ -188,7 +148,7 @@ func TestClientBadResponses(t *testing.T) {
 				fmt.Fprint(w, tc.body)
 			}))
 			defer hs.Close()
-			res, err := bucket.NewClient(hs.URL).Send(t.Context(), bridgeRecords("x", "edu", 2))
+			res, err := bucket.NewClient(hs.URL).Send(t.Context(), buckettest.Records("x", "edu", 2))
 			if !errors.Is(err, bucket.ErrBadResponse) || res != nil {
 				t.Errorf("Send = %v, %v; want ErrBadResponse and no results", res, err)
 			}
@@ -197,15 +157,15 @@ func TestClientBadResponses(t *testing.T) {
 }
 
 func TestClientNetworkErrors(t *testing.T) {
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	c := bucket.NewClient(run.URL)
-	if _, err := c.Send(t.Context(), bridgeRecords("a", "edu", 1)); err != nil {
+	if _, err := c.Send(t.Context(), buckettest.Records("a", "edu", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := run.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Send(t.Context(), bridgeRecords("b", "edu", 1))
+	_, err := c.Send(t.Context(), buckettest.Records("b", "edu", 1))
 	var se *bucket.StatusError
 	var ne net.Error
 	if err == nil || errors.As(err, &se) || errors.Is(err, bucket.ErrBadResponse) || !errors.As(err, &ne) {
@@ -217,10 +177,10 @@ func TestClientNetworkErrors(t *testing.T) {
 }
 
 func TestClientTimeout(t *testing.T) {
-	run := startBucket(t, server.Config{Faults: server.Faults{Latency: 2 * time.Second}})
+	run := buckettest.Start(t, server.Config{Faults: server.Faults{Latency: 2 * time.Second}})
 	c := bucket.NewClient(run.URL, bucket.WithTimeout(100*time.Millisecond))
 	start := time.Now()
-	_, err := c.Send(t.Context(), bridgeRecords("t", "edu", 2))
+	_, err := c.Send(t.Context(), buckettest.Records("t", "edu", 2))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send = %v, want a deadline error", err)
 	}
@@ -230,8 +190,8 @@ func TestClientTimeout(t *testing.T) {
 	// The Bucket stored the batch; only the answer was lost. A resend is
 	// answered duplicate: at-least-once delivery, exactly-once in effect.
 	run.Server.SetFaults(server.Faults{})
-	got, err := bucket.NewClient(run.URL).Send(t.Context(), bridgeRecords("t", "edu", 2))
-	if err != nil || !reflect.DeepEqual(statuses(got), []string{"duplicate", "duplicate"}) {
+	got, err := bucket.NewClient(run.URL).Send(t.Context(), buckettest.Records("t", "edu", 2))
+	if err != nil || !reflect.DeepEqual(buckettest.Statuses(got), []string{"duplicate", "duplicate"}) {
 		t.Errorf("resend after a lost answer: %v, %v", got, err)
 	}
 }
@@ -241,7 +201,7 @@ func TestClientTimeout(t *testing.T) {
 // would close the others after each round and open new ones for the next.
 func TestClientReusesConnections(t *testing.T) {
 	var conns atomic.Int64
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	hs := httptest.NewUnstartedServer(run.Server)
 	hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -257,7 +217,7 @@ func TestClientReusesConnections(t *testing.T) {
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
-				if _, err := c.Send(t.Context(), bridgeRecords(fmt.Sprintf("r%d-w%d", r, w), "edu", 5)); err != nil {
+				if _, err := c.Send(t.Context(), buckettest.Records(fmt.Sprintf("r%d-w%d", r, w), "edu", 5)); err != nil {
 					t.Error(err)
 				}
 			})

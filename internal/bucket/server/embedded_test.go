@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/buckettest"
 	"corebridge/internal/bucket/server"
 )
 
@@ -40,7 +41,7 @@ func TestStopAndStartKeepsRecords(t *testing.T) {
 	}
 	c := bucket.NewClient(first.URL)
 	for b := range 3 {
-		if _, err := c.Send(ctx, bridgeRecords(fmt.Sprintf("b%d", b), []string{"edu", "fin", "art"}[b], 100)); err != nil {
+		if _, err := c.Send(ctx, buckettest.Records(fmt.Sprintf("b%d", b), []string{"edu", "fin", "art"}[b], 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +54,7 @@ func TestStopAndStartKeepsRecords(t *testing.T) {
 	}
 
 	// Again on the same directory and the same address.
-	second := startBucket(t, server.Config{DataDir: dir, Addr: first.Addr})
+	second := buckettest.Start(t, server.Config{DataDir: dir, Addr: first.Addr})
 	if second.URL != first.URL {
 		t.Fatalf("restarted on %s, want %s", second.URL, first.URL)
 	}
@@ -69,7 +70,7 @@ func TestStopAndStartKeepsRecords(t *testing.T) {
 	if want := (bucket.Stats{Total: 300, Modules: map[string]int64{"edu": 100, "fin": 100, "art": 100}}); !reflect.DeepEqual(st, want) {
 		t.Errorf("Stats after restart = %+v, want %+v", st, want)
 	}
-	res, err := c.Send(ctx, bridgeRecords("b1", "fin", 101))
+	res, err := c.Send(ctx, buckettest.Records("b1", "fin", 101))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +89,13 @@ func TestStartErrors(t *testing.T) {
 	if _, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Faults: server.Faults{FailRate: 2}}); err == nil {
 		t.Error("Start with fail rate 2 succeeded")
 	}
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	dir := t.TempDir()
 	if _, err := server.Start(ctx, server.Config{DataDir: dir, Addr: run.Addr}); err == nil {
 		t.Fatal("Start on an address in use succeeded")
 	}
 	// The failed start released its store: the directory can be used.
-	again := startBucket(t, server.Config{DataDir: dir})
+	again := buckettest.Start(t, server.Config{DataDir: dir})
 	if err := bucket.NewClient(again.URL).Healthy(ctx); err != nil {
 		t.Error(err)
 	}
@@ -104,7 +105,7 @@ func TestStartErrors(t *testing.T) {
 // batch sizes: the Bucket stores each exactly once.
 func TestConcurrentSendersStoreEachIDOnce(t *testing.T) {
 	const senders, ids = 8, 1200
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	c := bucket.NewClient(run.URL, bucket.WithConcurrency(senders), bucket.WithTimeout(30*time.Second))
 	modules := []string{"edu", "fin", "art", "bot"}
 	all := make([]bucket.Record, ids)

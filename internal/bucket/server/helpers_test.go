@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
 	"corebridge/internal/bucket/server"
 )
@@ -31,37 +29,6 @@ func openStore(t testing.TB) *server.Store {
 	return s
 }
 
-// startBucket runs a reference Bucket on a loopback port, stopped at the end.
-func startBucket(t testing.TB, cfg server.Config) *server.Running {
-	t.Helper()
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	run, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := run.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	return run
-}
-
-// bridgeRecords returns n bridge records of module, as the forwarder leases them.
-func bridgeRecords(prefix, module string, n int) []bridge.Record {
-	at := time.Date(2026, 11, 29, 14, 0, 0, 123456000, time.UTC)
-	out := make([]bridge.Record, n)
-	for i := range out {
-		out[i] = bridge.Record{ID: fmt.Sprintf("%s-%d", prefix, i), Seq: int64(i + 1), Module: module,
-			SessionID: "sess", Data: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)), ReceivedAt: at.Add(time.Duration(i) * time.Millisecond)}
-	}
-	return out
-}
-
 // rec returns a valid wire record.
 func rec(id, module string) bucket.Record {
 	return bucket.Record{ID: id, Module: module, SessionID: "s-" + id,
@@ -73,15 +40,6 @@ func recs(prefix, module string, n int) []bucket.Record {
 	out := make([]bucket.Record, n)
 	for i := range out {
 		out[i] = rec(fmt.Sprintf("%s-%d", prefix, i), module)
-	}
-	return out
-}
-
-// statuses returns the statuses of results, in order.
-func statuses(rs []bucket.Result) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.Status
 	}
 	return out
 }

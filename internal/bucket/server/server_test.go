@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/buckettest"
 	"corebridge/internal/bucket/server"
 )
 
@@ -27,7 +28,7 @@ func decode[T any](t testing.TB, b []byte) T {
 }
 
 func TestServerRefusesBadBodies(t *testing.T) {
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	url := run.URL + "/v1/records"
 	for _, tc := range []struct {
 		name   string
@@ -60,7 +61,7 @@ func TestServerRefusesBadBodies(t *testing.T) {
 
 func TestServerBodyLimit(t *testing.T) {
 	t.Run("default 16 MiB", func(t *testing.T) {
-		run := startBucket(t, server.Config{})
+		run := buckettest.Start(t, server.Config{})
 		pad := strings.Repeat("x", server.MaxBody)
 		body := []byte(`{"records":[{"id":"big","module":"m","data":{"pad":"` + pad + `"}}]}`)
 		status, _, answer := post(t, run.URL+"/v1/records", body)
@@ -137,7 +138,7 @@ func postExpecting(t *testing.T, url, body string, wantIDs, wantStatus []string)
 // (no field of the wrong type) takes the one-pass path; its invalid records
 // are still rejected one by one.
 func TestServerRejectsBadRecordsOfAWellTypedBody(t *testing.T) {
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	body := `{"records":[
 		{"id":"ok1","module":"edu","session_id":"s","data":{"a":1},"received_at":"2026-11-29T14:00:00.000000Z"},
 		{"id":"","module":"edu","data":{}},
@@ -157,7 +158,7 @@ func TestServerRejectsBadRecordsOfAWellTypedBody(t *testing.T) {
 }
 
 func TestServerRejectsBadRecordsOneByOne(t *testing.T) {
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	body := `{"records":[
 		{"id":"ok1","module":"edu","session_id":"s","data":{"a":1},"received_at":"2026-11-29T14:00:00.000000Z"},
 		{"id":"","module":"edu","data":{}},
@@ -197,7 +198,7 @@ func TestServerRejectsBadRecordsOneByOne(t *testing.T) {
 }
 
 func TestServerEmptyBatch(t *testing.T) {
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	status, _, answer := post(t, run.URL+"/v1/records", []byte(`{"records":[]}`))
 	if status != http.StatusOK || strings.TrimSpace(string(answer)) != `{"results":[]}` {
 		t.Errorf("empty batch: %d %s", status, answer)
@@ -205,7 +206,7 @@ func TestServerEmptyBatch(t *testing.T) {
 }
 
 func TestServerRejectModule(t *testing.T) {
-	run := startBucket(t, server.Config{Faults: server.Faults{RejectModule: "fin"}})
+	run := buckettest.Start(t, server.Config{Faults: server.Faults{RejectModule: "fin"}})
 	body := mustJSON(t, bucket.Request{Records: []bucket.Record{rec("e1", "edu"), rec("f1", "fin"), rec("e2", "edu")}})
 	status, _, answer := post(t, run.URL+"/v1/records", body)
 	if status != http.StatusOK {
@@ -223,13 +224,13 @@ func TestServerRejectModule(t *testing.T) {
 	// Lifted at run time, the same record is taken.
 	run.Server.SetFaults(server.Faults{})
 	_, _, answer = post(t, run.URL+"/v1/records", body)
-	if got := statuses(decode[bucket.Response](t, answer).Results); !reflect.DeepEqual(got, []string{"duplicate", "stored", "duplicate"}) {
+	if got := buckettest.Statuses(decode[bucket.Response](t, answer).Results); !reflect.DeepEqual(got, []string{"duplicate", "stored", "duplicate"}) {
 		t.Errorf("after lifting the rejection: %v", got)
 	}
 }
 
 func TestServerListQueries(t *testing.T) {
-	run := startBucket(t, server.Config{})
+	run := buckettest.Start(t, server.Config{})
 	if _, err := run.Store.Put(t.Context(), append(recs("e", "edu", 3), recs("f", "fin", 2)...)); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +284,7 @@ func TestServerListQueries(t *testing.T) {
 }
 
 func TestServerFailRateAll(t *testing.T) {
-	run := startBucket(t, server.Config{Faults: server.Faults{FailRate: 1}})
+	run := buckettest.Start(t, server.Config{Faults: server.Faults{FailRate: 1}})
 	body := mustJSON(t, bucket.Request{Records: recs("a", "edu", 3)})
 	for range 3 {
 		status, retryAfter, answer := post(t, run.URL+"/v1/records", body)
@@ -312,7 +313,7 @@ func TestServerFailRatePartial(t *testing.T) {
 	// The rolls are scripted: with rate 0.5, rolls below 0.5 fail.
 	var mu sync.Mutex
 	rolls := []float64{0.1, 0.9, 0.49, 0.5, 0.7, 0.0}
-	run := startBucket(t, server.Config{Faults: server.Faults{FailRate: 0.5}, Rand: func() float64 {
+	run := buckettest.Start(t, server.Config{Faults: server.Faults{FailRate: 0.5}, Rand: func() float64 {
 		mu.Lock()
 		defer mu.Unlock()
 		r := rolls[0]
@@ -334,7 +335,7 @@ func TestServerFailRatePartial(t *testing.T) {
 
 func TestServerLatency(t *testing.T) {
 	const latency = 200 * time.Millisecond
-	run := startBucket(t, server.Config{Faults: server.Faults{Latency: latency}})
+	run := buckettest.Start(t, server.Config{Faults: server.Faults{Latency: latency}})
 	body := mustJSON(t, bucket.Request{Records: recs("l", "edu", 2)})
 	start := time.Now()
 	status, _, _ := post(t, run.URL+"/v1/records", body)

@@ -11,6 +11,7 @@ import (
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/buckettest"
 	"corebridge/internal/bucket/server"
 )
 
@@ -42,8 +43,8 @@ func TestStorePutStoresAndDedupes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"duplicate", "stored", "duplicate"}; !reflect.DeepEqual(statuses(got), want) {
-		t.Fatalf("second Put statuses = %v, want %v", statuses(got), want)
+	if want := []string{"duplicate", "stored", "duplicate"}; !reflect.DeepEqual(buckettest.Statuses(got), want) {
+		t.Fatalf("second Put statuses = %v, want %v", buckettest.Statuses(got), want)
 	}
 
 	all := allRecords(t, s, "", 0)
@@ -81,8 +82,8 @@ func TestStorePutRejectsInvalidRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"rejected", "stored", "rejected", "rejected", "rejected", "rejected"}
-	if !reflect.DeepEqual(statuses(got), want) {
-		t.Fatalf("statuses = %v, want %v", statuses(got), want)
+	if !reflect.DeepEqual(buckettest.Statuses(got), want) {
+		t.Fatalf("statuses = %v, want %v", buckettest.Statuses(got), want)
 	}
 	for i, r := range got {
 		if r.Status == bucket.StatusRejected && r.Error == "" {
