@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"corebridge/internal/bucket/server"
 )
@@ -19,7 +18,7 @@ func runBucket(ctx context.Context, args []string, e env) error {
 	rejectModule := fs.String("reject-module", "", "fault injection: reject every record of this module")
 	logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	shutdownTimeout := fs.Duration("shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests in flight")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}

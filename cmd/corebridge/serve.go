@@ -15,6 +15,10 @@ import (
 	"corebridge/internal/maintenance"
 )
 
+// defaultShutdownTimeout is how long serve and bucket wait, by default,
+// for what is in flight when they stop.
+const defaultShutdownTimeout = 30 * time.Second
+
 type serveConfig struct {
 	addr            string
 	dataDir         string
@@ -71,7 +75,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Int64Var(&cfg.maxPending, "max-pending", ingest.DefaultMaxPending, "refuse ingest (503) while this many records wait for delivery; -1 = no bound")
 	fs.DurationVar(&cfg.commitWait, "commit-wait", 0, "when several requests queue for a commit, wait up to this (e.g. 500us) for more to share its fsync; helps with many producers and delivery on the same cores, hurts with few; 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests and deliveries in flight")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests and deliveries in flight")
 	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")
 	fs.StringVar(&cfg.bucketAddr, "bucket-addr", "127.0.0.1:0", "listen address of the embedded Bucket (only without --bucket-url)")
 	fs.IntVar(&cfg.batchSize, "batch-size", deliver.DefaultBatchSize, "records per delivery batch")
