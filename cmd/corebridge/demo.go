@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"corebridge/internal/auth"
 	"corebridge/internal/mock"
 )
 
@@ -44,7 +45,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 			"  Bucket         %s/v1/stats  (records: %s/v1/records)\n"+
 			"  data           %s\n"+
 			"mock producers (%s) send one update each every %s:\n",
-			apiURL, apiURL, apiURL, apiURL, apiURL, apiURL, apiURL, bucketURL, bucketURL, cfg.dataDir, strings.Join(mods, ", "), *interval)
+			apiURL, apiURL, apiURL, apiURL, apiURL, apiURL, apiURL, auth.RedactURL(bucketURL), auth.RedactURL(bucketURL), cfg.dataDir, strings.Join(mods, ", "), *interval)
 		go func() {
 			producers <- mock.Rounds(ctx, mock.RoundsConfig{URL: apiURL, Modules: mods, Interval: *interval, Timeout: 10 * time.Second}, e.stdout)
 		}()

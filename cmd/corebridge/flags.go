@@ -118,3 +118,25 @@ func (g *gapList) Set(s string) error {
 	*g = out
 	return nil
 }
+
+// listFlag is a comma-separated list of words, e.g. localhost,bridge.lan.
+// Setting it replaces the default.
+type listFlag []string
+
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	out := listFlag{}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.ToLower(strings.TrimSpace(part)); part != "" {
+			out = append(out, part)
+		}
+	}
+	*l = out
+	return nil
+}

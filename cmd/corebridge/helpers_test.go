@@ -59,6 +59,13 @@ func waitListening(t *testing.T, logs *syncBuffer, errc <-chan error) string {
 // and returns run's error.
 func startServe(t *testing.T, args ...string) (string, func() error) {
 	t.Helper()
+	base, _, stop := startServeLogs(t, args...)
+	return base, stop
+}
+
+// startServeLogs is startServe that also returns what the program logs.
+func startServeLogs(t *testing.T, args ...string) (string, *syncBuffer, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	errc := make(chan error, 1)
@@ -84,7 +91,7 @@ func startServe(t *testing.T, args ...string) (string, func() error) {
 		return runErr
 	}
 	t.Cleanup(func() { stop() })
-	return base, stop
+	return base, logs, stop
 }
 
 func waitHTTP(t *testing.T, url string) {

@@ -24,10 +24,26 @@ func TestPrototypeClient(t *testing.T) {
 		}
 		t.Skipf("python3 with requests not available: %v", err)
 	}
-	base, _ := startServe(t, "--data-dir", t.TempDir())
-	out, err := exec.Command(py, "../../scripts/prototype_client.py", base).CombinedOutput()
-	if err != nil {
-		t.Fatalf("prototype client failed: %v\n%s", err, out)
-	}
-	t.Logf("%s", out)
+	t.Run("no auth file, loopback", func(t *testing.T) {
+		base, _ := startServe(t, "--data-dir", t.TempDir())
+		out, err := exec.Command(py, "../../scripts/prototype_client.py", base).CombinedOutput()
+		if err != nil {
+			t.Fatalf("prototype client failed: %v\n%s", err, out)
+		}
+		t.Logf("%s", out)
+	})
+	t.Run("with tokens", func(t *testing.T) {
+		// The same client, given a producer's and a viewer's token as headers.
+		base, _ := startServe(t, "--data-dir", t.TempDir(), "--auth-file", writeAuthFile(t))
+		cmd := exec.Command(py, "../../scripts/prototype_client.py", base)
+		cmd.Env = append(os.Environ(), "COREBRIDGE_TOKEN="+testSecrets["producer-any"], "COREBRIDGE_VIEWER_TOKEN="+testSecrets["viewer"])
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("prototype client with tokens failed: %v\n%s", err, out)
+		}
+		cmd = exec.Command(py, "../../scripts/prototype_client.py", base) // and without: refused
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Fatalf("prototype client without a token passed against an auth file:\n%s", out)
+		}
+	})
 }

@@ -57,6 +57,11 @@ type serveConfig struct {
 	logBackups      int
 	commitWait      time.Duration
 
+	authFile       string
+	insecureNoAuth bool
+	allowedHosts   listFlag
+	openProbes     listFlag
+
 	automation        string
 	automationReports string
 	automationEvery   time.Duration
@@ -64,7 +69,8 @@ type serveConfig struct {
 
 // serveFlags defines serve's flags on fs; demo reuses them.
 func serveFlags(fs *flag.FlagSet) *serveConfig {
-	cfg := &serveConfig{maxBody: api.DefaultMaxBody, maxBatchBody: api.DefaultMaxBatchBody, batchBytes: deliver.DefaultBatchBytes}
+	cfg := &serveConfig{maxBody: api.DefaultMaxBody, maxBatchBody: api.DefaultMaxBatchBody, batchBytes: deliver.DefaultBatchBytes,
+		allowedHosts: listFlag{"localhost", "127.0.0.1", "::1"}, openProbes: listFlag{"readyz"}}
 	host, _ := os.Hostname()
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "data", "directory for the database (created if missing)")
@@ -100,6 +106,10 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&cfg.logData, "log-data", false, "include each record's data in --core-sync-log")
 	fs.IntVar(&cfg.logMaxSize, "log-max-size", insight.DefaultLogMaxSizeMB, "rotate an InsightFlow log file past this many MiB")
 	fs.IntVar(&cfg.logBackups, "log-backups", insight.DefaultLogBackups, "rotated InsightFlow log files kept per file")
+	fs.StringVar(&cfg.authFile, "auth-file", "", "tokens who may send and operate (YAML or JSON, hashes only; make one with corebridge token new); required off loopback")
+	fs.BoolVar(&cfg.insecureNoAuth, "insecure-no-auth", false, "serve a non-loopback address with no authentication: anyone who reaches the port may send and purge (do not)")
+	fs.Var(&cfg.allowedHosts, "allowed-hosts", "host names this server answers for in the Host header, comma-separated (* = any); others get 421")
+	fs.Var(&cfg.openProbes, "open-probes", "probes open without a token: readyz, metrics, both (readyz,metrics) or none")
 	fs.StringVar(&cfg.automation, "automation", "", "run the automation jobs of this config (e.g. automation/config.json) inside serve; empty = none")
 	fs.StringVar(&cfg.automationReports, "automation-reports", "automation/reports", "where --automation writes its run reports, runner.log and daily_log.txt")
 	fs.DurationVar(&cfg.automationEvery, "automation-interval", automation.DefaultInterval, "interval of --automation jobs that set no trigger")

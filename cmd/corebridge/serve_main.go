@@ -12,6 +12,7 @@ import (
 
 	"corebridge"
 	"corebridge/internal/api"
+	"corebridge/internal/auth"
 	"corebridge/internal/automation"
 	"corebridge/internal/bucket"
 	"corebridge/internal/bucket/server"
@@ -33,6 +34,10 @@ type serveMain struct {
 	cfg  *serveConfig
 	log  *slog.Logger
 	jobs *automation.Config // nil without --automation
+
+	tokens     *auth.Tokens // nil: no --auth-file
+	openReadyz bool
+	openMetric bool
 
 	storeKind string // "sqlite"
 	dbPath    string
@@ -61,6 +66,20 @@ func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
 		return nil, usageError{"--batch-size, --delivery-concurrency and --max-attempts must be at least 1"}
 	}
 	m := &serveMain{cfg: cfg, log: log}
+	if err := m.checkExposure(); err != nil {
+		return nil, err
+	}
+	for _, p := range cfg.openProbes {
+		switch p {
+		case "readyz":
+			m.openReadyz = true
+		case "metrics":
+			m.openMetric = true
+		case "none":
+		default:
+			return nil, usageError{fmt.Sprintf("--open-probes: %q is not a probe; use readyz, metrics or none", p)}
+		}
+	}
 	if cfg.automation != "" {
 		c, err := automation.Load(cfg.automation)
 		if err != nil {
@@ -75,6 +94,7 @@ func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
 // on each other; on error, close undoes the steps already done.
 func (m *serveMain) open(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
+		m.openAuth,
 		m.openStore,
 		m.startBucket,
 		m.openInsight,
@@ -96,6 +116,79 @@ func (m *serveMain) close() {
 		m.undo[i]()
 	}
 	m.undo = nil
+}
+
+// checkExposure refuses to serve a non-loopback address with no auth
+// file, unless told to, loudly.
+func (m *serveMain) checkExposure() error {
+	if m.cfg.authFile != "" || loopbackAddr(m.cfg.addr) {
+		return nil
+	}
+	if m.cfg.insecureNoAuth {
+		m.log.Warn("INSECURE: serving a non-loopback address with no authentication (--insecure-no-auth): anyone who reaches it may send records and replay or purge dead letters",
+			"addr", m.cfg.addr)
+		return nil
+	}
+	return usageError{fmt.Sprintf("serve: refusing to listen on %s with no --auth-file: anyone who reaches it could send records and purge dead letters.\n"+
+		"Create tokens with `corebridge token new --name NAME --role producer --module MODULE` (roles: producer, viewer, operator, admin),\n"+
+		"put the printed lines under `tokens:` in a file, and start with --auth-file FILE. Or listen on 127.0.0.1.", m.cfg.addr)}
+}
+
+// loopbackAddr says whether the host of addr (host:port) is a loopback one.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// openAuth loads the auth file, if any; without one every request is
+// auth.Anonymous, which checkExposure allowed only on loopback.
+func (m *serveMain) openAuth(context.Context) error {
+	if m.cfg.authFile == "" {
+		return nil
+	}
+	t, err := auth.Open(m.cfg.authFile, m.log.With("component", "auth"))
+	if err != nil {
+		return usageError{fmt.Sprintf("--auth-file %s: %v", m.cfg.authFile, err)}
+	}
+	m.tokens = t
+	return nil
+}
+
+// authenticator is the API's authenticator: nil without an auth file.
+func (m *serveMain) authenticator() api.Authenticator {
+	if m.tokens == nil {
+		return nil
+	}
+	return m.tokens
+}
+
+// authKind is Health.Auth: tokens, none or insecure.
+func (m *serveMain) authKind() string {
+	switch {
+	case m.tokens != nil:
+		return "tokens"
+	case !loopbackAddr(m.cfg.addr):
+		return "insecure"
+	}
+	return "none"
+}
+
+// authMode says how requests are authenticated, for the start-up log.
+func (m *serveMain) authMode() string {
+	switch {
+	case m.tokens != nil:
+		return fmt.Sprintf("tokens (%d in %s)", m.tokens.Len(), m.cfg.authFile)
+	case m.cfg.insecureNoAuth && !loopbackAddr(m.cfg.addr):
+		return "NONE (--insecure-no-auth)"
+	}
+	return "none (loopback only; every request may do everything)"
 }
 
 // openStore opens the durable outbox: SQLite in the data dir.
@@ -150,7 +243,7 @@ func (m *serveMain) openInsight(context.Context) error {
 	cfg := m.cfg
 	hub, err := insight.New(insight.Config{
 		Store: m.store, Log: m.log.With("component", "insight"), Version: buildVersion(), StoreKind: m.storeKind,
-		StaleAfter:  cfg.staleAfter,
+		StaleAfter: cfg.staleAfter, Auth: m.authKind(),
 		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
 		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
 		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,
@@ -175,7 +268,7 @@ func (m *serveMain) newForwarder(context.Context) error {
 		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
 		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,
 		BreakerThreshold: cfg.breakerThresh, BreakerCooldown: cfg.breakerCool,
-		Owner: cfg.instance, BucketURL: m.bucketURL,
+		Owner: cfg.instance, BucketURL: auth.RedactURL(m.bucketURL),
 		OnOutcome: func(o deliver.Outcome) { m.hub.Delivered(o.Attempt, o.Synced, o.Dead, o.Retried) },
 	})
 	m.hub.SetDelivery(m.fwd.Status)
@@ -213,6 +306,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: m.fwd.Notify,
 		Dashboard:  &api.Dashboard{Page: m.dash.Page(), Assets: m.dash.Assets(), Events: m.dash.Events()},
 		Automation: runs,
+		Auth:       m.authenticator(), AllowedHosts: m.cfg.allowedHosts, OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric,
 	})
 	m.hs = &http.Server{
 		Handler:           srv,

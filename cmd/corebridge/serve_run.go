@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"corebridge/internal/auth"
+
 	"golang.org/x/sync/errgroup"
 )
 
@@ -51,6 +53,9 @@ func (m *serveMain) startServices(ctx context.Context) context.Context {
 	g.Go(func() error { return m.fwd.Run(gctx) })
 	g.Go(func() error { return m.janitor.Run(gctx) })
 	g.Go(func() error { return m.hub.Run(gctx) })
+	if m.tokens != nil {
+		g.Go(func() error { return m.tokens.Run(gctx) }) // reloads on SIGHUP and on change
+	}
 	m.stopServices = sync.OnceValue(func() error { stopBg(); return g.Wait() })
 	// On any way out, before the hub and the store close.
 	m.undo = append(m.undo, func() { m.stopWriter(); m.stopServices() })
@@ -78,7 +83,8 @@ func (m *serveMain) startDebug() error {
 func (m *serveMain) serveHTTP(ready func(apiURL, bucketURL string)) <-chan error {
 	addr := m.ln.Addr().String()
 	m.log.Info("listening", "addr", addr, "url", "http://"+addr, "dashboard", "http://"+addr+"/",
-		"version", buildVersion(), "store", m.storeKind, "db", m.dbPath, "sqlite_sync", m.cfg.sqliteSync, "bucket", m.bucketURL)
+		"version", buildVersion(), "store", m.storeKind, "db", m.dbPath, "sqlite_sync", m.cfg.sqliteSync,
+		"bucket", auth.RedactURL(m.bucketURL), "auth", m.authMode(), "allowed_hosts", m.cfg.allowedHosts.String())
 	errc := make(chan error, 1)
 	go func() { errc <- m.hs.Serve(m.ln) }()
 	if ready != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 
+	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
 	"corebridge/internal/ingest"
 )
@@ -48,6 +49,10 @@ func handleUpdate(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := decodeUpdateRequest(w, r, s.cfg.MaxBody)
 		if err != nil {
+			s.fail(w, r, "update", u.Module, 1, err)
+			return
+		}
+		if err := mayProduce(r, u.Module); err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
@@ -112,6 +117,12 @@ func handleUpdates(s *Server) http.Handler {
 			s.fail(w, r, "updates", "", 1, err)
 			return
 		}
+		for _, u := range ups {
+			if err := mayProduce(r, u.Module); err != nil {
+				s.fail(w, r, "updates", u.Module, len(ups), err)
+				return
+			}
+		}
 		now := bridge.Truncate(s.cfg.Now())
 		recs := make([]bridge.NewRecord, len(ups))
 		for i, u := range ups {
@@ -144,6 +155,19 @@ func batchModule(recs []bridge.NewRecord) string {
 		}
 	}
 	return recs[0].Module
+}
+
+// mayProduce refuses an update of a module that the request's principal
+// may not send: nothing of its request is stored.
+func mayProduce(r *http.Request, module string) error {
+	if p := auth.FromContext(r.Context()); !p.MayProduce(module) {
+		name := "(none)"
+		if p != nil {
+			name = p.Name
+		}
+		return bridge.Errorf(bridge.EFORBIDDEN, "token %q may not send updates of module %q", name, module)
+	}
+	return nil
 }
 
 // fail answers err and counts it: invalid input (4xx) and the bridge's

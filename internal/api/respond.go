@@ -21,6 +21,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case bridge.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case bridge.EFORBIDDEN:
+		return http.StatusForbidden
 	case bridge.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	case bridge.ETOOLARGE:

@@ -1,44 +1,60 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 
+	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
 )
 
-// routes lists every route of the API; the index at / lists them too.
+// routes lists every route of the API with the access it needs; the
+// index at / lists them too.
 func (s *Server) routes() {
-	s.handle("POST /core/update", handleUpdate(s))
-	s.handle("POST /core/updates", handleUpdates(s))
-	s.handle("GET /bucket/status", handleBucketStatus(s))
-	s.handle("GET /core/health", handleHealth(s))
-	s.handle("GET /healthz", handleHealthz())
-	s.handle("GET /readyz", handleReadyz(s))
-	s.handle("GET /api/dead-letters", handleListDead(s))
-	s.handle("POST /api/dead-letters/replay", handleReplayDead(s))
-	s.handle("POST /api/dead-letters/purge", handlePurgeDead(s))
-	s.handle("PUT /api/dead-letters/{id}/data", handleEditDead(s))
-	s.handle("GET /api/records/{id}", handleGetRecord(s))
-	s.handle("GET /api/summary", handleSummary(s))
-	s.handle("GET /api/modules", handleModules(s))
-	s.handle("GET /api/series", handleSeries(s))
-	s.handle("GET /api/automation/runs", handleAutomationRuns(s))
-	s.handle("GET /metrics", handleMetrics(s))
-	s.handle("GET /openapi.json", handleOpenAPI(s.cfg.OpenAPIJSON))
+	readyz, metrics := auth.AccessView, auth.AccessView
+	if s.cfg.OpenReadyz {
+		readyz = auth.AccessOpen
+	}
+	if s.cfg.OpenMetrics {
+		metrics = auth.AccessOpen
+	}
+	s.handle("POST /core/update", auth.AccessProduce, handleUpdate(s))
+	s.handle("POST /core/updates", auth.AccessProduce, handleUpdates(s))
+	s.handle("GET /bucket/status", auth.AccessView, handleBucketStatus(s))
+	s.handle("GET /core/health", auth.AccessView, handleHealth(s))
+	s.handle("GET /healthz", auth.AccessOpen, handleHealthz())
+	s.handle("GET /readyz", readyz, handleReadyz(s))
+	s.handle("GET /api/dead-letters", auth.AccessView, handleListDead(s))
+	s.handle("POST /api/dead-letters/replay", auth.AccessOperate, handleReplayDead(s))
+	s.handle("POST /api/dead-letters/purge", auth.AccessOperate, handlePurgeDead(s))
+	s.handle("PUT /api/dead-letters/{id}/data", auth.AccessOperate, handleEditDead(s))
+	s.handle("GET /api/records/{id}", auth.AccessView, handleGetRecord(s))
+	s.handle("GET /api/summary", auth.AccessView, handleSummary(s))
+	s.handle("GET /api/modules", auth.AccessView, handleModules(s))
+	s.handle("GET /api/series", auth.AccessView, handleSeries(s))
+	s.handle("GET /api/automation/runs", auth.AccessView, handleAutomationRuns(s))
+	s.handle("GET /metrics", metrics, handleMetrics(s))
+	s.handle("GET /openapi.json", auth.AccessOpen, handleOpenAPI(s.cfg.OpenAPIJSON))
 	if d := s.cfg.Dashboard; d != nil {
-		s.handle("GET /{$}", d.Page)
-		s.handle("GET /assets/{name}", d.Assets)
-		s.handle("GET /api/events", d.Events)
-		s.handle("GET /api", handleIndex(s))
+		// The page and its assets hold no data; what it shows comes from
+		// the routes above, which need a viewer.
+		s.handle("GET /{$}", auth.AccessOpen, d.Page)
+		s.handle("GET /assets/{name}", auth.AccessOpen, d.Assets)
+		s.handle("GET /api/events", auth.AccessView, d.Events)
+		s.handle("GET /api", auth.AccessView, handleIndex(s))
 	} else {
-		s.handle("GET /{$}", handleIndex(s))
+		s.handle("GET /{$}", auth.AccessView, handleIndex(s))
 	}
 }
 
-func (s *Server) handle(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, h)
+func (s *Server) handle(pattern string, access auth.Access, h http.Handler) {
+	s.mux.Handle(pattern, s.guard(access, h))
 	s.patterns = append(s.patterns, pattern)
+	s.access[pattern] = access
 }
+
+// Access returns the access each route needs, by pattern.
+func (s *Server) Access() map[string]auth.Access { return maps.Clone(s.access) }
 
 func handleOpenAPI(doc []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
@@ -40,6 +41,16 @@ type Config struct {
 	// Automation, when set, lists the automation runner's recent runs for
 	// /api/automation/runs; nil says no runner is attached.
 	Automation func() any
+	// Auth, when set, authenticates every route but the open ones; nil
+	// lets every request in as auth.Anonymous (serve allows that only on
+	// a loopback address).
+	Auth Authenticator
+	// AllowedHosts are the names (lower case, no port; "*" = any) that
+	// the API answers for in the Host header; empty answers any.
+	AllowedHosts []string
+	// OpenReadyz and OpenMetrics leave /readyz and /metrics open without
+	// a token; otherwise they need a viewer.
+	OpenReadyz, OpenMetrics bool
 }
 
 // Dashboard is the web UI's handlers, built by internal/dashboard.
@@ -71,6 +82,7 @@ type Server struct {
 	insight  *insight.Hub
 	mux      *http.ServeMux
 	patterns []string
+	access   map[string]auth.Access // by pattern
 }
 
 // NewServer wires the API over store: updates go to the writer w (which
@@ -78,7 +90,8 @@ type Server struct {
 // the figures shown.
 func NewServer(store bridge.Store, w *ingest.Writer, hub *insight.Hub, log *slog.Logger, cfg Config) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), ingest: w, insight: hub}
+	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), ingest: w, insight: hub,
+		access: map[string]auth.Access{}}
 	s.routes()
 	return s
 }

@@ -11,7 +11,8 @@ const (
 	EINTERNAL     = "internal"
 	EINVALID      = "invalid"
 	ENOTFOUND     = "not_found"
-	EUNAUTHORIZED = "unauthorized"
+	EUNAUTHORIZED = "unauthorized" // who sent it is not known: no or a wrong token
+	EFORBIDDEN    = "forbidden"    // who sent it may not do it
 	EUNAVAILABLE  = "unavailable"
 	ETOOLARGE     = "too_large"
 )

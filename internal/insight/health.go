@@ -26,8 +26,12 @@ type Health struct {
 	ErrorCount24h   int64   `json:"error_count_24h"`
 	AvgLatencyMs24h float64 `json:"avg_latency_ms_24h"`
 
-	Version   string   `json:"version"`
-	Store     string   `json:"store"`
+	Version string `json:"version"`
+	Store   string `json:"store"`
+	// Auth is how requests are authenticated: "tokens" (an auth file),
+	// "none" (no auth file, loopback only) or "insecure" (no auth file off
+	// loopback, --insecure-no-auth).
+	Auth      string   `json:"auth,omitempty"`
 	Now       string   `json:"now"`
 	StartedAt string   `json:"started_at"`
 	Reasons   []string `json:"reasons"`
@@ -71,7 +75,7 @@ func (h *Hub) Health(ctx context.Context) Health {
 		return Health{Status: "down", Reasons: []string{"insight is not running"}, SilentModules: []string{}}
 	}
 	now := h.cfg.Now()
-	v := Health{Status: "ok", UptimeS: now.Sub(h.cfg.Started).Seconds(), Version: h.cfg.Version, Store: h.cfg.StoreKind,
+	v := Health{Status: "ok", UptimeS: now.Sub(h.cfg.Started).Seconds(), Version: h.cfg.Version, Store: h.cfg.StoreKind, Auth: h.cfg.Auth,
 		Now: bridge.FormatTime(now), StartedAt: bridge.FormatTime(h.cfg.Started), Reasons: []string{}, SilentModules: []string{}}
 	down := func(reason string) { v.Status, v.Reasons = "down", append(v.Reasons, reason) }
 	degraded := func(reason string) {

@@ -26,6 +26,7 @@ type Config struct {
 	Log       *slog.Logger
 	Version   string
 	StoreKind string // "sqlite", "postgres": shown in health and metrics
+	Auth      string // how requests are authenticated, shown in health (Health.Auth)
 	Silence   SilenceConfig
 	// Started is when the bridge started, for uptime (default: New's now).
 	Started time.Time

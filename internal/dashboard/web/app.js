@@ -157,6 +157,11 @@
     if (s.version) { $('meta-version').textContent = s.version; $('foot-version').textContent = s.version; }
     $('meta-uptime').textContent = fmtDur(s.uptime_s);
     $('meta-store').textContent = s.store || '—';
+    if (s.auth) {
+      const a = $('meta-auth');
+      a.dataset.auth = s.auth;
+      a.textContent = s.auth === 'tokens' ? 'tokens required' : 'no authentication (' + (s.auth === 'none' ? 'loopback only' : s.auth) + ')';
+    }
     $('meta-bucket-url').textContent = s.bucket_url || '—';
     const reach = $('meta-bucket-reach');
     if (typeof s.bucket_reachable === 'boolean') {
