@@ -35,7 +35,8 @@ type serveMain struct {
 	log  *slog.Logger
 	jobs *automation.Config // nil without --automation
 
-	tokens     *auth.Tokens // nil: no --auth-file
+	tokens     *auth.Tokens   // nil: no --auth-file
+	sessions   *auth.Sessions // the dashboard's sign-in, with tokens
 	openReadyz bool
 	openMetric bool
 
@@ -158,8 +159,14 @@ func (m *serveMain) openAuth(context.Context) error {
 		return usageError{fmt.Sprintf("--auth-file %s: %v", m.cfg.authFile, err)}
 	}
 	m.tokens = t
+	if m.sessions, err = auth.NewSessions(t, sessionTTL); err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
 	return nil
 }
+
+// sessionTTL is how long a dashboard sign-in lasts (a restart ends it too).
+const sessionTTL = 12 * time.Hour
 
 // authenticator is the API's authenticator: nil without an auth file.
 func (m *serveMain) authenticator() api.Authenticator {
@@ -167,6 +174,14 @@ func (m *serveMain) authenticator() api.Authenticator {
 		return nil
 	}
 	return m.tokens
+}
+
+// sessionManager is the API's session manager: nil without an auth file.
+func (m *serveMain) sessionManager() api.SessionManager {
+	if m.sessions == nil {
+		return nil
+	}
+	return m.sessions
 }
 
 // authKind is Health.Auth: tokens, none or insecure.
@@ -306,7 +321,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: m.fwd.Notify,
 		Dashboard:  &api.Dashboard{Page: m.dash.Page(), Assets: m.dash.Assets(), Events: m.dash.Events()},
 		Automation: runs,
-		Auth:       m.authenticator(), AllowedHosts: m.cfg.allowedHosts, OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric,
+		Auth:       m.authenticator(), Sessions: m.sessionManager(), AllowedHosts: m.cfg.allowedHosts, OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric,
 	})
 	m.hs = &http.Server{
 		Handler:           srv,

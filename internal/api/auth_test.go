@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"corebridge/internal/api"
 	"corebridge/internal/auth"
@@ -50,7 +51,12 @@ func TestRouteAccessByRole(t *testing.T) {
 		k = http.StatusOK
 		n = http.StatusNotFound
 	)
-	f := newFixtureWith(t, setup{api: api.Config{Auth: tableTokens(), OpenReadyz: true,
+	tokens := tableTokens()
+	sessions, err := auth.NewSessions(tokens, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureWith(t, setup{api: api.Config{Auth: tokens, Sessions: sessions, OpenReadyz: true,
 		OpenAPIJSON: []byte(`{"openapi":"3.1.0"}`),
 		Dashboard:   &api.Dashboard{Page: okHandler, Assets: okHandler, Events: okHandler}}})
 	edu := `{"module":"education","data":{"a":1}}`
@@ -80,6 +86,11 @@ func TestRouteAccessByRole(t *testing.T) {
 		{"GET /assets/{name}", "GET", "/assets/app.js", "", [6]int{k, k, k, k, k, k}},
 		{"GET /api/events", "GET", "/api/events", "", [6]int{u, x, x, k, k, k}},
 		{"GET /api", "GET", "/api", "", [6]int{u, x, x, k, k, k}},
+		// The session routes authenticate for themselves: a wrong token in the
+		// body is refused whoever asks; GET says who the caller is.
+		{"POST /api/session", "POST", "/api/session", `{"token":"cbt_wrong"}`, [6]int{u, u, u, u, u, u}},
+		{"GET /api/session", "GET", "/api/session", "", [6]int{u, k, k, k, k, k}},
+		{"DELETE /api/session", "DELETE", "/api/session", "", [6]int{k, k, k, k, k, k}},
 	}
 	covered := map[string]bool{}
 	for _, row := range table {
@@ -172,4 +183,50 @@ func TestCrossSiteRefused(t *testing.T) {
 	// The same origin is welcome.
 	f.do(t, "POST", "/api/dead-letters/replay", `{"all":true}`, "Host", "127.0.0.1:8000", "Origin", "http://127.0.0.1:8000",
 		"Sec-Fetch-Site", "same-origin").want(t, http.StatusOK)
+}
+
+// The dashboard signs in with a token and then uses a cookie: HttpOnly,
+// SameSite=Strict; it works for reads and, for an operator, for actions;
+// a forged cookie is refused; sign-out drops it. (That a cookie stops
+// working when its token leaves the file is auth's TestSessions.)
+func TestSessionCookie(t *testing.T) {
+	tokens := tableTokens()
+	sessions, err := auth.NewSessions(tokens, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureWith(t, setup{api: api.Config{Auth: tokens, Sessions: sessions}})
+	login := func(secret string) string {
+		t.Helper()
+		r := f.do(t, "POST", "/api/session", `{"token":"`+secret+`"}`)
+		r.want(t, http.StatusOK)
+		c := r.header.Get("Set-Cookie")
+		for _, attr := range []string{auth.SessionCookie + "=", "HttpOnly", "SameSite=Strict", "Path=/"} {
+			if !strings.Contains(c, attr) {
+				t.Fatalf("Set-Cookie %q lacks %s", c, attr)
+			}
+		}
+		if strings.Contains(c, secret) {
+			t.Fatal("the cookie holds the token")
+		}
+		return strings.Split(c, ";")[0]
+	}
+	viewer := login("cbt_viewer_secret")
+	r := f.do(t, "GET", "/api/session", "", "Cookie", viewer)
+	r.want(t, http.StatusOK)
+	if m := r.object(t); m["name"] != "viewer" || m["role"] != "viewer" || m["auth"] != "tokens" {
+		t.Fatalf("who am I: %v", m)
+	}
+	f.do(t, "GET", "/core/health", "", "Cookie", viewer).want(t, http.StatusOK)
+	f.do(t, "POST", "/api/dead-letters/purge", `{"all":true}`, "Cookie", viewer).want(t, http.StatusForbidden)
+	operator := login("cbt_operator_secret")
+	f.do(t, "POST", "/api/dead-letters/purge", `{"all":true}`, "Cookie", operator).want(t, http.StatusOK)
+	f.do(t, "GET", "/core/health", "", "Cookie", auth.SessionCookie+"=forged.value").want(t, http.StatusUnauthorized)
+
+	// Sign-out drops the cookie.
+	r = f.do(t, "DELETE", "/api/session", "", "Cookie", viewer)
+	r.want(t, http.StatusOK)
+	if c := r.header.Get("Set-Cookie"); !strings.Contains(c, "Max-Age=0") {
+		t.Errorf("sign-out Set-Cookie %q does not expire the cookie", c)
+	}
 }

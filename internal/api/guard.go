@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
@@ -17,6 +18,32 @@ import (
 // *auth.Tokens is one.
 type Authenticator interface {
 	Authenticate(authorization string) (*auth.Principal, error)
+}
+
+// SessionManager trades a token for a session cookie and checks it, for
+// the dashboard (a page cannot send a bearer token with a page load or an
+// event stream); *auth.Sessions is one.
+type SessionManager interface {
+	Login(secret string) (*auth.Principal, string, time.Time, error)
+	Check(value string) (*auth.Principal, error)
+}
+
+// authenticate returns the request's principal: auth.Anonymous without
+// an authenticator; else by its bearer token or, without one, by its
+// session cookie.
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	if s.cfg.Auth == nil {
+		return auth.Anonymous, nil
+	}
+	h := r.Header.Get("Authorization")
+	if h != "" || s.cfg.Sessions == nil {
+		return s.cfg.Auth.Authenticate(h)
+	}
+	c, err := r.Cookie(auth.SessionCookie)
+	if err != nil {
+		return nil, auth.ErrNoCredentials
+	}
+	return s.cfg.Sessions.Check(c.Value)
 }
 
 // guard wraps a route's handler with what every request must pass before
@@ -40,15 +67,10 @@ func (s *Server) guard(access auth.Access, h http.Handler) http.Handler {
 			}
 		}
 		p := auth.Anonymous
-		if s.cfg.Auth != nil && access != auth.AccessOpen {
+		if access != auth.AccessOpen {
 			var err error
-			if p, err = s.cfg.Auth.Authenticate(r.Header.Get("Authorization")); err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="corebridge"`)
-				msg := "a valid token is required: send Authorization: Bearer <token>"
-				if !errors.Is(err, auth.ErrNoCredentials) {
-					msg = "the token is not valid"
-				}
-				writeError(w, r, s.log, bridge.Errorf(bridge.EUNAUTHORIZED, "%s", msg))
+			if p, err = s.authenticate(r); err != nil {
+				unauthorized(w, r, s, err)
 				return
 			}
 		}
@@ -58,6 +80,19 @@ func (s *Server) guard(access auth.Access, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
 	})
+}
+
+// unauthorized answers 401 for err, an authentication failure.
+func unauthorized(w http.ResponseWriter, r *http.Request, s *Server, err error) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="corebridge"`)
+	msg := "a valid token is required: send Authorization: Bearer <token>"
+	switch {
+	case errors.Is(err, auth.ErrBadSession):
+		msg = err.Error()
+	case !errors.Is(err, auth.ErrNoCredentials):
+		msg = "the token is not valid"
+	}
+	writeError(w, r, s.log, bridge.Errorf(bridge.EUNAUTHORIZED, "%s", msg))
 }
 
 // hostAllowed says whether the API answers for the Host header host.

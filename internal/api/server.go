@@ -45,6 +45,9 @@ type Config struct {
 	// lets every request in as auth.Anonymous (serve allows that only on
 	// a loopback address).
 	Auth Authenticator
+	// Sessions, with Auth, lets the dashboard sign in with a token and
+	// carry a session cookie instead of a bearer token.
+	Sessions SessionManager
 	// AllowedHosts are the names (lower case, no port; "*" = any) that
 	// the API answers for in the Host header; empty answers any.
 	AllowedHosts []string

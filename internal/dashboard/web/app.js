@@ -115,6 +115,7 @@
       delete init.json;
     }
     const r = await fetch(path, init);
+    if (r.status === 401 && path !== '/api/session') showSignin('Signed out: sign in again.');
     const text = await r.text();
     let body = null;
     try { body = text ? JSON.parse(text) : null; } catch (_) { body = null; }
@@ -513,8 +514,8 @@
       el('td', { class: 'reason', text: d.reason || '—' }),
       el('td', null, el('div', { class: 'acts' },
         el('button', { type: 'button', class: 'dl-view', 'aria-expanded': String(open === 'view'), text: open === 'view' ? 'Hide' : 'View', onclick: toggle('view') }),
-        el('button', { type: 'button', class: 'dl-edit', 'aria-expanded': String(open === 'edit'), text: 'Edit', onclick: toggle('edit') }),
-        el('button', { type: 'button', class: 'dl-replay', text: 'Replay', onclick: (ev) => replay({ ids: [d.id] }, ev.currentTarget) }))));
+        el('button', { type: 'button', class: 'dl-edit op-only', 'aria-expanded': String(open === 'edit'), text: 'Edit', onclick: toggle('edit') }),
+        el('button', { type: 'button', class: 'dl-replay op-only', text: 'Replay', onclick: (ev) => replay({ ids: [d.id] }, ev.currentTarget) }))));
     if (!open) return [row];
     let inner;
     if (open === 'view') {
@@ -524,7 +525,7 @@
       ta.value = state.drafts.get(d.id) || '';
       ta.addEventListener('input', () => state.drafts.set(d.id, ta.value));
       const msg = el('span', { class: 'err', role: 'alert' });
-      const save = el('button', { type: 'button', class: 'dl-save', text: 'Save and replay' });
+      const save = el('button', { type: 'button', class: 'dl-save op-only', text: 'Save and replay' });
       save.addEventListener('click', () => saveAndReplay(d, ta, msg, save));
       inner = el('div', null, ta, el('div', { class: 'edit-acts' }, save,
         el('button', { type: 'button', text: 'Cancel', onclick: () => { state.drafts.delete(d.id); toggle('edit')(); } }), msg));
@@ -763,9 +764,60 @@
     if (Date.now() - state.lastSummaryAt > 4000) guard(loadSummary(), () => {});
   }
 
+  // ---- who is looking: sign-in and role ------------------------------------
+
+  // With an auth file the page signs in with a token once and then carries
+  // an HttpOnly session cookie; what it offers follows the role (the server
+  // refuses the rest anyway).
+  function applyWho(who) {
+    state.who = who;
+    document.body.dataset.role = who.role || '';
+    $('meta-who').textContent = who.auth === 'tokens' ? 'signed in as ' + who.name + ' (' + who.role + ')' : '';
+    $('signout').hidden = who.auth !== 'tokens';
+  }
+
+  function showSignin(msg) {
+    $('signin').hidden = false;
+    $('main').hidden = true;
+    note('signin-note', msg || '');
+    $('signin-token').focus();
+  }
+
+  async function signin(ev) {
+    ev.preventDefault();
+    try {
+      const who = await api('/api/session', { method: 'POST', json: { token: $('signin-token').value } });
+      $('signin-token').value = '';
+      $('signin').hidden = true;
+      $('main').hidden = false;
+      applyWho(who);
+      if (!state.started) init(); else { guard(loadSummary(), () => {}); refreshData(true); connect(); }
+    } catch (e) {
+      note('signin-note', e.status === 401 ? 'That token is not valid.' : errText(e), true);
+    }
+  }
+
+  async function signout() {
+    try { await api('/api/session', { method: 'DELETE' }); } catch (_) { /* shown by the sign-in form */ }
+    if (state.es) { state.es.close(); state.es = null; }
+    showSignin('Signed out.');
+  }
+
+  async function boot() {
+    $('signin-form').addEventListener('submit', signin);
+    $('signout').addEventListener('click', signout);
+    try {
+      applyWho(await api('/api/session'));
+    } catch (e) {
+      if (e.status === 401) { showSignin(); return; }
+    }
+    init();
+  }
+
   // ---- wiring --------------------------------------------------------------
 
   function init() {
+    state.started = true;
     for (const th of $('modules').tHead.rows[0].cells) {
       th.querySelector('button').addEventListener('click', () => {
         const k = th.dataset.key;
@@ -801,5 +853,5 @@
     if (typeof EventSource === 'function') connect(); else setLive(false);
   }
 
-  init();
+  boot();
 })();
