@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -242,4 +243,19 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A --rate-limit that does not parse is a usage error (exit 2) naming the flag.
+func TestServeRateLimitFlag(t *testing.T) {
+	err := run(t.Context(), []string{"corebridge", "serve", "--data-dir", t.TempDir(), "--rate-limit", "producer=fast"},
+		func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--rate-limit") {
+		t.Fatalf("serve --rate-limit producer=fast: %v (exit %d), want exit 2 naming the flag", err, exitCode(err))
+	}
+	base, _ := startServe(t, "--data-dir", t.TempDir(), "--rate-limit", "*=1/2")
+	body := `{"module":"m","data":{}}`
+	got := []int{call(t, "POST", base+"/core/update", "", body), call(t, "POST", base+"/core/update", "", body), call(t, "POST", base+"/core/update", "", body)}
+	if got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("three updates at 1/s burst 2: %v, want 200 200 429", got)
+	}
 }

@@ -61,6 +61,7 @@ type serveConfig struct {
 	insecureNoAuth bool
 	allowedHosts   listFlag
 	openProbes     listFlag
+	rateLimit      string
 
 	automation        string
 	automationReports string
@@ -109,6 +110,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&cfg.authFile, "auth-file", "", "tokens who may send and operate (YAML or JSON, hashes only; make one with corebridge token new); required off loopback")
 	fs.BoolVar(&cfg.insecureNoAuth, "insecure-no-auth", false, "serve a non-loopback address with no authentication: anyone who reaches the port may send and purge (do not)")
 	fs.Var(&cfg.allowedHosts, "allowed-hosts", "host names this server answers for in the Host header, comma-separated (* = any); others get 421")
+	fs.StringVar(&cfg.rateLimit, "rate-limit", "", "records/s each token may send, as [KEY=]RATE[/BURST] comma-separated; KEY is a token name, a role or * (e.g. producer=500/1000,edu-lab-1=50); 429 past it; empty = none")
 	fs.Var(&cfg.openProbes, "open-probes", "probes open without a token: readyz, metrics, both (readyz,metrics) or none")
 	fs.StringVar(&cfg.automation, "automation", "", "run the automation jobs of this config (e.g. automation/config.json) inside serve; empty = none")
 	fs.StringVar(&cfg.automationReports, "automation-reports", "automation/reports", "where --automation writes its run reports, runner.log and daily_log.txt")

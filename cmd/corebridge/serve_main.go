@@ -39,6 +39,7 @@ type serveMain struct {
 	sessions   *auth.Sessions // the dashboard's sign-in, with tokens
 	openReadyz bool
 	openMetric bool
+	rateLimits []api.RateLimit
 
 	storeKind string // "sqlite"
 	dbPath    string
@@ -70,6 +71,11 @@ func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
 	if err := m.checkExposure(); err != nil {
 		return nil, err
 	}
+	limits, err := api.ParseRateLimits(cfg.rateLimit)
+	if err != nil {
+		return nil, usageError{"--rate-limit " + err.Error()}
+	}
+	m.rateLimits = limits
 	for _, p := range cfg.openProbes {
 		switch p {
 		case "readyz":
@@ -321,7 +327,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: m.fwd.Notify,
 		Dashboard:  &api.Dashboard{Page: m.dash.Page(), Assets: m.dash.Assets(), Events: m.dash.Events()},
 		Automation: runs,
-		Auth:       m.authenticator(), Sessions: m.sessionManager(), AllowedHosts: m.cfg.allowedHosts, OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric,
+		Auth:       m.authenticator(), Sessions: m.sessionManager(), RateLimits: m.rateLimits, AllowedHosts: m.cfg.allowedHosts, OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric,
 	})
 	m.hs = &http.Server{
 		Handler:           srv,

@@ -56,6 +56,10 @@ func handleUpdate(s *Server) http.Handler {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
+		if err := s.limits.take(auth.FromContext(r.Context()), 1, s.cfg.Now()); err != nil {
+			s.fail(w, r, "update", u.Module, 1, err)
+			return
+		}
 		recs := []bridge.NewRecord{ingest.Identify(u, bridge.Truncate(s.cfg.Now()))}
 		res, err := s.ingest.Submit(r.Context(), recs)
 		if err != nil {
@@ -122,6 +126,10 @@ func handleUpdates(s *Server) http.Handler {
 				s.fail(w, r, "updates", u.Module, len(ups), err)
 				return
 			}
+		}
+		if err := s.limits.take(auth.FromContext(r.Context()), len(ups), s.cfg.Now()); err != nil {
+			s.fail(w, r, "updates", "", len(ups), err)
+			return
 		}
 		now := bridge.Truncate(s.cfg.Now())
 		recs := make([]bridge.NewRecord, len(ups))

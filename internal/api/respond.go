@@ -23,6 +23,8 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case bridge.EFORBIDDEN:
 		return http.StatusForbidden
+	case bridge.ERATELIMITED:
+		return http.StatusTooManyRequests
 	case bridge.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	case bridge.ETOOLARGE:
@@ -60,7 +62,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		wait := retryAfterSeconds
+		var rl *rateLimited
+		if errors.As(err, &rl) {
+			wait = rl.retryAfter()
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
 	}
 	msg := bridge.ErrorMessage(err)
 	writeJSON(w, status, errorBody{Detail: msg, Error: errorInfo{Code: code, Message: msg}})

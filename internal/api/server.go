@@ -51,6 +51,9 @@ type Config struct {
 	// AllowedHosts are the names (lower case, no port; "*" = any) that
 	// the API answers for in the Host header; empty answers any.
 	AllowedHosts []string
+	// RateLimits bound the records each principal may send (429 with
+	// Retry-After past them); none: no bound.
+	RateLimits []RateLimit
 	// OpenReadyz and OpenMetrics leave /readyz and /metrics open without
 	// a token; otherwise they need a viewer.
 	OpenReadyz, OpenMetrics bool
@@ -86,6 +89,7 @@ type Server struct {
 	mux      *http.ServeMux
 	patterns []string
 	access   map[string]auth.Access // by pattern
+	limits   *limiter               // nil: no rate limits
 }
 
 // NewServer wires the API over store: updates go to the writer w (which
@@ -94,7 +98,7 @@ type Server struct {
 func NewServer(store bridge.Store, w *ingest.Writer, hub *insight.Hub, log *slog.Logger, cfg Config) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), ingest: w, insight: hub,
-		access: map[string]auth.Access{}}
+		access: map[string]auth.Access{}, limits: newLimiter(cfg.RateLimits)}
 	s.routes()
 	return s
 }

@@ -13,6 +13,7 @@ const (
 	ENOTFOUND     = "not_found"
 	EUNAUTHORIZED = "unauthorized" // who sent it is not known: no or a wrong token
 	EFORBIDDEN    = "forbidden"    // who sent it may not do it
+	ERATELIMITED  = "rate_limited" // who sent it sends faster than allowed
 	EUNAVAILABLE  = "unavailable"
 	ETOOLARGE     = "too_large"
 )
