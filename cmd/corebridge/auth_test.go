@@ -259,3 +259,40 @@ func TestServeRateLimitFlag(t *testing.T) {
 		t.Fatalf("three updates at 1/s burst 2: %v, want 200 200 429", got)
 	}
 }
+
+// What serve creates that may hold record data is its owner's only: the
+// data directory 0700, the databases (and their WAL) 0600, the InsightFlow
+// log files 0600 in directories 0700.
+func TestServeFilesAreOwnerOnly(t *testing.T) {
+	root := t.TempDir()
+	data, logs := filepath.Join(root, "data"), filepath.Join(root, "logs", "insight")
+	base, stop := startServe(t, "--data-dir", data, "--log-data",
+		"--core-sync-log", filepath.Join(logs, "core_sync.log"), "--flow-log", filepath.Join(logs, "flow.log"),
+		"--metrics-log", filepath.Join(logs, "metrics.jsonl"))
+	call(t, "POST", base+"/core/update", "", `{"module":"m","data":{"secret_reading":42}}`)
+	waitFor(t, "the record synced", 10*time.Second, func() bool { return num(getJSON(t, base+"/bucket/status"), "total_sync_count") == 1 })
+	for _, f := range []string{"corebridge.db", "corebridge.db-wal", "bucket.db", "bucket.db-wal"} {
+		checkMode(t, filepath.Join(data, f), 0o600)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkMode(t, data, 0o700|os.ModeDir)
+	checkMode(t, logs, 0o700|os.ModeDir)
+	checkMode(t, filepath.Dir(logs), 0o700|os.ModeDir)
+	for _, f := range []string{"core_sync.log", "flow.log"} {
+		checkMode(t, filepath.Join(logs, f), 0o600)
+	}
+}
+
+func checkMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	if st.Mode() != want {
+		t.Errorf("%s: mode %v, want %v", path, st.Mode(), want)
+	}
+}

@@ -214,7 +214,7 @@ func (m *serveMain) authMode() string {
 
 // openStore opens the durable outbox: SQLite in the data dir.
 func (m *serveMain) openStore(ctx context.Context) error {
-	if err := os.MkdirAll(m.cfg.dataDir, 0o750); err != nil {
+	if err := os.MkdirAll(m.cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	m.storeKind, m.dbPath = "sqlite", filepath.Join(m.cfg.dataDir, "corebridge.db")

@@ -53,11 +53,13 @@ func OpenLogFile(c LogFileConfig) (*LogFile, error) {
 	if c.MaxBuffer <= 0 {
 		c.MaxBuffer = 8 << 20
 	}
-	if err := os.MkdirAll(filepath.Dir(c.Path), 0o755); err != nil {
+	// Log lines may hold record data (--log-data) and module names: the
+	// owner's only.
+	if err := os.MkdirAll(filepath.Dir(c.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("log file %s: %w", c.Path, err)
 	}
 	// Open once now so that a path that cannot be written fails at start.
-	f, err := os.OpenFile(c.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(c.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("log file: %w", err)
 	}

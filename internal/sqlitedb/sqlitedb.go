@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +80,13 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	if o.ReadConns <= 0 {
 		o.ReadConns = 4
+	}
+	// The database holds record data: create it readable by its owner
+	// only (SQLite gives its -wal and -shm files the database's mode).
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	dsn := func(extra string) string {
 		return "file:" + (&url.URL{Path: path}).EscapedPath() +

@@ -56,7 +56,7 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("bucket: create data dir: %w", err)
 	}
 	store, err := OpenStore(filepath.Join(cfg.DataDir, DBFile))
