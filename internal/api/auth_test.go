@@ -230,3 +230,25 @@ func TestSessionCookie(t *testing.T) {
 		t.Errorf("sign-out Set-Cookie %q does not expire the cookie", c)
 	}
 }
+
+// Health's security object counts what was refused, by reason.
+func TestHealthCountsSecurityEvents(t *testing.T) {
+	limits, _ := api.ParseRateLimits("producer-edu=1/1")
+	f := newFixtureWith(t, setup{api: api.Config{Auth: tableTokens(), RateLimits: limits, AllowedHosts: []string{"localhost"}}})
+	h := []string{"Host", "localhost"}
+	edu := append([]string{"Authorization", "Bearer cbt_producer_edu_secret"}, h...)
+	f.do(t, "GET", "/core/health", "", h...).want(t, http.StatusUnauthorized)
+	f.do(t, "GET", "/core/health", "", "Host", "evil.example").want(t, http.StatusMisdirectedRequest)
+	f.do(t, "POST", "/core/update", `{"module":"finance","data":{}}`, edu...).want(t, http.StatusForbidden)
+	f.do(t, "POST", "/core/update", `{"module":"education","data":{}}`, edu...).want(t, http.StatusOK)
+	f.do(t, "POST", "/core/update", `{"module":"education","data":{}}`, edu...).want(t, http.StatusTooManyRequests)
+	f.do(t, "POST", "/core/update", `{"module":"education","data":{}}`, append(edu, "Origin", "http://evil.example")...).want(t, http.StatusForbidden)
+	r := f.do(t, "GET", "/core/health", "", append([]string{"Authorization", "Bearer cbt_viewer_secret"}, h...)...)
+	r.want(t, http.StatusOK)
+	sec, _ := r.object(t)["security"].(map[string]any)
+	for k, want := range map[string]int64{"auth_failures_24h": 1, "host_refused_24h": 1, "forbidden_24h": 1, "rate_limited_24h": 1, "cross_site_24h": 1} {
+		if got := wantInt(t, sec, k); got != want {
+			t.Errorf("security.%s = %d, want %d (%v)", k, got, want, sec)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
+	"corebridge/internal/insight"
 )
 
 // Authenticator turns an Authorization header into a principal;
@@ -56,12 +57,14 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 func (s *Server) guard(access auth.Access, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r.Host) {
+			s.insight.Security(insight.SecHostRefused)
 			writeJSON(w, http.StatusMisdirectedRequest, errorBody{Detail: "this server does not answer for host " + quoteHost(r.Host) + "; add it to --allowed-hosts",
 				Error: errorInfo{Code: "misdirected", Message: "host not allowed"}})
 			return
 		}
 		if changesState(r.Method) {
 			if err := sameSite(r); err != nil {
+				s.insight.Security(insight.SecCrossSite)
 				writeError(w, r, s.log, err)
 				return
 			}
@@ -75,6 +78,7 @@ func (s *Server) guard(access auth.Access, h http.Handler) http.Handler {
 			}
 		}
 		if !p.Allows(access) {
+			s.insight.Security(insight.SecForbidden)
 			writeError(w, r, s.log, bridge.Errorf(bridge.EFORBIDDEN, "token %q (role %s) may not use this route: it needs %s", p.Name, p.Role, access))
 			return
 		}
@@ -84,6 +88,7 @@ func (s *Server) guard(access auth.Access, h http.Handler) http.Handler {
 
 // unauthorized answers 401 for err, an authentication failure.
 func unauthorized(w http.ResponseWriter, r *http.Request, s *Server, err error) {
+	s.insight.Security(insight.SecAuthFailure)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="corebridge"`)
 	msg := "a valid token is required: send Authorization: Bearer <token>"
 	switch {

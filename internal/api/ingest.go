@@ -8,6 +8,7 @@ import (
 	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
 	"corebridge/internal/ingest"
+	"corebridge/internal/insight"
 )
 
 // updateResponse is the prototype's answer plus record_id (and duplicate,
@@ -52,11 +53,7 @@ func handleUpdate(s *Server) http.Handler {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
-		if err := mayProduce(r, u.Module); err != nil {
-			s.fail(w, r, "update", u.Module, 1, err)
-			return
-		}
-		if err := s.limits.take(auth.FromContext(r.Context()), 1, s.cfg.Now()); err != nil {
+		if err := s.allowed(r, 1, u.Module); err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
@@ -121,14 +118,12 @@ func handleUpdates(s *Server) http.Handler {
 			s.fail(w, r, "updates", "", 1, err)
 			return
 		}
-		for _, u := range ups {
-			if err := mayProduce(r, u.Module); err != nil {
-				s.fail(w, r, "updates", u.Module, len(ups), err)
-				return
-			}
+		modules := make([]string, len(ups))
+		for i, u := range ups {
+			modules[i] = u.Module
 		}
-		if err := s.limits.take(auth.FromContext(r.Context()), len(ups), s.cfg.Now()); err != nil {
-			s.fail(w, r, "updates", "", len(ups), err)
+		if err := s.allowed(r, len(ups), modules...); err != nil {
+			s.fail(w, r, "updates", batchModuleOf(modules), len(ups), err)
 			return
 		}
 		now := bridge.Truncate(s.cfg.Now())
@@ -165,17 +160,36 @@ func batchModule(recs []bridge.NewRecord) string {
 	return recs[0].Module
 }
 
-// mayProduce refuses an update of a module that the request's principal
-// may not send: nothing of its request is stored.
-func mayProduce(r *http.Request, module string) error {
-	if p := auth.FromContext(r.Context()); !p.MayProduce(module) {
-		name := "(none)"
-		if p != nil {
-			name = p.Name
+// allowed refuses n updates of modules that the request's principal may
+// not send (a module not on its token, or past its rate limit): nothing
+// of the request is stored, and the refusal is counted as a security event.
+func (s *Server) allowed(r *http.Request, n int, modules ...string) error {
+	p := auth.FromContext(r.Context())
+	for _, m := range modules {
+		if !p.MayProduce(m) {
+			s.insight.Security(insight.SecForbidden)
+			name := "(none)"
+			if p != nil {
+				name = p.Name
+			}
+			return bridge.Errorf(bridge.EFORBIDDEN, "token %q may not send updates of module %q", name, m)
 		}
-		return bridge.Errorf(bridge.EFORBIDDEN, "token %q may not send updates of module %q", name, module)
+	}
+	if err := s.limits.take(p, n, s.cfg.Now()); err != nil {
+		s.insight.Security(insight.SecRateLimited)
+		return err
 	}
 	return nil
+}
+
+// batchModuleOf is the module all of a batch's updates share, or "".
+func batchModuleOf(modules []string) string {
+	for _, m := range modules[1:] {
+		if m != modules[0] {
+			return ""
+		}
+	}
+	return modules[0]
 }
 
 // fail answers err and counts it: invalid input (4xx) and the bridge's

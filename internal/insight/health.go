@@ -60,6 +60,9 @@ type Health struct {
 	DeadCount     int64    `json:"dead_count"`
 	SilentModules []string `json:"silent_modules"`
 
+	// Security is what was refused for security in the last 24 h.
+	Security SecurityFigures `json:"security"`
+
 	BucketURL       string `json:"bucket_url"`
 	BucketReachable bool   `json:"bucket_reachable"`
 	Breaker         string `json:"breaker"`
@@ -84,6 +87,7 @@ func (h *Hub) Health(ctx context.Context) Health {
 		}
 		v.Reasons = append(v.Reasons, reason)
 	}
+	v.Security = h.security.figures(now)
 	var d bridge.DeliveryStatus
 	if fn := h.delivery(); fn != nil {
 		d = fn()

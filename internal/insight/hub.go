@@ -66,6 +66,7 @@ type Hub struct {
 	pending bridge.RollupSet // counts not yet in the store
 
 	commitFailed atomic.Bool // the last group commit failed
+	security     *security   // refusals of the last 24 h, by reason
 
 	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
 	pingAt  time.Time
@@ -101,7 +102,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	cfg.Silence.defaults()
 	h := &Hub{cfg: cfg, log: cfg.Log, feed: NewFeed(), win: window{store: cfg.Store},
-		pending: bridge.RollupSet{}}
+		pending: bridge.RollupSet{}, security: newSecurity()}
 	h.metrics = newMetrics(h)
 	for _, f := range []struct {
 		path string

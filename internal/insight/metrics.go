@@ -28,6 +28,7 @@ type metrics struct {
 	commitSize  prometheus.Histogram
 	commitTime  prometheus.Histogram
 	feedDropped prometheus.CounterFunc
+	security    *prometheus.CounterVec
 }
 
 func newMetrics(h *Hub) *metrics {
@@ -63,12 +64,19 @@ func newMetrics(h *Hub) *metrics {
 		Name: "corebridge_event_feed_dropped_total",
 		Help: "Events a slow event-feed subscriber (a dashboard) did not get.",
 	}, func() float64 { return float64(h.feed.Lost()) })
+	m.security = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "corebridge_security_events_total",
+		Help: "Requests refused or absorbed for security, by reason (auth_failure, forbidden, cross_site, host_refused, rate_limited, signature_reject, replay).",
+	}, []string{"reason"})
+	for _, r := range secReasons {
+		m.security.WithLabelValues(r) // present at zero, so that rate() works from the start
+	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "corebridge_build_info", Help: "The running version.",
 		ConstLabels: prometheus.Labels{"version": h.cfg.Version, "store": h.cfg.StoreKind},
 	})
 	build.Set(1)
-	m.reg.MustRegister(m.ingest, m.attempts, m.latency, m.commitSize, m.commitTime, m.feedDropped, build,
+	m.reg.MustRegister(m.ingest, m.attempts, m.latency, m.commitSize, m.commitTime, m.feedDropped, m.security, build,
 		&storeCollector{h: h},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -158,6 +158,20 @@
     if (s.version) { $('meta-version').textContent = s.version; $('foot-version').textContent = s.version; }
     $('meta-uptime').textContent = fmtDur(s.uptime_s);
     $('meta-store').textContent = s.store || '—';
+    if (s.security) {
+      const names = { auth_failures_24h: 'no or bad token', forbidden_24h: 'not allowed', cross_site_24h: 'cross-site',
+        host_refused_24h: 'wrong host', rate_limited_24h: 'rate limited', signature_rejects_24h: 'bad signature', replay_rejects_24h: 'replayed' };
+      let total = 0;
+      const parts = [];
+      for (const [k, label] of Object.entries(names)) {
+        const n = isNum(s.security[k]) ? s.security[k] : 0;
+        total += n;
+        if (n) parts.push(label + ': ' + n);
+      }
+      const r = $('meta-refused');
+      r.textContent = String(total);
+      r.title = parts.join(', ') || 'nothing refused';
+    }
     if (s.auth) {
       const a = $('meta-auth');
       a.dataset.auth = s.auth;
