@@ -30,21 +30,25 @@ type SessionManager interface {
 }
 
 // authenticate returns the request's principal: auth.Anonymous without
-// an authenticator; else by its bearer token or, without one, by its
-// session cookie.
+// an authenticator; else by its bearer token; without one, by a verified
+// TLS client certificate (certPrincipal), then by its session cookie.
 func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if s.cfg.Auth == nil {
 		return auth.Anonymous, nil
 	}
 	h := r.Header.Get("Authorization")
-	if h != "" || s.cfg.Sessions == nil {
+	if h != "" {
 		return s.cfg.Auth.Authenticate(h)
 	}
-	c, err := r.Cookie(auth.SessionCookie)
-	if err != nil {
-		return nil, auth.ErrNoCredentials
+	if p, ok := s.certPrincipal(r); ok {
+		return p, nil
 	}
-	return s.cfg.Sessions.Check(c.Value)
+	if s.cfg.Sessions != nil {
+		if c, err := r.Cookie(auth.SessionCookie); err == nil {
+			return s.cfg.Sessions.Check(c.Value)
+		}
+	}
+	return nil, auth.ErrNoCredentials
 }
 
 // guard wraps a route's handler with what every request must pass before
