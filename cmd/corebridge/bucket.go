@@ -18,6 +18,8 @@ func runBucket(ctx context.Context, args []string, e env) error {
 	rejectModule := fs.String("reject-module", "", "fault injection: reject every record of this module")
 	logFormat := fs.String("log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key); reloaded on SIGHUP")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests in flight")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
@@ -31,11 +33,20 @@ func runBucket(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
-	run, err := server.Start(ctx, server.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log})
+	cert, err := loadTLS("bucket", *tlsCert, *tlsKey, log)
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", run.Addr, "url", run.URL, "version", buildVersion(), "db", run.Store.Path(),
+	scfg := server.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log}
+	if cert != nil {
+		scfg.TLS = cert.ServerConfig(nil)
+		go cert.Run(ctx) // reloads on SIGHUP until ctx ends
+	}
+	run, err := server.Start(ctx, scfg)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", run.Addr, "url", run.URL, "tls", cert != nil, "version", buildVersion(), "db", run.Store.Path(),
 		"fail_rate", faults.FailRate, "latency", faults.Latency.String(), "reject_module", faults.RejectModule)
 
 	var serveErr error

@@ -63,6 +63,8 @@ type serveConfig struct {
 	openProbes     listFlag
 	rateLimit      string
 
+	tlsCert, tlsKey, clientCA, bucketCA string
+
 	automation        string
 	automationReports string
 	automationEvery   time.Duration
@@ -112,6 +114,10 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Var(&cfg.allowedHosts, "allowed-hosts", "host names this server answers for in the Host header, comma-separated (* = any); others get 421")
 	fs.StringVar(&cfg.rateLimit, "rate-limit", "", "records/s each token may send, as [KEY=]RATE[/BURST] comma-separated; KEY is a token name, a role or * (e.g. producer=500/1000,edu-lab-1=50); 429 past it; empty = none")
 	fs.Var(&cfg.openProbes, "open-probes", "probes open without a token: readyz, metrics, both (readyz,metrics) or none")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key); reloaded on SIGHUP")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	fs.StringVar(&cfg.clientCA, "client-ca", "", "accept client certificates issued by these CAs (PEM); one whose CommonName is a token's name acts as that token")
+	fs.StringVar(&cfg.bucketCA, "bucket-ca", "", "trust these CAs (PEM) for an https --bucket-url, instead of the system's")
 	fs.StringVar(&cfg.automation, "automation", "", "run the automation jobs of this config (e.g. automation/config.json) inside serve; empty = none")
 	fs.StringVar(&cfg.automationReports, "automation-reports", "automation/reports", "where --automation writes its run reports, runner.log and daily_log.txt")
 	fs.DurationVar(&cfg.automationEvery, "automation-interval", automation.DefaultInterval, "interval of --automation jobs that set no trigger")

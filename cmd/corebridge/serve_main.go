@@ -37,6 +37,7 @@ type serveMain struct {
 
 	tokens     *auth.Tokens   // nil: no --auth-file
 	sessions   *auth.Sessions // the dashboard's sign-in, with tokens
+	tls        serveTLS
 	openReadyz bool
 	openMetric bool
 	rateLimits []api.RateLimit
@@ -102,6 +103,7 @@ func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
 func (m *serveMain) open(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
 		m.openAuth,
+		m.openTLS,
 		m.openStore,
 		m.startBucket,
 		m.openInsight,
@@ -284,7 +286,8 @@ func (m *serveMain) openInsight(context.Context) error {
 // newForwarder builds the forwarder to the Bucket; it reports to the hub.
 func (m *serveMain) newForwarder(context.Context) error {
 	cfg := m.cfg
-	sender := bucket.NewClient(m.bucketURL, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout))
+	sender := bucket.NewClient(m.bucketURL, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout),
+		bucket.WithTLSConfig(m.tls.bucket))
 	m.fwd = deliver.New(m.store, sender, m.log.With("component", "deliver"), deliver.Config{
 		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
 		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,
@@ -351,10 +354,10 @@ func (m *serveMain) listen(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.cfg.addr, err)
 	}
-	m.ln = ln
+	m.ln = m.listenTLS(ln)
 	m.undo = append(m.undo, func() { ln.Close() }) // already closed once served
 	if m.jobs != nil {
-		m.runner = automation.New(m.jobs, automation.Options{APIURL: "http://" + ln.Addr().String(),
+		m.runner = automation.New(m.jobs, automation.Options{APIURL: m.scheme() + ln.Addr().String(), TLSConfig: m.runnerTLS(),
 			ReportsDir: m.cfg.automationReports, DefaultInterval: m.cfg.automationEvery,
 			Logger: m.log}) // the runner adds its own component attribute
 	}

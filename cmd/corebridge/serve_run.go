@@ -56,6 +56,9 @@ func (m *serveMain) startServices(ctx context.Context) context.Context {
 	if m.tokens != nil {
 		g.Go(func() error { return m.tokens.Run(gctx) }) // reloads on SIGHUP and on change
 	}
+	if m.tls.cert != nil {
+		g.Go(func() error { return m.tls.cert.Run(gctx) }) // reloads on SIGHUP
+	}
 	m.stopServices = sync.OnceValue(func() error { stopBg(); return g.Wait() })
 	// On any way out, before the hub and the store close.
 	m.undo = append(m.undo, func() { m.stopWriter(); m.stopServices() })
@@ -82,13 +85,13 @@ func (m *serveMain) startDebug() error {
 // that stops it.
 func (m *serveMain) serveHTTP(ready func(apiURL, bucketURL string)) <-chan error {
 	addr := m.ln.Addr().String()
-	m.log.Info("listening", "addr", addr, "url", "http://"+addr, "dashboard", "http://"+addr+"/",
+	m.log.Info("listening", "addr", addr, "url", m.scheme()+addr, "dashboard", m.scheme()+addr+"/", "tls", m.tls.cert != nil,
 		"version", buildVersion(), "store", m.storeKind, "db", m.dbPath, "sqlite_sync", m.cfg.sqliteSync,
 		"bucket", auth.RedactURL(m.bucketURL), "auth", m.authMode(), "allowed_hosts", m.cfg.allowedHosts.String())
 	errc := make(chan error, 1)
 	go func() { errc <- m.hs.Serve(m.ln) }()
 	if ready != nil {
-		ready("http://"+addr, m.bucketURL)
+		ready(m.scheme()+addr, m.bucketURL)
 	}
 	return errc
 }

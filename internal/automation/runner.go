@@ -2,6 +2,7 @@ package automation
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -24,6 +25,8 @@ const (
 type Options struct {
 	APIURL string // the bridge's API, e.g. http://127.0.0.1:8000
 	Token  string // bearer token for the bridge's API; "" sends none
+	// TLSConfig is the TLS towards an https APIURL; nil uses the system's roots.
+	TLSConfig *tls.Config
 
 	// ReportsDir receives run_<UTC timestamp>.jsonl, runner.log,
 	// daily_log.txt and state.json (last run times, for catch-up).
@@ -99,6 +102,9 @@ func New(cfg *Config, opts Options) *Runner {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 4
+	if opts.TLSConfig != nil {
+		tr.TLSClientConfig = opts.TLSConfig
+	}
 	r.hc = &http.Client{Transport: statusTransport{tr}}
 	r.api = client.New(opts.APIURL, client.WithHTTPClient(r.hc), client.WithToken(opts.Token))
 	handlers := []slog.Handler{slog.DiscardHandler}

@@ -3,6 +3,7 @@ package bucket
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ type clientOptions struct {
 	concurrency int
 	timeout     time.Duration
 	hc          *http.Client
+	tls         *tls.Config
 }
 
 // WithConcurrency sizes the pool to the number of requests that may be in
@@ -54,6 +56,10 @@ func WithTimeout(d time.Duration) Option { return func(o *clientOptions) { o.tim
 // WithHTTPClient sends through hc unchanged; WithConcurrency has no effect.
 func WithHTTPClient(hc *http.Client) Option { return func(o *clientOptions) { o.hc = hc } }
 
+// WithTLSConfig speaks HTTPS with cfg: e.g. RootCAs for a Bucket whose
+// certificate a private CA issued. No effect with WithHTTPClient.
+func WithTLSConfig(cfg *tls.Config) Option { return func(o *clientOptions) { o.tls = cfg } }
+
 // NewClient returns a Client for the Bucket at baseURL, e.g.
 // "http://127.0.0.1:8100".
 func NewClient(baseURL string, opts ...Option) *Client {
@@ -68,6 +74,9 @@ func NewClient(baseURL string, opts ...Option) *Client {
 		tr.MaxIdleConns = n
 		tr.MaxIdleConnsPerHost = n
 		tr.MaxConnsPerHost = n
+		if o.tls != nil {
+			tr.TLSClientConfig = o.tls
+		}
 		hc = &http.Client{Transport: tr}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, timeout: o.timeout}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,11 +26,12 @@ type Config struct {
 	Faults  Faults
 	Log     *slog.Logger   // nil discards
 	Rand    func() float64 // see ServerConfig.Rand
+	TLS     *tls.Config    // if set, serve HTTPS with it (URL https://…)
 }
 
 // Running is a reference Bucket serving HTTP.
 type Running struct {
-	URL    string // e.g. http://127.0.0.1:8100
+	URL    string // e.g. http://127.0.0.1:8100 (https:// with Config.TLS)
 	Addr   string // the address it listens on
 	Server *Server
 	Store  *Store
@@ -80,8 +82,11 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
 	}
-	addr := ln.Addr().String()
-	r := &Running{URL: "http://" + addr, Addr: addr, Server: srv, Store: store, hs: hs, errc: make(chan error, 1)}
+	addr, scheme := ln.Addr().String(), "http://"
+	if cfg.TLS != nil {
+		ln, scheme = tls.NewListener(ln, cfg.TLS), "https://"
+	}
+	r := &Running{URL: scheme + addr, Addr: addr, Server: srv, Store: store, hs: hs, errc: make(chan error, 1)}
 	go func() {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			cfg.Log.Error("bucket stopped serving", "err", err)
