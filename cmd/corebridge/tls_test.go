@@ -206,3 +206,46 @@ func TestTLSFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// With TLS, serve's automation runner talks to the API over HTTPS,
+// trusting the certificate serve serves: its job that sends an update
+// passes and the record is synced.
+func TestTLSAutomation(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "corebridge test CA")
+	cert, key := ca.Server(t, "bridge").Write(t, dir, "bridge")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	config, reports := writeAutomation(t)
+	addr, logs := startTLSCommand(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
+		"--tls-cert", cert, "--tls-key", key, "--automation", config, "--automation-reports", reports}, insightLogFlags(t)...)...)
+	hc, base := tlsClient(pool, nil, t), "https://"+addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, body, err := doWith(hc, "GET", base+"/api/automation/runs", "", "")
+		var m struct {
+			Runs []struct{ Job, Status, Reason string } `json:"runs"`
+		}
+		if err == nil && st == 200 {
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ok := false
+		for _, r := range m.Runs {
+			if r.Job == "send-education" {
+				if r.Status != "ok" {
+					t.Fatalf("send-education over TLS: %s (%s)\nlogs:\n%s", r.Status, r.Reason, logs)
+				}
+				ok = true
+			}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("send-education did not run: %d %s %v\nlogs:\n%s", st, body, err, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
