@@ -31,6 +31,7 @@ type Client struct {
 	base    string
 	hc      *http.Client
 	timeout time.Duration
+	headers func() http.Header
 }
 
 // Option configures a Client in NewClient.
@@ -41,6 +42,7 @@ type clientOptions struct {
 	timeout     time.Duration
 	hc          *http.Client
 	tls         *tls.Config
+	headers     func() http.Header
 }
 
 // WithConcurrency sizes the pool to the number of requests that may be in
@@ -59,6 +61,11 @@ func WithHTTPClient(hc *http.Client) Option { return func(o *clientOptions) { o.
 // WithTLSConfig speaks HTTPS with cfg: e.g. RootCAs for a Bucket whose
 // certificate a private CA issued. No effect with WithHTTPClient.
 func WithTLSConfig(cfg *tls.Config) Option { return func(o *clientOptions) { o.tls = cfg } }
+// WithHeaders adds the headers headers returns to every request; it is
+// called per request, so its answer may change (a token file re-read).
+func WithHeaders(headers func() http.Header) Option {
+	return func(o *clientOptions) { o.headers = headers }
+}
 
 // NewClient returns a Client for the Bucket at baseURL, e.g.
 // "http://127.0.0.1:8100".
@@ -79,7 +86,7 @@ func NewClient(baseURL string, opts ...Option) *Client {
 		}
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, timeout: o.timeout}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, timeout: o.timeout, headers: o.headers}
 }
 
 // URL returns the Bucket's base URL.
@@ -181,6 +188,11 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.headers != nil {
+		for k, vs := range c.headers() {
+			req.Header[k] = vs
+		}
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("bucket: %s %s: %w", method, path, err)
