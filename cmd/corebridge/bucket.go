@@ -20,6 +20,7 @@ func runBucket(ctx context.Context, args []string, e env) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key); reloaded on SIGHUP")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	tokenFile := fs.String("require-token-file", "", "require Authorization: Bearer with one of the tokens in this file (one per line) on every route but /healthz; others get 401")
 	shutdownTimeout := fs.Duration("shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests in flight")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
@@ -32,12 +33,18 @@ func runBucket(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	var tokens []string
+	if *tokenFile != "" {
+		if tokens, err = server.ReadTokenFile(*tokenFile); err != nil {
+			return usageError{"bucket: --require-token-file: " + err.Error()}
+		}
+	}
 
 	cert, err := loadTLS("bucket", *tlsCert, *tlsKey, log)
 	if err != nil {
 		return err
 	}
-	scfg := server.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log}
+	scfg := server.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log, Tokens: tokens}
 	if cert != nil {
 		scfg.TLS = cert.ServerConfig(nil)
 		go cert.Run(ctx) // reloads on SIGHUP until ctx ends
@@ -47,7 +54,7 @@ func runBucket(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	log.Info("listening", "addr", run.Addr, "url", run.URL, "tls", cert != nil, "version", buildVersion(), "db", run.Store.Path(),
-		"fail_rate", faults.FailRate, "latency", faults.Latency.String(), "reject_module", faults.RejectModule)
+		"fail_rate", faults.FailRate, "latency", faults.Latency.String(), "reject_module", faults.RejectModule, "tokens_required", len(tokens))
 
 	var serveErr error
 	select {

@@ -68,6 +68,10 @@ type serveConfig struct {
 	automation        string
 	automationReports string
 	automationEvery   time.Duration
+
+	bucketTokenFile string
+	bucketHeaders   headerFlag
+	getenv          func(string) string // for --bucket-header $ENV; nil = os.Getenv
 }
 
 // serveFlags defines serve's flags on fs; demo reuses them.
@@ -86,6 +90,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests and deliveries in flight")
 	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")
+	fs.StringVar(&cfg.bucketTokenFile, "bucket-token-file", "", "file holding the token sent to the Bucket as Authorization: Bearer; re-read when it changes")
+	fs.Var(&cfg.bucketHeaders, "bucket-header", "header sent to the Bucket, 'Name: value' (value, @file re-read on change, or $ENV); repeatable")
 	fs.StringVar(&cfg.bucketAddr, "bucket-addr", "127.0.0.1:0", "listen address of the embedded Bucket (only without --bucket-url)")
 	fs.IntVar(&cfg.batchSize, "batch-size", deliver.DefaultBatchSize, "records per delivery batch")
 	fs.Var(&cfg.batchBytes, "batch-bytes", "data bytes per delivery batch")
@@ -127,6 +133,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 func runServe(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("serve", "Run the bridge: accept updates from Core modules, store them durably, deliver them to the Bucket.", e)
 	cfg := serveFlags(fs)
+	cfg.getenv = e.getenv
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}

@@ -286,8 +286,12 @@ func (m *serveMain) openInsight(context.Context) error {
 // newForwarder builds the forwarder to the Bucket; it reports to the hub.
 func (m *serveMain) newForwarder(context.Context) error {
 	cfg := m.cfg
-	sender := bucket.NewClient(m.bucketURL, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout),
-		bucket.WithTLSConfig(m.tls.bucket))
+	creds, err := m.bucketCredentials()
+	if err != nil {
+		return err
+	}
+	sender := bucket.NewClient(m.bucketURL, bucketClientOptions(creds, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout),
+		bucket.WithTLSConfig(m.tls.bucket))...)
 	m.fwd = deliver.New(m.store, sender, m.log.With("component", "deliver"), deliver.Config{
 		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
 		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,

@@ -61,6 +61,7 @@ func WithHTTPClient(hc *http.Client) Option { return func(o *clientOptions) { o.
 // WithTLSConfig speaks HTTPS with cfg: e.g. RootCAs for a Bucket whose
 // certificate a private CA issued. No effect with WithHTTPClient.
 func WithTLSConfig(cfg *tls.Config) Option { return func(o *clientOptions) { o.tls = cfg } }
+
 // WithHeaders adds the headers headers returns to every request; it is
 // called per request, so its answer may change (a token file re-read).
 func WithHeaders(headers func() http.Header) Option {

@@ -27,6 +27,7 @@ type Config struct {
 	Log     *slog.Logger   // nil discards
 	Rand    func() float64 // see ServerConfig.Rand
 	TLS     *tls.Config    // if set, serve HTTPS with it (URL https://…)
+	Tokens  []string       // see ServerConfig.Tokens
 }
 
 // Running is a reference Bucket serving HTTP.
@@ -71,7 +72,7 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		store.Close()
 		return nil, fmt.Errorf("bucket: listen on %s: %w", cfg.Addr, err)
 	}
-	srv := NewServer(store, cfg.Log, ServerConfig{Faults: cfg.Faults, Rand: cfg.Rand})
+	srv := NewServer(store, cfg.Log, ServerConfig{Faults: cfg.Faults, Rand: cfg.Rand, Tokens: cfg.Tokens})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -52,6 +52,9 @@ type ServerConfig struct {
 	Rand func() float64
 	// MaxBody bounds a POST /v1/records body (default MaxBody, 16 MiB).
 	MaxBody int64
+	// Tokens, if any, are required (Authorization: Bearer) on every route
+	// but /healthz; a request without one of them is answered 401.
+	Tokens []string
 }
 
 // Server is the reference Bucket's HTTP API over a Store.
@@ -60,6 +63,7 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
+	handler http.Handler
 
 	mu     sync.Mutex // guards faults and rand
 	faults Faults
@@ -81,11 +85,15 @@ func NewServer(store *Store, log *slog.Logger, cfg ServerConfig) *Server {
 	s := &Server{store: store, log: log, maxBody: cfg.MaxBody, mux: http.NewServeMux(),
 		faults: sanitize(cfg.Faults), rand: cfg.Rand}
 	s.routes()
+	s.handler = s.mux
+	if len(cfg.Tokens) > 0 {
+		s.handler = requireToken(s, cfg.Tokens, s.mux)
+	}
 	return s
 }
 
 // ServeHTTP serves the Bucket API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // SetFaults replaces the fault injection; requests that start afterwards
 // see it. Out-of-range values are clamped.
