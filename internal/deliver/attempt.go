@@ -123,6 +123,12 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 			out.Attempt.Outcome = bridge.AttemptPartial
 			f.retry(&out, missing, "bucket answered no result for the record", 0, now)
 		}
+	case isStatus && refusedCredentials(se.StatusCode):
+		// Our credentials, not the records: hold everything back (no
+		// attempt burned, nothing dead) until the operator fixes them.
+		f.breaker.Trip(now)
+		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptFailed, se.StatusCode
+		out.Attempt.Error = credentialsError(se)
 	case isStatus && permanent(se.StatusCode):
 		f.breaker.Success() // the Bucket is up; it refuses this batch
 		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptRejected, se.StatusCode
@@ -144,6 +150,21 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 		f.retry(&out, recs, sendErr.Error(), retryAfter, now)
 	}
 	return out
+}
+
+// refusedCredentials reports whether a batch-level HTTP status says the
+// Bucket refuses the bridge itself (a misconfiguration), not the batch.
+func refusedCredentials(code int) bool {
+	return code == http.StatusUnauthorized || code == http.StatusForbidden
+}
+
+// credentialsError is the last error of a refused delivery: it names the cause.
+func credentialsError(se *bucket.StatusError) string {
+	msg := fmt.Sprintf("bucket refused our credentials (%d): check --bucket-token-file and --bucket-header", se.StatusCode)
+	if se.Message != "" {
+		msg += " (bucket says: " + se.Message + ")"
+	}
+	return msg
 }
 
 // permanent reports whether a batch-level HTTP status dead-letters the

@@ -93,6 +93,20 @@ func (b *Breaker) Failure(now time.Time) {
 	}
 }
 
+// Trip opens the breaker at once, whatever its state: the Bucket answers
+// but refuses the bridge (401/403), so no delivery should be sent until a
+// probe and a trial delivery say otherwise. Records burn no attempts
+// while it is open.
+func (b *Breaker) Trip(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == BreakerClosed {
+		b.openedAt = now // a refused trial keeps the outage's start
+	}
+	b.state, b.lastProbe, b.trial = BreakerOpen, now, false
+	b.failures = max(b.failures, b.Threshold)
+}
+
 // Release ends a trial that was admitted but not sent (nothing to deliver).
 func (b *Breaker) Release() {
 	b.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -118,8 +119,13 @@ func (h *Hub) Health(ctx context.Context) Health {
 		v.DrainETAS = DrainETA(st.Pending, f.SyncRate)
 	}
 	if v.Breaker == "open" {
-		degraded(fmt.Sprintf("bucket unreachable since %s (circuit breaker open): %s",
-			bridge.FormatTime(d.BreakerOpened), d.LastError))
+		what := "bucket unreachable"
+		if strings.HasPrefix(d.LastError, "bucket refused our credentials") {
+			// It answers, but refuses the bridge: a misconfiguration.
+			what = "bucket refuses our credentials"
+		}
+		degraded(fmt.Sprintf("%s since %s (circuit breaker open): %s",
+			what, bridge.FormatTime(d.BreakerOpened), d.LastError))
 	}
 	if age := time.Duration(v.OldestPendingAgeS * float64(time.Second)); age > h.cfg.StaleAfter {
 		degraded(fmt.Sprintf("oldest pending record is %s old (stale after %s)", age.Round(time.Second), h.cfg.StaleAfter))
