@@ -53,7 +53,8 @@ func (r *Runner) target(h HTTPAction) (url string, bridge bool) {
 }
 
 func (r *Runner) httpRequestOf(h HTTPAction) Request {
-	req := Request{Method: h.Method, URL: h.URL, Headers: h.Headers}
+	// Reports are files others read: no secret goes in them.
+	req := Request{Method: h.Method, URL: redactURL(h.URL), Headers: redactHeaders(h.Headers)}
 	if h.Body != nil {
 		req.Body = bodyOf(h.Body)
 	}
