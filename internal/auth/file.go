@@ -19,6 +19,11 @@ type Entry struct {
 	Role    Role     `json:"role" yaml:"role"`
 	Modules []string `json:"modules,omitempty" yaml:"modules,omitempty"`
 	Hash    string   `json:"hash" yaml:"hash"`
+	// Signing keys (see signing.go): with any, the token's requests must
+	// be signed unless RequireSignature is explicitly false.
+	SigningSecrets   []string `json:"signing_secrets,omitempty" yaml:"signing_secrets,omitempty"`
+	SigningKeys      []string `json:"signing_keys,omitempty" yaml:"signing_keys,omitempty"`
+	RequireSignature *bool    `json:"require_signature,omitempty" yaml:"require_signature,omitempty"`
 }
 
 // MaxFileSize is the largest auth file ParseFile reads. A real one holds a
@@ -65,7 +70,7 @@ func (e Entry) Validate() error {
 		// end up in a log.
 		return &FieldError{"hash", "want sha256:<64 lowercase hex digits>, as `corebridge token new` prints it"}
 	}
-	return nil
+	return e.validSigning()
 }
 
 func validModules(role Role, modules []string) error {
@@ -235,10 +240,28 @@ func parseEntry(n *yaml.Node) (Entry, error) {
 				return e, &FieldError{"modules", "want a list of module names, e.g. [education] or [\"*\"]"}
 			}
 			continue
+		case "signing_secrets", "signing_keys":
+			l, ok := stringList(v)
+			if !ok {
+				return e, &FieldError{key, "want a list of strings"}
+			}
+			if key == "signing_secrets" {
+				e.SigningSecrets = l
+			} else {
+				e.SigningKeys = l
+			}
+			continue
+		case "require_signature":
+			b, ok := boolValue(v)
+			if !ok {
+				return e, &FieldError{key, "want true or false"}
+			}
+			e.RequireSignature = b
+			continue
 		case "secret", "token", "password":
 			return e, &FieldError{key, "the auth file holds hashes only, never a secret: put the hash that `corebridge token new` prints in hash:, and keep the secret elsewhere"}
 		default:
-			return e, fmt.Errorf("unknown field %q: want name, role, modules and hash", trunc(key))
+			return e, fmt.Errorf("unknown field %q: want name, role, modules, hash, signing_secrets, signing_keys and require_signature", trunc(key))
 		}
 		if !ok {
 			return e, &FieldError{key, "want a string"}
@@ -300,4 +323,22 @@ func trunc(s string) string {
 		return s[:80] + "…"
 	}
 	return s
+}
+
+// boolValue is a YAML boolean; null counts as absent (nil).
+func boolValue(n *yaml.Node) (*bool, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return nil, false
+	}
+	switch n.Tag {
+	case "!!null":
+		return nil, true
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, false
+		}
+		return &b, true
+	}
+	return nil, false
 }

@@ -62,6 +62,8 @@ type Principal struct {
 	Name    string
 	Role    Role
 	Modules []string // for a producer: the modules it may send; "*" = any
+
+	signing *signing // keys its requests are signed with, if any (signing.go)
 }
 
 // Anonymous is every request's principal when serve runs without an auth

@@ -136,6 +136,13 @@ func newTokenSet(entries []Entry) *tokenSet {
 			continue
 		}
 		tk.principal = Principal{Name: e.Name, Role: e.Role, Modules: slices.Clone(e.Modules)}
+		if e.hasSigning() {
+			sg, err := e.signing()
+			if err != nil {
+				continue // keys that do not parse: the token must not work unsigned
+			}
+			tk.principal.signing = sg
+		}
 		s.tokens = append(s.tokens, tk)
 	}
 	return s
