@@ -48,14 +48,26 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // handleUpdate is POST /core/update: validate, commit, answer.
 func handleUpdate(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := decodeUpdateRequest(w, r, s.cfg.MaxBody)
+		body, err := readBody(w, r, s.cfg.MaxBody)
+		var sigID string
+		if err == nil {
+			sigID, err = s.verifySignature(r, body)
+		}
+		var u bridge.Update
+		if err == nil {
+			u, err = decodeUpdateBody(r, body)
+		}
 		if err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
+		signedKey(&u, sigID, -1)
 		if err := s.allowed(r, 1, u.Module); err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
+		}
+		if sigID != "" {
+			s.insight.SignatureValid(u.Module, s.cfg.Now())
 		}
 		recs := []bridge.NewRecord{ingest.Identify(u, bridge.Truncate(s.cfg.Now()))}
 		res, err := s.ingest.Submit(r.Context(), recs)
@@ -64,6 +76,7 @@ func handleUpdate(s *Server) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, newUpdateResponse(u.Module, res[0]))
+		s.countReplay(sigID, res)
 		s.insight.Ingest("update", u.Module, http.StatusOK, 1)
 		s.insight.Accepted(recs, res)
 	})
@@ -76,6 +89,12 @@ func decodeUpdateRequest(w http.ResponseWriter, r *http.Request, limit int64) (b
 	if err != nil {
 		return bridge.Update{}, err
 	}
+	return decodeUpdateBody(r, body)
+}
+
+// decodeUpdateBody validates a single update read from r, including the
+// Idempotency-Key header.
+func decodeUpdateBody(r *http.Request, body []byte) (bridge.Update, error) {
 	u, err := bridge.DecodeUpdate(body)
 	if err != nil {
 		return u, err
@@ -109,6 +128,10 @@ type batchResponse struct {
 func handleUpdates(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(w, r, s.cfg.MaxBatchBody)
+		var sigID string
+		if err == nil {
+			sigID, err = s.verifySignature(r, body)
+		}
 		if err != nil {
 			s.fail(w, r, "updates", "", 1, err)
 			return
@@ -129,7 +152,11 @@ func handleUpdates(s *Server) http.Handler {
 		now := bridge.Truncate(s.cfg.Now())
 		recs := make([]bridge.NewRecord, len(ups))
 		for i, u := range ups {
+			signedKey(&u, sigID, i)
 			recs[i] = ingest.Identify(u, now)
+			if sigID != "" {
+				s.insight.SignatureValid(u.Module, now)
+			}
 		}
 		res, err := s.ingest.Submit(r.Context(), recs)
 		if err != nil {
@@ -144,6 +171,7 @@ func handleUpdates(s *Server) http.Handler {
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
+		s.countReplay(sigID, res)
 		s.insight.Ingest("updates", batchModule(recs), http.StatusOK, len(recs))
 		s.insight.Accepted(recs, res)
 	})

@@ -57,6 +57,9 @@ type Config struct {
 	// OpenReadyz and OpenMetrics leave /readyz and /metrics open without
 	// a token; otherwise they need a viewer.
 	OpenReadyz, OpenMetrics bool
+	// SignatureTolerance is how far a signed request's webhook-timestamp
+	// may be from Now, either way (default webhook.DefaultTolerance).
+	SignatureTolerance time.Duration
 }
 
 // Dashboard is the web UI's handlers, built by internal/dashboard.

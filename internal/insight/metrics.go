@@ -29,6 +29,8 @@ type metrics struct {
 	commitTime  prometheus.Histogram
 	feedDropped prometheus.CounterFunc
 	security    *prometheus.CounterVec
+	sigReplays  prometheus.Counter     // signature.go
+	sigFailures *prometheus.CounterVec // signature.go
 }
 
 func newMetrics(h *Hub) *metrics {
@@ -71,12 +73,14 @@ func newMetrics(h *Hub) *metrics {
 	for _, r := range secReasons {
 		m.security.WithLabelValues(r) // present at zero, so that rate() works from the start
 	}
+	m.sigReplays, m.sigFailures = newSignatureMetrics()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "corebridge_build_info", Help: "The running version.",
 		ConstLabels: prometheus.Labels{"version": h.cfg.Version, "store": h.cfg.StoreKind},
 	})
 	build.Set(1)
 	m.reg.MustRegister(m.ingest, m.attempts, m.latency, m.commitSize, m.commitTime, m.feedDropped, m.security, build,
+		m.sigReplays, m.sigFailures,
 		&storeCollector{h: h},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
