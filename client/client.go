@@ -32,6 +32,7 @@ type Client struct {
 	base  string
 	token string
 	hc    *http.Client
+	sign  signer // signing.go
 }
 
 // Option configures a Client in New.
@@ -42,6 +43,7 @@ type options struct {
 	maxConns int
 	token    string
 	timeout  time.Duration
+	secrets  []string // signing.go
 }
 
 // WithHTTPClient makes the Client send its requests through hc unchanged;
@@ -77,7 +79,7 @@ func New(baseURL string, opts ...Option) *Client {
 		tr.MaxConnsPerHost = o.maxConns
 		hc = &http.Client{Transport: tr, Timeout: o.timeout}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: o.token, hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: o.token, hc: hc, sign: newSigner(o.secrets)}
 }
 
 // CloseIdleConnections closes the Client's idle keep-alive connections.
@@ -123,11 +125,13 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 // that the connection goes back to the pool.
 func (c *Client) do(ctx context.Context, method, path string, in any, h http.Header, out any) error {
 	var body io.Reader
+	var raw []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("corebridge: encode %s %s: %w", method, path, err)
 		}
+		raw = b
 		// A *bytes.Reader lets net/http replay the body when a reused
 		// keep-alive connection turns out to be closed.
 		body = bytes.NewReader(b)
@@ -145,6 +149,11 @@ func (c *Client) do(ctx context.Context, method, path string, in any, h http.Hea
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if in != nil {
+		if err := c.sign.headers(req.Header, raw); err != nil {
+			return fmt.Errorf("corebridge: %s %s: %w", method, path, err)
+		}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/maintenance"
+	"corebridge/internal/webhook"
 )
 
 // defaultShutdownTimeout is how long serve and bucket wait, by default,
@@ -64,6 +65,7 @@ type serveConfig struct {
 	rateLimit      string
 
 	tlsCert, tlsKey, clientCA, bucketCA string
+	sigTolerance                        time.Duration
 
 	automation        string
 	automationReports string
@@ -119,6 +121,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&cfg.insecureNoAuth, "insecure-no-auth", false, "serve a non-loopback address with no authentication: anyone who reaches the port may send and purge (do not)")
 	fs.Var(&cfg.allowedHosts, "allowed-hosts", "host names this server answers for in the Host header, comma-separated (* = any); others get 421")
 	fs.StringVar(&cfg.rateLimit, "rate-limit", "", "records/s each token may send, as [KEY=]RATE[/BURST] comma-separated; KEY is a token name, a role or * (e.g. producer=500/1000,edu-lab-1=50); 429 past it; empty = none")
+	fs.DurationVar(&cfg.sigTolerance, "signature-tolerance", webhook.DefaultTolerance, "how far a signed request's webhook-timestamp may be from the server's clock, either way (tokens with signing keys)")
 	fs.Var(&cfg.openProbes, "open-probes", "probes open without a token: readyz, metrics, both (readyz,metrics) or none")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key); reloaded on SIGHUP")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")

@@ -334,7 +334,8 @@ func (m *serveMain) newAPI(context.Context) error {
 		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: m.fwd.Notify,
 		Dashboard:  &api.Dashboard{Page: m.dash.Page(), Assets: m.dash.Assets(), Events: m.dash.Events()},
 		Automation: runs,
-		Auth:       m.authenticator(), Sessions: m.sessionManager(), RateLimits: m.rateLimits, AllowedHosts: m.cfg.allowedHosts, OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric,
+		Auth:       m.authenticator(), Sessions: m.sessionManager(), RateLimits: m.rateLimits, AllowedHosts: m.cfg.allowedHosts,
+		OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric, SignatureTolerance: m.cfg.sigTolerance,
 	})
 	m.hs = &http.Server{
 		Handler:           srv,
