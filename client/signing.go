@@ -12,7 +12,7 @@ import (
 // Webhooks signature (webhook-id, webhook-timestamp, webhook-signature)
 // made with secret, "whsec_<base64>" as the bridge's auth file lists it
 // under signing_secrets. Each request gets a fresh random webhook-id and
-// the current time. Given twice (an old and a new secret during a
+// the current time. An empty secret adds nothing. Given twice (an old and a new secret during a
 // rotation), every request is signed with both. A secret that does not
 // parse makes every request fail with an error that does not show it.
 func WithSigningSecret(secret string) Option {
@@ -29,6 +29,9 @@ type signer struct {
 func newSigner(secrets []string) signer {
 	s := signer{now: time.Now}
 	for _, v := range secrets {
+		if v == "" {
+			continue
+		}
 		k, err := webhook.ParseSecret(v)
 		if err != nil {
 			s.err = errors.New("WithSigningSecret: " + err.Error())

@@ -23,6 +23,7 @@ func runAutomate(ctx context.Context, args []string, e env) error {
 	configPath := fs.String("config", "automation/config.json", "the jobs to run")
 	apiURL := fs.String("api-url", "http://127.0.0.1:8000", "base URL of the bridge's API")
 	token := fs.String("token", "", "bearer token for the bridge's API")
+	secretFile := signingSecretFlag(fs)
 	interval := minutes(automation.DefaultInterval)
 	fs.Var(&interval, "interval", "minutes between runs of jobs that set no trigger (or a duration such as 90s)")
 	reportsDir := fs.String("reports-dir", "automation/reports", "directory for run reports, runner.log, daily_log.txt and state")
@@ -40,6 +41,10 @@ func runAutomate(ctx context.Context, args []string, e env) error {
 	if *keep == 0 || *maxAge == 0 || *timeout <= 0 {
 		return usageError{"automate: --keep-reports and --max-report-age must not be 0, --request-timeout must be positive"}
 	}
+	secret, err := readSigningSecret(*secretFile)
+	if err != nil {
+		return err
+	}
 	cfg, err := automation.Load(*configPath)
 	if err != nil {
 		return usageError{err.Error()}
@@ -51,6 +56,7 @@ func runAutomate(ctx context.Context, args []string, e env) error {
 	r := automation.New(cfg, automation.Options{
 		APIURL:          *apiURL,
 		Token:           *token,
+		SigningSecret:   secret,
 		ReportsDir:      *reportsDir,
 		KeepReports:     *keep,
 		MaxReportAge:    *maxAge,

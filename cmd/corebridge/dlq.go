@@ -29,6 +29,7 @@ func runDLQ(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("dlq "+sub, "Dead letters of a running bridge.", e)
 	apiURL := fs.String("api-url", "http://127.0.0.1:8000", "URL of the bridge's API")
 	token := fs.String("token", "", "bearer token for the API")
+	secretFile := signingSecretFlag(fs)
 	module := fs.String("module", "", "only this module's dead letters")
 	var ids *string
 	var all, asJSON *bool
@@ -41,7 +42,11 @@ func runDLQ(ctx context.Context, args []string, e env) error {
 		if err := parseFlags(fs, args, e); err != nil {
 			return err
 		}
-		c := client.New(*apiURL, client.WithToken(*token))
+		secret, err := readSigningSecret(*secretFile)
+		if err != nil {
+			return err
+		}
+		c := client.New(*apiURL, client.WithToken(*token), client.WithSigningSecret(secret))
 		page, err := c.DeadLetters(ctx, *module, *after, *lim)
 		if err != nil {
 			return err
@@ -69,7 +74,11 @@ func runDLQ(ctx context.Context, args []string, e env) error {
 	if n != 1 {
 		return usageError{fmt.Sprintf("dlq %s: give exactly one of --ids, --module or --all", sub)}
 	}
-	c := client.New(*apiURL, client.WithToken(*token))
+	secret, err := readSigningSecret(*secretFile)
+	if err != nil {
+		return err
+	}
+	c := client.New(*apiURL, client.WithToken(*token), client.WithSigningSecret(secret))
 	if sub == "purge" {
 		done, err := c.Purge(ctx, sel)
 		if err != nil {

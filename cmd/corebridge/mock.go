@@ -17,6 +17,7 @@ func runMock(ctx context.Context, args []string, e env) error {
 		"--connections producers can and print throughput and latency percentiles.", e)
 	apiURL := fs.String("api-url", "http://127.0.0.1:8000", "base URL of the bridge's API")
 	token := fs.String("token", "", "bearer token sent with every request")
+	secretFile := signingSecretFlag(fs)
 	modules := fs.String("modules", strings.Join(mock.DefaultModules(), ","), "comma-separated modules that send updates")
 	interval := fs.Duration("interval", mock.DefaultInterval, "time between two rounds of updates")
 	rounds := fs.Int("rounds", 0, "rounds to send, then exit (0 = until interrupted)")
@@ -27,6 +28,10 @@ func runMock(ctx context.Context, args []string, e env) error {
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on each request (0 = none)")
 	asJSON := fs.Bool("json", false, "load: print the result as one JSON line on stdout (the summary goes to stderr)")
 	if err := parseFlags(fs, args, e); err != nil {
+		return err
+	}
+	secret, err := readSigningSecret(*secretFile)
+	if err != nil {
 		return err
 	}
 	mods := mockModuleList(*modules)
@@ -44,6 +49,7 @@ func runMock(ctx context.Context, args []string, e env) error {
 		return mock.Rounds(ctx, mock.RoundsConfig{
 			URL:      *apiURL,
 			Token:    *token,
+			Secret:   secret,
 			Modules:  mods,
 			Interval: *interval,
 			Rounds:   *rounds,
@@ -54,6 +60,7 @@ func runMock(ctx context.Context, args []string, e env) error {
 	cfg := mock.LoadConfig{
 		URL:         *apiURL,
 		Token:       *token,
+		Secret:      secret,
 		Connections: *connections,
 		Duration:    *duration,
 		Requests:    *requests,

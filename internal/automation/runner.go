@@ -27,6 +27,9 @@ type Options struct {
 	Token  string // bearer token for the bridge's API; "" sends none
 	// TLSConfig is the TLS towards an https APIURL; nil uses the system's roots.
 	TLSConfig *tls.Config
+	// SigningSecret (whsec_…) signs the updates sent through the client;
+	// "" signs nothing.
+	SigningSecret string
 
 	// ReportsDir receives run_<UTC timestamp>.jsonl, runner.log,
 	// daily_log.txt and state.json (last run times, for catch-up).
@@ -106,7 +109,7 @@ func New(cfg *Config, opts Options) *Runner {
 		tr.TLSClientConfig = opts.TLSConfig
 	}
 	r.hc = &http.Client{Transport: statusTransport{tr}}
-	r.api = client.New(opts.APIURL, client.WithHTTPClient(r.hc), client.WithToken(opts.Token))
+	r.api = client.New(opts.APIURL, client.WithHTTPClient(r.hc), client.WithToken(opts.Token), client.WithSigningSecret(opts.SigningSecret))
 	handlers := []slog.Handler{slog.DiscardHandler}
 	if opts.Logger != nil {
 		handlers[0] = opts.Logger.Handler()

@@ -21,6 +21,7 @@ import (
 type LoadConfig struct {
 	URL         string        // base URL of the bridge, e.g. http://127.0.0.1:8000
 	Token       string        // bearer token; "" sends none
+	Secret      string        // signing secret (whsec_…); "" signs nothing
 	Connections int           // concurrent producers, one keep-alive connection each
 	Duration    time.Duration // stop sending after this long; 0 = no time bound
 	Requests    int           // stop after this many requests; 0 = no count bound
@@ -71,7 +72,7 @@ func Load(ctx context.Context, cfg LoadConfig, out io.Writer) (LoadResult, error
 	if cfg.Seed == 0 {
 		cfg.Seed = rand.Uint64()
 	}
-	c := client.New(cfg.URL, client.WithMaxConns(cfg.Connections), client.WithToken(cfg.Token), client.WithTimeout(cfg.Timeout))
+	c := client.New(cfg.URL, client.WithMaxConns(cfg.Connections), client.WithToken(cfg.Token), client.WithSigningSecret(cfg.Secret), client.WithTimeout(cfg.Timeout))
 	defer c.CloseIdleConnections()
 
 	start := time.Now()

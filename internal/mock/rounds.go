@@ -20,6 +20,7 @@ const DefaultInterval = 30 * time.Second
 type RoundsConfig struct {
 	URL      string        // base URL of the bridge, e.g. http://127.0.0.1:8000
 	Token    string        // bearer token; "" sends none
+	Secret   string        // signing secret (whsec_…); "" signs nothing
 	Modules  []string      // modules that send; empty = DefaultModules
 	Interval time.Duration // between the starts of two rounds; 0 = DefaultInterval
 	Rounds   int           // rounds to run; 0 = until ctx is cancelled
@@ -59,7 +60,7 @@ func Rounds(ctx context.Context, cfg RoundsConfig, out io.Writer) error {
 		cfg.Seed = rand.Uint64()
 	}
 	p := &producer{
-		c:      client.New(cfg.URL, client.WithMaxConns(1), client.WithToken(cfg.Token), client.WithTimeout(cfg.Timeout)),
+		c:      client.New(cfg.URL, client.WithMaxConns(1), client.WithToken(cfg.Token), client.WithSigningSecret(cfg.Secret), client.WithTimeout(cfg.Timeout)),
 		gen:    NewGenerator(cfg.Seed, cfg.Now),
 		out:    out,
 		prefix: "mock-" + strconv.FormatInt(time.Now().UnixMilli(), 36) + "-",
