@@ -168,12 +168,14 @@ type Edit struct {
 	OldData json.RawMessage `json:"old_data"`
 	NewData json.RawMessage `json:"new_data"`
 	Note    string          `json:"note,omitempty"`
+	Author  string          `json:"author,omitempty"` // who made the edit
 }
 
 // EditParams changes a dead record's data.
 type EditParams struct {
-	ID   string
-	Data json.RawMessage // compact JSON object
-	Note string
-	Now  time.Time
+	ID     string
+	Data   json.RawMessage // compact JSON object
+	Note   string
+	Author string // the principal's name, kept with the edit
+	Now    time.Time
 }

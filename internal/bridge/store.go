@@ -86,6 +86,16 @@ type Store interface {
 	// Edits returns the data edits of a record, oldest first.
 	Edits(ctx context.Context, recordID string) ([]Edit, error)
 
+	// AppendAudit stores e durably in the audit log. The store assigns
+	// e.Seq (greater than every Seq before it, across reopen); the
+	// caller's Seq is ignored.
+	AppendAudit(ctx context.Context, e AuditEntry) error
+
+	// ListAudit pages the audit log newest first (by Seq, descending):
+	// entries with Seq < q.BeforeSeq (every entry when it is 0), up to
+	// q.Limit (100 when not > 0).
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+
 	// Ping checks that the store can take a write.
 	Ping(ctx context.Context) error
 

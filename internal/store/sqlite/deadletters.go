@@ -163,8 +163,8 @@ func (s *Store) EditDead(ctx context.Context, p bridge.EditParams) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE records SET data = ? WHERE id = ?`, []byte(p.Data), p.ID); err != nil {
 		return fmt.Errorf("edit %s: %w", p.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO edits (record, at, old_data, new_data, note) VALUES (?, ?, ?, ?, ?)`,
-		p.ID, micros(p.Now), old, []byte(p.Data), p.Note); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO edits (record, at, old_data, new_data, note, author) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.ID, micros(p.Now), old, []byte(p.Data), p.Note, p.Author); err != nil {
 		return fmt.Errorf("edit %s: history: %w", p.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -175,7 +175,7 @@ func (s *Store) EditDead(ctx context.Context, p bridge.EditParams) error {
 
 // Edits returns a record's data edits, oldest first.
 func (s *Store) Edits(ctx context.Context, recordID string) ([]bridge.Edit, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT at, old_data, new_data, note FROM edits WHERE record = ? ORDER BY id`, recordID)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, old_data, new_data, note, author FROM edits WHERE record = ? ORDER BY id`, recordID)
 	if err != nil {
 		return nil, fmt.Errorf("edits: %w", err)
 	}
@@ -185,7 +185,7 @@ func (s *Store) Edits(ctx context.Context, recordID string) ([]bridge.Edit, erro
 		var e bridge.Edit
 		var at int64
 		var old, nw []byte
-		if err := rows.Scan(&at, &old, &nw, &e.Note); err != nil {
+		if err := rows.Scan(&at, &old, &nw, &e.Note, &e.Author); err != nil {
 			return nil, fmt.Errorf("edits: %w", err)
 		}
 		e.At, e.OldData, e.NewData = fromMicros(at), old, nw

@@ -28,6 +28,7 @@ type Mem struct {
 	nextID  int
 	rolls   bridge.RollupSet
 	edits   map[string][]bridge.Edit
+	audit   []bridge.AuditEntry // in Seq order, Seq = index + 1
 }
 
 type memLease struct {

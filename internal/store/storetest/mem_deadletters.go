@@ -14,7 +14,7 @@ func (s *Mem) EditDead(_ context.Context, p bridge.EditParams) error {
 	if r == nil || r.State != bridge.StateDead {
 		return bridge.Errorf(bridge.ENOTFOUND, "no dead letter has id %q", p.ID)
 	}
-	s.edits[p.ID] = append(s.edits[p.ID], bridge.Edit{At: p.Now, OldData: r.Data, NewData: p.Data, Note: p.Note})
+	s.edits[p.ID] = append(s.edits[p.ID], bridge.Edit{At: p.Now, OldData: r.Data, NewData: p.Data, Note: p.Note, Author: p.Author})
 	r.Data = p.Data
 	return nil
 }

@@ -99,6 +99,12 @@ var suite = []struct {
 	}},
 	{"EditDead", []test{
 		{"ReplacesDataKeepsHistory", testEditDead},
+		{"KeepsAuthor", testEditAuthor},
+	}},
+	{"Audit", []test{
+		{"NewestFirst", testAuditNewestFirst},
+		{"Paging", testAuditPaging},
+		{"DurableAcrossReopen", testAuditDurable},
 	}},
 	{"Prune", []test{
 		{"OnlyOldSyncedUpToLimit", testPrune},
