@@ -80,6 +80,7 @@ func TestRouteAccessByRole(t *testing.T) {
 		{"GET /api/modules", "GET", "/api/modules", "", [6]int{u, x, x, k, k, k}},
 		{"GET /api/series", "GET", "/api/series", "", [6]int{u, x, x, k, k, k}},
 		{"GET /api/automation/runs", "GET", "/api/automation/runs", "", [6]int{u, x, x, k, k, k}},
+		{"GET /api/audit", "GET", "/api/audit", "", [6]int{u, x, x, k, k, k}},
 		{"GET /metrics", "GET", "/metrics", "", [6]int{u, x, x, k, k, k}},
 		{"GET /openapi.json", "GET", "/openapi.json", "", [6]int{k, k, k, k, k, k}},
 		{"GET /{$}", "GET", "/", "", [6]int{k, k, k, k, k, k}},

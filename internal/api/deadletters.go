@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
 )
@@ -135,6 +136,7 @@ func handleReplayDead(s *Server) http.Handler {
 			s.insight.Changed(insight.KindReplayed, p.Module, oneID(p.IDs), n)
 		}
 		s.log.Info("dead letters replayed", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
+		s.audit(r.Context(), auth.FromContext(r.Context()), bridge.AuditEntry{Action: bridge.AuditReplay, Target: selectorTarget(p), Records: n})
 		writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 	})
 }
@@ -156,6 +158,7 @@ func handlePurgeDead(s *Server) http.Handler {
 			s.insight.Changed(insight.KindPurged, p.Module, oneID(p.IDs), n)
 		}
 		s.log.Info("dead letters purged", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
+		s.audit(r.Context(), auth.FromContext(r.Context()), bridge.AuditEntry{Action: bridge.AuditPurge, Target: selectorTarget(p), Records: n})
 		writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 	})
 }
@@ -212,7 +215,12 @@ func handleEditDead(s *Server) http.Handler {
 				Loc: []any{"body", "note"}, Msg: "String should have at most 500 characters", Type: "string_too_long"}}})
 			return
 		}
-		err = s.store.EditDead(r.Context(), bridge.EditParams{ID: id, Data: u.Data, Note: in.Note, Now: bridge.Truncate(s.cfg.Now())})
+		who := auth.FromContext(r.Context())
+		author := ""
+		if who != nil {
+			author = who.Name
+		}
+		err = s.store.EditDead(r.Context(), bridge.EditParams{ID: id, Data: u.Data, Note: in.Note, Author: author, Now: bridge.Truncate(s.cfg.Now())})
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -223,6 +231,7 @@ func handleEditDead(s *Server) http.Handler {
 			return
 		}
 		s.insight.Changed(insight.KindEdited, rec.Module, id, 1)
+		s.audit(r.Context(), who, bridge.AuditEntry{Action: bridge.AuditEdit, Target: id, Records: 1, Detail: in.Note})
 		s.log.Info("dead letter edited", "id", id, "module", rec.Module)
 		writeJSON(w, http.StatusOK, toDeadLetter(rec))
 	})

@@ -33,12 +33,13 @@ func (s *Server) routes() {
 	s.handle("GET /api/modules", auth.AccessView, handleModules(s))
 	s.handle("GET /api/series", auth.AccessView, handleSeries(s))
 	s.handle("GET /api/automation/runs", auth.AccessView, handleAutomationRuns(s))
+	s.handle("GET /api/audit", auth.AccessView, handleAudit(s))
 	s.handle("GET /metrics", metrics, handleMetrics(s))
 	s.handle("GET /openapi.json", auth.AccessOpen, handleOpenAPI(s.cfg.OpenAPIJSON))
 	// The session routes authenticate for themselves.
 	s.handle("POST /api/session", auth.AccessOpen, handleLogin(s))
 	s.handle("GET /api/session", auth.AccessOpen, handleWhoAmI(s))
-	s.handle("DELETE /api/session", auth.AccessOpen, handleLogout())
+	s.handle("DELETE /api/session", auth.AccessOpen, handleLogout(s))
 	if d := s.cfg.Dashboard; d != nil {
 		// The page and its assets hold no data; what it shows comes from
 		// the routes above, which need a viewer.

@@ -54,9 +54,12 @@ func handleLogin(s *Server) http.Handler {
 		}
 		p, value, expires, err := s.cfg.Sessions.Login(in.Token)
 		if err != nil {
+			// Never the token: Actor stays empty.
+			s.audit(r.Context(), nil, bridge.AuditEntry{Action: bridge.AuditLoginFailed})
 			unauthorized(w, r, s, auth.ErrBadCredentials)
 			return
 		}
+		s.audit(r.Context(), p, bridge.AuditEntry{Action: bridge.AuditLogin})
 		http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: value, Path: "/", Expires: expires,
 			MaxAge: int(time.Until(expires).Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 		v := viewOf(s, p)
@@ -79,8 +82,16 @@ func handleWhoAmI(s *Server) http.Handler {
 }
 
 // handleLogout is DELETE /api/session: the cookie is dropped.
-func handleLogout() http.Handler {
+func handleLogout(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Auth != nil {
+			// Who signs out, if the request still says (the route is open).
+			p, err := s.authenticate(r)
+			if err != nil {
+				p = nil
+			}
+			s.audit(r.Context(), p, bridge.AuditEntry{Action: bridge.AuditLogout})
+		}
 		http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: "", Path: "/", MaxAge: -1,
 			HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 		writeJSON(w, http.StatusOK, map[string]string{"status": "signed out"})

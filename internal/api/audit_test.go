@@ -1,0 +1,157 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"corebridge/internal/api"
+	"corebridge/internal/auth"
+	"corebridge/internal/bridge"
+)
+
+type auditPage struct {
+	Entries    []bridge.AuditEntry `json:"entries"`
+	NextBefore int64               `json:"next_before"`
+}
+
+func readAudit(t *testing.T, f *fixture, query string, hdr ...string) auditPage {
+	t.Helper()
+	r := f.do(t, "GET", "/api/audit"+query, "", hdr...)
+	r.want(t, http.StatusOK)
+	var p auditPage
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("GET /api/audit: %v; body %s", err, r.body)
+	}
+	return p
+}
+
+// TestAuditOperatorActions: sign-in (failed and good), replay, edit, purge
+// and sign-out by an operator are each recorded with who, what and how
+// many, newest first, and GET /api/audit pages back through them. An edit
+// names its author in the record's history.
+func TestAuditOperatorActions(t *testing.T) {
+	tokens := tableTokens()
+	sessions, err := auth.NewSessions(tokens, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureWith(t, setup{api: api.Config{Auth: tokens, Sessions: sessions}})
+	producer := []string{"Authorization", "Bearer cbt_producer_any_secret"}
+	var ids []string
+	for range 4 {
+		r := f.do(t, "POST", "/core/update", `{"module":"m","data":{"a":1}}`, producer...)
+		r.want(t, http.StatusOK)
+		ids = append(ids, r.object(t)["record_id"].(string))
+	}
+	f.settle(t, f.clock.Now(), 4, 0) // all four dead
+
+	f.do(t, "POST", "/api/session", `{"token":"cbt_wrong_secret"}`).want(t, http.StatusUnauthorized)
+	r := f.do(t, "POST", "/api/session", `{"token":"cbt_operator_secret"}`)
+	r.want(t, http.StatusOK)
+	cookie := []string{"Cookie", strings.Split(r.header.Get("Set-Cookie"), ";")[0]}
+	f.do(t, "POST", "/api/dead-letters/replay", `{"ids":["`+ids[0]+`","`+ids[1]+`"]}`, cookie...).want(t, http.StatusOK)
+	f.do(t, "PUT", "/api/dead-letters/"+ids[2]+"/data", `{"data":{"a":2},"note":"fix"}`, cookie...).want(t, http.StatusOK)
+	admin := []string{"Authorization", "Bearer cbt_admin_secret"}
+	f.do(t, "POST", "/api/dead-letters/purge", `{"module":"m"}`, admin...).want(t, http.StatusOK)
+	f.do(t, "POST", "/api/dead-letters/purge", `{"all":true}`, admin...).want(t, http.StatusOK) // nothing left: 0 records
+	f.do(t, "DELETE", "/api/session", "", cookie...).want(t, http.StatusOK)
+
+	want := []bridge.AuditEntry{ // newest first
+		{Actor: "operator", Role: "operator", Action: bridge.AuditLogout},
+		{Actor: "admin", Role: "admin", Action: bridge.AuditPurge, Target: "all", Records: 0},
+		{Actor: "admin", Role: "admin", Action: bridge.AuditPurge, Target: "module: m", Records: 2},
+		{Actor: "operator", Role: "operator", Action: bridge.AuditEdit, Target: ids[2], Records: 1, Detail: "fix"},
+		{Actor: "operator", Role: "operator", Action: bridge.AuditReplay, Target: "ids: " + ids[0] + ", " + ids[1], Records: 2},
+		{Actor: "operator", Role: "operator", Action: bridge.AuditLogin},
+		{Actor: "", Action: bridge.AuditLoginFailed},
+	}
+	viewer := []string{"Authorization", "Bearer cbt_viewer_secret"}
+	got := readAudit(t, f, "", viewer...).Entries
+	if len(got) != len(want) {
+		t.Fatalf("%d entries %+v, want %d", len(got), got, len(want))
+	}
+	for i, g := range got {
+		if !g.At.Equal(f.clock.Now()) {
+			t.Errorf("entry %d at %v, want the server's clock %v", i, g.At, f.clock.Now())
+		}
+		g.Seq, g.At = 0, time.Time{}
+		if g != want[i] {
+			t.Errorf("entry %d = %+v, want %+v", i, g, want[i])
+		}
+	}
+	for _, e := range got {
+		if strings.Contains(e.Actor+e.Target+e.Detail, "cbt_") {
+			t.Errorf("an entry holds a token: %+v", e)
+		}
+	}
+
+	// Paging: two at a time, then from next_before, until empty.
+	var all []bridge.AuditEntry
+	q := "?limit=2"
+	for range 10 {
+		p := readAudit(t, f, q, viewer...)
+		if len(p.Entries) > 2 {
+			t.Fatalf("page of %d with limit 2", len(p.Entries))
+		}
+		if len(p.Entries) == 0 {
+			break
+		}
+		all = append(all, p.Entries...)
+		q = "?limit=2&before=" + strconv.FormatInt(p.NextBefore, 10)
+	}
+	if len(all) != len(want) {
+		t.Fatalf("paging read %d entries, want %d", len(all), len(want))
+	}
+	whole := readAudit(t, f, "", viewer...).Entries
+	for i := range all {
+		if all[i].Seq != whole[i].Seq {
+			t.Errorf("page entry %d differs from the whole list", i)
+		}
+	}
+
+}
+
+// TestAuditEditAuthor: an edit keeps who made it in the record's history.
+func TestAuditEditAuthor(t *testing.T) {
+	f := newFixtureWith(t, setup{api: api.Config{Auth: tableTokens()}})
+	r := f.do(t, "POST", "/core/update", `{"module":"m","data":{"a":1}}`, "Authorization", "Bearer cbt_producer_any_secret")
+	r.want(t, http.StatusOK)
+	id := r.object(t)["record_id"].(string)
+	f.settle(t, f.clock.Now(), 1, 0)
+	f.do(t, "PUT", "/api/dead-letters/"+id+"/data", `{"data":{"a":2}}`, "Authorization", "Bearer cbt_operator_secret").want(t, http.StatusOK)
+	r = f.do(t, "GET", "/api/records/"+id, "", "Authorization", "Bearer cbt_viewer_secret")
+	r.want(t, http.StatusOK)
+	var v struct {
+		Edits []bridge.Edit `json:"edits"`
+	}
+	if err := json.Unmarshal(r.body, &v); err != nil || len(v.Edits) != 1 || v.Edits[0].Author != "operator" {
+		t.Errorf("edits = %+v (%v), want one by operator; body %s", v.Edits, err, r.body)
+	}
+}
+
+// TestAuditQueryInvalid: bad before or limit is a 422 naming the field.
+func TestAuditQueryInvalid(t *testing.T) {
+	f := newFixture(t, api.Config{})
+	for _, c := range []struct{ query, field string }{
+		{"?limit=0", `"limit"`},
+		{"?limit=501", `"limit"`},
+		{"?limit=x", `"limit"`},
+		{"?before=-1", `"before"`},
+		{"?before=x", `"before"`},
+	} {
+		t.Run(c.query, func(t *testing.T) {
+			r := f.do(t, "GET", "/api/audit"+c.query, "")
+			r.want(t, http.StatusUnprocessableEntity)
+			if !strings.Contains(string(r.body), c.field) {
+				t.Errorf("422 does not name %s: %s", c.field, r.body)
+			}
+		})
+	}
+	if p := readAudit(t, f, "?limit=500"); p.Entries == nil || len(p.Entries) != 0 {
+		t.Errorf("empty log: %+v, want an empty list", p)
+	}
+}
