@@ -105,6 +105,7 @@ func (m *serveMain) open(ctx context.Context) error {
 		m.openAuth,
 		m.openTLS,
 		m.openStore,
+		m.auditReloads,
 		m.startBucket,
 		m.openInsight,
 		m.newForwarder,

@@ -34,6 +34,8 @@ type Tokens struct {
 	seen fs.FileInfo // the file as last stat'ed by a (re)load; nil if missing
 
 	poll time.Duration // how often Run looks at the file; tests shorten it
+
+	onReload atomic.Pointer[ReloadHook] // see OnReload
 }
 
 // tokenSet is one loaded file, never changed once stored.
@@ -81,6 +83,15 @@ func (t *Tokens) Reload() error {
 }
 
 func (t *Tokens) reload(trigger string) error {
+	err := t.reloadLocked(trigger)
+	// After the lock is let go: the hook may be slow (a store write).
+	if h := t.onReload.Load(); h != nil {
+		(*h)(trigger, t.Len(), err)
+	}
+	return err
+}
+
+func (t *Tokens) reloadLocked(trigger string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.load(); err != nil {
