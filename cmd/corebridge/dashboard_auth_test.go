@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -48,5 +49,18 @@ func TestDashboardSignIn(t *testing.T) {
 	signIn(testSecrets["operator"])
 	if !offered() {
 		t.Error("an operator is not offered Replay")
+	}
+
+	// The operator's actions show in the audit panel, newest first, with
+	// who did them: a replay (of nothing here), the sign-ins, the refused one.
+	eval[bool](b, `(fetch('/api/dead-letters/replay', {method: 'POST',
+		headers: {'Content-Type': 'application/json'}, body: '{"all":true}'}), true)`)
+	b.waitJS("the replay in the operator actions panel", 10*time.Second,
+		`document.querySelector('#audit-rows tr[data-action="replay"]') !== null`)
+	rows := eval[[]string](b, `[...document.querySelectorAll('#audit-rows tr')].map((tr) => [...tr.cells].slice(1).map((c) => c.textContent).join(' | '))`)
+	want := []string{"operator (operator) | replay | all | 0", "operator (operator) | login | — | 0", "viewer (viewer) | logout | — | 0",
+		"viewer (viewer) | login | — | 0", "unknown | login failed | — | 0"}
+	if !slices.Equal(rows, want) {
+		t.Errorf("operator actions panel rows:\n%q\nwant\n%q", rows, want)
 	}
 }

@@ -683,12 +683,31 @@
       el('tbody', null, ...rows))));
   }
 
+  // ---- operator actions (the audit log) ------------------------------------
+
+  async function loadAudit() {
+    const r = await api('/api/audit?limit=50');
+    const es = r && Array.isArray(r.entries) ? r.entries : [];
+    note('audit-note', '');
+    if (!es.length) {
+      $('audit-rows').replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: '5', text: 'No operator actions yet.' })));
+      return;
+    }
+    $('audit-rows').replaceChildren(...es.map((x) => el('tr', { data: { action: x.action || '', seq: String(x.seq) } },
+      el('td', { text: fmtAgo(x.at), title: x.at || null }),
+      el('td', { text: x.actor ? x.actor + (x.role ? ' (' + x.role + ')' : '') : 'unknown' }),
+      el('td', { text: (x.action || '?').replace(/_/g, ' ') }),
+      el('td', { class: 'audit-target', text: [x.target, x.detail].filter(Boolean).join(' — ') || '—' }),
+      el('td', { class: 'num', text: fmtInt(x.records) }))));
+  }
+
   // ---- refreshing, live and polling ---------------------------------------
 
   // guard runs a load and shows its failure next to what it affects.
   const guard = (p, onErr) => p.catch((e) => onErr(e));
   const modulesErr = (e) => note('modules-note', 'Could not load modules: ' + errText(e), true);
   const deadErr = (e) => note('dl-note', 'Could not load dead letters: ' + errText(e), true);
+  const auditErr = (e) => note('audit-note', 'Could not load operator actions: ' + errText(e), true);
   const autoErr = (e) => $('automation-body').replaceChildren(el('p', { class: 'err', text: 'Could not load runs: ' + errText(e) }));
 
   // refreshData reloads what the summary does not carry. Calls that come
@@ -701,6 +720,7 @@
         guard(loadModules(), modulesErr),
         guard(loadSeries(), chartError),
         withDead ? guard(loadDead(false), deadErr) : null,
+        guard(loadAudit(), auditErr),
       ]);
     } finally {
       state.refreshing = false;
