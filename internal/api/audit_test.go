@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -153,5 +155,28 @@ func TestAuditQueryInvalid(t *testing.T) {
 	}
 	if p := readAudit(t, f, "?limit=500"); p.Entries == nil || len(p.Entries) != 0 {
 		t.Errorf("empty log: %+v, want an empty list", p)
+	}
+}
+
+// noAudit is a store whose audit log cannot be written.
+type noAudit struct{ bridge.Store }
+
+func (noAudit) AppendAudit(context.Context, bridge.AuditEntry) error {
+	return errors.New("disk full")
+}
+
+// TestAuditFailureKeepsTheAction: when the audit entry cannot be written,
+// the action it records is still done and answered as done.
+func TestAuditFailureKeepsTheAction(t *testing.T) {
+	f := newFixtureWith(t, setup{wrap: func(st bridge.Store) bridge.Store { return noAudit{st} }})
+	f.do(t, "POST", "/core/update", `{"module":"m","data":{}}`).want(t, http.StatusOK)
+	f.settle(t, f.clock.Now(), 1, 0)
+	r := f.do(t, "POST", "/api/dead-letters/replay", `{"all":true}`)
+	r.want(t, http.StatusOK)
+	if r.object(t)["replayed"] != json.Number("1") {
+		t.Errorf("replay answered %s, want 1 replayed", r.body)
+	}
+	if st := f.stats(t); st.Dead != 0 || st.Pending != 1 {
+		t.Errorf("after the replay: %+v, want the record pending", st)
 	}
 }
