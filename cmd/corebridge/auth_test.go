@@ -164,12 +164,27 @@ func TestServeWithAuthFile(t *testing.T) {
 // the metrics log or the event stream.
 func TestSecretsDoNotLeak(t *testing.T) {
 	const bucketPassword = "bucket-pa55word-never-shown"
+	const hookSecret = "hook-secret-never-shown"
 	dir := t.TempDir()
 	metricsLog := filepath.Join(dir, "metrics.jsonl")
+	// An automation job inside serve (which needs its own token with an auth
+	// file) calls the bridge and another service with a secret header.
+	jobs := filepath.Join(dir, "jobs.json")
+	reports := filepath.Join(dir, "reports")
+	if err := os.WriteFile(jobs, []byte(`{"jobs":[{"name":"with-secrets","trigger":{"type":"onStartup","value":0},"actions":[
+	  {"type":"send_core_update","data":{"module":"education","data":{"from":"automation"}}},
+	  {"type":"http_request","data":{"url":"/core/health","headers":{"Authorization":"Bearer `+hookSecret+`","X-Api-Key":"`+hookSecret+`"},"expectStatus":[401]}}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	base, logs, stop := startServeLogs(t, "--data-dir", t.TempDir(), "--auth-file", writeAuthFile(t),
 		"--bucket-url", "http://corebridge:"+bucketPassword+"@127.0.0.1:9/", "--metrics-log", metricsLog, "--metrics-interval", "50ms",
-		"--breaker-threshold", "1")
+		"--breaker-threshold", "1", "--automation", jobs, "--automation-reports", reports)
 	viewer := testSecrets["viewer"]
+	// The runner inside serve authenticates with its own token: its job passes.
+	waitFor(t, "the automation job to pass", 20*time.Second, func() bool {
+		runs, _ := getWith(t, base+"/api/automation/runs", viewer)["runs"].([]any)
+		return len(runs) == 1 && runs[0].(map[string]any)["status"] == "ok"
+	})
 	call(t, "POST", base+"/core/update", testSecrets["producer-any"], `{"module":"education","data":{"a":1}}`)
 	call(t, "POST", base+"/core/update", "cbt_wrong_"+testSecrets["viewer"], `{"module":"education","data":{"a":1}}`)
 	time.Sleep(300 * time.Millisecond) // a delivery attempt fails, snapshots are written
@@ -205,11 +220,24 @@ func TestSecretsDoNotLeak(t *testing.T) {
 	}
 	seen.WriteString(logs.String())
 	seen.WriteString(mustRead(t, metricsLog))
+	var reportFiles int
+	filepath.WalkDir(reports, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			reportFiles++
+			seen.WriteString(mustRead(t, path))
+			checkMode(t, path, 0o600) // reports may hold answers with record data
+		}
+		return nil
+	})
+	checkMode(t, reports, 0o700|os.ModeDir)
 	all := seen.String()
+	if reportFiles == 0 || !strings.Contains(all, `"job":"with-secrets"`) {
+		t.Errorf("no automation report of the job was written (%d files)", reportFiles)
+	}
 	if !strings.Contains(all, "redacted@127.0.0.1:9") {
 		t.Errorf("the Bucket's URL is not shown, redacted, anywhere:\n%s", all)
 	}
-	secrets := []string{bucketPassword}
+	secrets := []string{bucketPassword, hookSecret}
 	for _, s := range testSecrets {
 		secrets = append(secrets, s)
 	}

@@ -35,12 +35,14 @@ type serveMain struct {
 	log  *slog.Logger
 	jobs *automation.Config // nil without --automation
 
-	tokens     *auth.Tokens   // nil: no --auth-file
-	sessions   *auth.Sessions // the dashboard's sign-in, with tokens
-	tls        serveTLS
-	openReadyz bool
-	openMetric bool
-	rateLimits []api.RateLimit
+	tokens      *auth.Tokens   // nil: no --auth-file
+	sessions    *auth.Sessions // the dashboard's sign-in, with tokens
+	tls         serveTLS
+	runnerAuth  *internalAuth // with --auth-file and --automation
+	runnerToken string        // its secret, for the runner only
+	openReadyz  bool
+	openMetric  bool
+	rateLimits  []api.RateLimit
 
 	storeKind string // "sqlite"
 	dbPath    string
@@ -171,16 +173,28 @@ func (m *serveMain) openAuth(context.Context) error {
 	if m.sessions, err = auth.NewSessions(t, sessionTTL); err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}
+	if m.jobs != nil {
+		// The runner inside serve is an admin, as the prototype's scheduler
+		// was: its jobs may send updates of any module, read status and
+		// replay dead letters (each action audited under its name).
+		if m.runnerAuth, m.runnerToken, err = newInternalAuth(t, "automation", auth.RoleAdmin); err != nil {
+			return fmt.Errorf("automation token: %w", err)
+		}
+	}
 	return nil
 }
 
 // sessionTTL is how long a dashboard sign-in lasts (a restart ends it too).
 const sessionTTL = 12 * time.Hour
 
-// authenticator is the API's authenticator: nil without an auth file.
+// authenticator is the API's authenticator: nil without an auth file;
+// with --automation, the auth file's tokens and one for the runner.
 func (m *serveMain) authenticator() api.Authenticator {
 	if m.tokens == nil {
 		return nil
+	}
+	if m.runnerAuth != nil {
+		return m.runnerAuth
 	}
 	return m.tokens
 }
@@ -364,7 +378,7 @@ func (m *serveMain) listen(context.Context) error {
 	m.undo = append(m.undo, func() { ln.Close() }) // already closed once served
 	if m.jobs != nil {
 		m.runner = automation.New(m.jobs, automation.Options{APIURL: m.scheme() + ln.Addr().String(), TLSConfig: m.runnerTLS(),
-			ReportsDir: m.cfg.automationReports, DefaultInterval: m.cfg.automationEvery,
+			ReportsDir: m.cfg.automationReports, DefaultInterval: m.cfg.automationEvery, Token: m.runnerToken,
 			Logger: m.log}) // the runner adds its own component attribute
 	}
 	return nil

@@ -45,7 +45,7 @@ type runFile struct {
 // create makes the run file of a run started at t. Two runs in one second
 // (watch mode) get _2, _3, … rather than sharing a file.
 func (rf *reportFiles) create(t time.Time) (*runFile, error) {
-	if err := os.MkdirAll(rf.dir, 0o755); err != nil {
+	if err := os.MkdirAll(rf.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("automation: reports directory: %w", err)
 	}
 	base := runPrefix + t.UTC().Format(runStamp)
@@ -55,7 +55,7 @@ func (rf *reportFiles) create(t time.Time) (*runFile, error) {
 			name = fmt.Sprintf("%s_%d%s", base, i, runSuffix)
 		}
 		path := filepath.Join(rf.dir, name)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -109,7 +109,7 @@ func (rf *reportFiles) summarize(rep Report) error {
 }
 
 func appendLine(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("automation: %w", err)
 	}
@@ -132,7 +132,7 @@ type logFile struct{ rf *reportFiles }
 func (l logFile) Write(p []byte) (int, error) {
 	l.rf.logMu.Lock()
 	defer l.rf.logMu.Unlock()
-	if err := os.MkdirAll(l.rf.dir, 0o755); err != nil {
+	if err := os.MkdirAll(l.rf.dir, 0o700); err != nil {
 		return 0, err
 	}
 	if err := appendLine(filepath.Join(l.rf.dir, runnerLog), p); err != nil {

@@ -29,7 +29,7 @@ func (r *Runner) loadState() error {
 	if r.loaded || r.files == nil {
 		return nil
 	}
-	if err := os.MkdirAll(r.files.dir, 0o755); err != nil {
+	if err := os.MkdirAll(r.files.dir, 0o700); err != nil {
 		return fmt.Errorf("automation: reports directory: %w", err)
 	}
 	b, err := os.ReadFile(filepath.Join(r.files.dir, stateFileName))
@@ -84,7 +84,7 @@ func (r *Runner) saveState() error {
 	defer r.files.stateMu.Unlock()
 	path := filepath.Join(r.files.dir, stateFileName)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("automation: write state: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
