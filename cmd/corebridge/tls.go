@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,9 +28,8 @@ func loadTLS(cmd, certFile, keyFile string, log *slog.Logger) (*tlsconf.Cert, er
 // serveTLS is serve's TLS: the certificate it serves (nil: plain HTTP),
 // the CAs of client certificates, and the TLS towards the Bucket.
 type serveTLS struct {
-	cert      *tlsconf.Cert
-	clientCAs *x509.CertPool
-	bucket    *tls.Config // nil: the system's roots
+	cert   *tlsconf.Cert
+	bucket *tls.Config // nil: the system's roots
 }
 
 // scheme is the API's URL scheme with its "://".
@@ -54,7 +52,8 @@ func (m *serveMain) openTLS(context.Context) error {
 		if cert == nil {
 			return usageError{"serve: --client-ca needs --tls-cert and --tls-key"}
 		}
-		if m.tls.clientCAs, err = tlsconf.LoadPool(cfg.clientCA); err != nil {
+		// Reloaded with the certificate on SIGHUP.
+		if err := cert.SetClientCAFile(cfg.clientCA); err != nil {
 			return usageError{fmt.Sprintf("serve: --client-ca: %v", err)}
 		}
 	}
@@ -71,7 +70,7 @@ func (m *serveMain) listenTLS(ln net.Listener) net.Listener {
 	if m.tls.cert == nil {
 		return ln
 	}
-	return tls.NewListener(ln, m.tls.cert.ServerConfig(m.tls.clientCAs))
+	return tls.NewListener(ln, m.tls.cert.ServerConfig(nil)) // client CAs from --client-ca, if set
 }
 
 // runnerTLS is the automation runner's TLS towards this API: it trusts the

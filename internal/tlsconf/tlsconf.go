@@ -29,6 +29,24 @@ type Cert struct {
 
 	mu  sync.Mutex // serialises reloads
 	cur atomic.Pointer[tls.Certificate]
+
+	caFile string                        // with SetClientCAFile: reloaded with the pair
+	cas    atomic.Pointer[x509.CertPool] // the client CAs now
+}
+
+// SetClientCAFile makes the client CAs of ServerConfig(nil) come from
+// path, loaded now and again on every Reload (a CA file that does not load
+// keeps the CAs loaded before).
+func (c *Cert) SetClientCAFile(path string) error {
+	pool, err := LoadPool(path)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.caFile = path
+	c.cas.Store(pool)
+	c.mu.Unlock()
+	return nil
 }
 
 // Load reads the pair from certFile and keyFile (PEM). log gets the
@@ -63,6 +81,14 @@ func (c *Cert) load() error {
 func (c *Cert) Reload() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.caFile != "" {
+		if pool, err := LoadPool(c.caFile); err != nil {
+			c.log.Warn("client CAs not reloaded; keeping those loaded before", "client_ca", c.caFile, "err", err)
+		} else {
+			c.cas.Store(pool)
+			c.log.Info("client CAs reloaded", "client_ca", c.caFile)
+		}
+	}
 	if err := c.load(); err != nil {
 		c.log.Warn("TLS certificate not reloaded; keeping the one loaded before", "cert", c.certFile, "err", err)
 		return err
@@ -99,11 +125,19 @@ func (c *Cert) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 // if clientCAs is not nil, client certificates verified against it. A
 // client certificate is optional (so that bearer tokens work without one),
 // but one that does not verify ends the handshake.
+//
+// With SetClientCAFile (and clientCAs nil), each handshake verifies
+// against the CAs loaded last, so a new CA file applies on SIGHUP.
 func (c *Cert) ServerConfig(clientCAs *x509.CertPool) *tls.Config {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.GetCertificate}
 	if clientCAs != nil {
 		cfg.ClientCAs = clientCAs
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	} else if c.cas.Load() != nil {
+		cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.GetCertificate,
+				ClientCAs: c.cas.Load(), ClientAuth: tls.VerifyClientCertIfGiven}, nil
+		}
 	}
 	return cfg
 }

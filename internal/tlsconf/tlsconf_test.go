@@ -189,3 +189,75 @@ func TestClientCertificates(t *testing.T) {
 		t.Error("pinned to another certificate: no error")
 	}
 }
+
+// With SetClientCAFile, a new client CA file applies on Reload: a client
+// of the new CA is let in, one of the old CA no longer; a CA file that
+// does not load keeps the CAs before.
+func TestClientCAReload(t *testing.T) {
+	dir := t.TempDir()
+	oldCA, newCA := tlstest.NewCA(t, "old CA"), tlstest.NewCA(t, "new CA")
+	certFile, keyFile := oldCA.Server(t, "server").Write(t, dir, "server")
+	caFile := filepath.Join(dir, "clients.pem")
+	tlstest.WriteFile(t, caFile, oldCA.PEM)
+	c, err := tlsconf.Load(certFile, keyFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetClientCAFile(caFile); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.VerifiedChains) > 0 {
+			io.WriteString(w, r.TLS.VerifiedChains[0][0].Subject.CommonName)
+		}
+	}), ErrorLog: log.New(io.Discard, "", 0)}
+	go hs.Serve(tls.NewListener(ln, c.ServerConfig(nil)))
+	t.Cleanup(func() { hs.Close() })
+	serverCA := filepath.Join(dir, "server-ca.pem")
+	tlstest.WriteFile(t, serverCA, oldCA.PEM)
+	clientCfg, err := tlsconf.ClientConfig(serverCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(p tlstest.Pair) (string, error) {
+		pair, err := tls.X509KeyPair(p.CertPEM, p.KeyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := clientCfg.Clone()
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
+		resp, err := hc.Get("https://" + ln.Addr().String() + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if got, err := get(oldCA.Client(t, "a")); err != nil || got != "a" {
+		t.Fatalf("old CA's client before the reload: %q, %v", got, err)
+	}
+	if _, err := get(newCA.Client(t, "b")); err == nil {
+		t.Fatal("new CA's client let in before the reload")
+	}
+	tlstest.WriteFile(t, caFile, newCA.PEM)
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(newCA.Client(t, "b")); err != nil || got != "b" {
+		t.Errorf("new CA's client after the reload: %q, %v", got, err)
+	}
+	if _, err := get(oldCA.Client(t, "a")); err == nil {
+		t.Error("old CA's client still let in after the reload")
+	}
+	tlstest.WriteFile(t, caFile, []byte("not a certificate"))
+	c.Reload()
+	if got, err := get(newCA.Client(t, "b")); err != nil || got != "b" {
+		t.Errorf("a broken CA file dropped the CAs before it: %q, %v", got, err)
+	}
+}
