@@ -33,6 +33,12 @@ func TestDashboardSignIn(t *testing.T) {
 	b.click("sign in", "#signin-form button[type=submit]")
 	b.waitJS("the refusal", 5*time.Second, `/not valid/.test(document.getElementById('signin-note').textContent)`)
 
+	// A producer's request for a module not on its token is refused: the
+	// security panel counts it once the page is signed in.
+	if got := call(t, "POST", base+"/core/update", testSecrets["producer-edu"], `{"module":"finance","data":{}}`); got != 403 {
+		t.Fatalf("producer of education sending finance: %d, want 403", got)
+	}
+
 	signIn(testSecrets["viewer"])
 	b.waitJS("who is signed in", 5*time.Second, `/signed in as viewer \(viewer\)/.test(document.getElementById('meta-who').textContent)`)
 	if got := eval[string](b, `document.getElementById('meta-auth').textContent`); got != "tokens required" {
@@ -44,6 +50,8 @@ func TestDashboardSignIn(t *testing.T) {
 	if offered() {
 		t.Error("a viewer is offered Replay")
 	}
+	b.waitJS("the security panel", 5*time.Second,
+		`document.querySelector('#sec-counts [data-key="forbidden_24h"] dd')?.textContent === '1'`)
 
 	b.click("sign out", "#signout")
 	signIn(testSecrets["operator"])

@@ -171,6 +171,14 @@
       const r = $('meta-refused');
       r.textContent = String(total);
       r.title = parts.join(', ') || 'nothing refused';
+      const dl = $('sec-counts');
+      dl.replaceChildren(...Object.entries(names).map(([k, label]) =>
+        el('div', { 'data-key': k }, el('dt', { text: label }), el('dd', { text: String(isNum(s.security[k]) ? s.security[k] : 0) }))));
+      const sig = s.security.last_valid_signature_ts || {};
+      const mods = Object.keys(sig);
+      $('sec-signed').textContent = mods.length
+        ? 'Last validly signed request: ' + mods.map((m) => m + ' ' + sig[m]).join(', ')
+        : 'No signed requests yet.';
     }
     if (s.auth) {
       const a = $('meta-auth');
