@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 
+	"corebridge/internal/bucket"
 	"corebridge/internal/bucket/server"
+	"corebridge/internal/webhook"
 )
 
 func runBucket(ctx context.Context, args []string, e env) error {
@@ -20,7 +22,9 @@ func runBucket(ctx context.Context, args []string, e env) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key); reloaded on SIGHUP")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
-	tokenFile := fs.String("require-token-file", "", "require Authorization: Bearer with one of the tokens in this file (one per line) on every route but /healthz; others get 401")
+	tokenFile := fs.String("require-token-file", "", "require Authorization: Bearer with one of the tokens in this file (one per line) on every route but /healthz; others get 401; re-read when it changes")
+	verifyFile := fs.String("verify-secret-file", "", "require POST /v1/records to be signed (Standard Webhooks) by one of the whsec_… secrets in this file (one per line); others get 401; re-read when it changes")
+	sigTolerance := fs.Duration("signature-tolerance", webhook.DefaultTolerance, "how far a signed batch's webhook-timestamp may be from this Bucket's clock, either way (with --verify-secret-file)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests in flight")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
@@ -33,18 +37,32 @@ func runBucket(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	var tokens []string
+	scfg := server.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log, SignatureTolerance: *sigTolerance}
+	tokens := 0
 	if *tokenFile != "" {
-		if tokens, err = server.ReadTokenFile(*tokenFile); err != nil {
+		w, err := server.WatchTokenFile(*tokenFile, bucket.WatchOptions{OnError: func(err error) {
+			log.Warn("cannot re-read --require-token-file; the last tokens stay", "err", err)
+		}})
+		if err != nil {
 			return usageError{"bucket: --require-token-file: " + err.Error()}
 		}
+		scfg.TokenSource, tokens = w.Get, len(w.Get())
+	}
+	secrets := 0
+	if *verifyFile != "" {
+		w, err := bucket.WatchSecrets(*verifyFile, bucket.WatchOptions{OnError: func(err error) {
+			log.Warn("cannot re-read --verify-secret-file; the last secrets stay", "err", err)
+		}})
+		if err != nil {
+			return usageError{"bucket: --verify-secret-file: " + err.Error()}
+		}
+		scfg.VerifySecrets, secrets = w.Get, len(w.Get())
 	}
 
 	cert, err := loadTLS("bucket", *tlsCert, *tlsKey, log)
 	if err != nil {
 		return err
 	}
-	scfg := server.Config{DataDir: *dataDir, Addr: *addr, Faults: faults, Log: log, Tokens: tokens}
 	if cert != nil {
 		scfg.TLS = cert.ServerConfig(nil)
 		go cert.Run(ctx) // reloads on SIGHUP until ctx ends
@@ -54,7 +72,7 @@ func runBucket(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	log.Info("listening", "addr", run.Addr, "url", run.URL, "tls", cert != nil, "version", buildVersion(), "db", run.Store.Path(),
-		"fail_rate", faults.FailRate, "latency", faults.Latency.String(), "reject_module", faults.RejectModule, "tokens_required", len(tokens))
+		"fail_rate", faults.FailRate, "latency", faults.Latency.String(), "reject_module", faults.RejectModule, "tokens_required", tokens, "verify_secrets", secrets)
 
 	var serveErr error
 	select {

@@ -71,10 +71,14 @@ func (m *serveMain) bucketCredentials() (*bucket.Credentials, error) {
 	return creds, nil
 }
 
-// bucketClientOptions adds the credentials, if any, to the client options.
-func bucketClientOptions(creds *bucket.Credentials, opts ...bucket.Option) []bucket.Option {
+// bucketClientOptions adds the credentials and the signer, if any, to the
+// client options.
+func bucketClientOptions(creds *bucket.Credentials, signer bucket.Option, opts ...bucket.Option) []bucket.Option {
 	if creds != nil {
 		opts = append(opts, bucket.WithHeaders(func() http.Header { return creds.Headers() }))
+	}
+	if signer != nil {
+		opts = append(opts, signer)
 	}
 	return opts
 }

@@ -74,6 +74,8 @@ type serveConfig struct {
 	bucketTokenFile string
 	bucketHeaders   headerFlag
 	getenv          func(string) string // for --bucket-header $ENV; nil = os.Getenv
+
+	bucketSigningFile string // --bucket-signing-secret-file
 }
 
 // serveFlags defines serve's flags on fs; demo reuses them.
@@ -93,6 +95,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests and deliveries in flight")
 	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")
 	fs.StringVar(&cfg.bucketTokenFile, "bucket-token-file", "", "file holding the token sent to the Bucket as Authorization: Bearer; re-read when it changes")
+	fs.StringVar(&cfg.bucketSigningFile, "bucket-signing-secret-file", "", "sign every batch to the Bucket (Standard Webhooks) with the whsec_… secrets in this file, one per line (several while rotating); re-read when it changes")
 	fs.Var(&cfg.bucketHeaders, "bucket-header", "header sent to the Bucket, 'Name: value' (value, @file re-read on change, or $ENV); repeatable")
 	fs.StringVar(&cfg.bucketAddr, "bucket-addr", "127.0.0.1:0", "listen address of the embedded Bucket (only without --bucket-url)")
 	fs.IntVar(&cfg.batchSize, "batch-size", deliver.DefaultBatchSize, "records per delivery batch")

@@ -305,7 +305,11 @@ func (m *serveMain) newForwarder(context.Context) error {
 	if err != nil {
 		return err
 	}
-	sender := bucket.NewClient(m.bucketURL, bucketClientOptions(creds, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout),
+	signer, err := m.bucketSigner()
+	if err != nil {
+		return err
+	}
+	sender := bucket.NewClient(m.bucketURL, bucketClientOptions(creds, signer, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout),
 		bucket.WithTLSConfig(m.tls.bucket))...)
 	m.fwd = deliver.New(m.store, sender, m.log.With("component", "deliver"), deliver.Config{
 		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,

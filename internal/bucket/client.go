@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/webhook"
 )
 
 // ErrBadResponse is wrapped by the error of a 200 answer that cannot be
@@ -32,6 +33,7 @@ type Client struct {
 	hc      *http.Client
 	timeout time.Duration
 	headers func() http.Header
+	signer  func() []webhook.Secret
 }
 
 // Option configures a Client in NewClient.
@@ -43,6 +45,7 @@ type clientOptions struct {
 	hc          *http.Client
 	tls         *tls.Config
 	headers     func() http.Header
+	signer      func() []webhook.Secret
 }
 
 // WithConcurrency sizes the pool to the number of requests that may be in
@@ -87,7 +90,7 @@ func NewClient(baseURL string, opts ...Option) *Client {
 		}
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, timeout: o.timeout, headers: o.headers}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, timeout: o.timeout, headers: o.headers, signer: o.signer}
 }
 
 // URL returns the Bucket's base URL.
@@ -193,6 +196,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		for k, vs := range c.headers() {
 			req.Header[k] = vs
 		}
+	}
+	if body != nil && c.signer != nil {
+		webhook.SetHeaders(req.Header, body, time.Now(), c.signer()...)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -160,7 +160,7 @@ func refusedCredentials(code int) bool {
 
 // credentialsError is the last error of a refused delivery: it names the cause.
 func credentialsError(se *bucket.StatusError) string {
-	msg := fmt.Sprintf("bucket refused our credentials (%d): check --bucket-token-file and --bucket-header", se.StatusCode)
+	msg := fmt.Sprintf("bucket refused our credentials (%d): check --bucket-token-file, --bucket-header and --bucket-signing-secret-file", se.StatusCode)
 	if se.Message != "" {
 		msg += " (bucket says: " + se.Message + ")"
 	}

@@ -3,12 +3,14 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/bucket"
 )
 
 // ReadTokenFile reads the tokens a Bucket requires: one per line; blank
@@ -18,6 +20,25 @@ func ReadTokenFile(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
+	tokens, err := parseTokens(b)
+	if err != nil {
+		return nil, fmt.Errorf("token file %s %w", path, err)
+	}
+	return tokens, nil
+}
+
+// WatchTokenFile is ReadTokenFile, re-read when the file changes (checked
+// at most every o.CheckEvery): set its Get as ServerConfig.TokenSource. A
+// file that cannot be re-read keeps the tokens it held.
+func WatchTokenFile(path string, o bucket.WatchOptions) (*bucket.WatchedFile[[]string], error) {
+	w, err := bucket.WatchFile(path, parseTokens, o)
+	if err != nil {
+		return nil, fmt.Errorf("token file: %w", err)
+	}
+	return w, nil
+}
+
+func parseTokens(b []byte) ([]string, error) {
 	var tokens []string
 	for line := range strings.Lines(string(b)) {
 		line = strings.TrimSpace(line)
@@ -27,29 +48,28 @@ func ReadTokenFile(path string) ([]string, error) {
 		tokens = append(tokens, line)
 	}
 	if len(tokens) == 0 {
-		return nil, fmt.Errorf("token file %s holds no token", path)
+		return nil, errors.New("holds no token")
 	}
 	return tokens, nil
 }
 
 // requireToken wraps next: every route but GET /healthz needs
-// Authorization: Bearer <one of tokens>, or is answered 401.
-func requireToken(s *Server, tokens []string, next http.Handler) http.Handler {
-	// Compare hashes, so the comparison time says nothing of a token's length.
-	sums := make([][sha256.Size]byte, len(tokens))
-	for i, t := range tokens {
-		sums[i] = sha256.Sum256([]byte(t))
-	}
+// Authorization: Bearer <one of the tokens tokens returns>, or is answered
+// 401. tokens is asked per request, so a token file re-read takes effect.
+func requireToken(s *Server, tokens func() []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			next.ServeHTTP(w, r)
 			return
 		}
 		got, ok := bearer(r.Header.Get("Authorization"))
+		// Compare hashes, so the comparison time says nothing of a
+		// token's length.
 		sum := sha256.Sum256([]byte(got))
 		match := 0
-		for i := range sums {
-			match |= subtle.ConstantTimeCompare(sum[:], sums[i][:])
+		for _, t := range tokens() {
+			want := sha256.Sum256([]byte(t))
+			match |= subtle.ConstantTimeCompare(sum[:], want[:])
 		}
 		if !ok || match != 1 {
 			s.log.Warn("bucket request refused: missing or unknown token", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)

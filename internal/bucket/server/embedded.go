@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/webhook"
 )
 
 // DBFile is the name of the Bucket's database in its data directory.
@@ -28,6 +29,10 @@ type Config struct {
 	Rand    func() float64 // see ServerConfig.Rand
 	TLS     *tls.Config    // if set, serve HTTPS with it (URL https://…)
 	Tokens  []string       // see ServerConfig.Tokens
+
+	TokenSource        func() []string         // see ServerConfig.TokenSource
+	VerifySecrets      func() []webhook.Secret // see ServerConfig.VerifySecrets
+	SignatureTolerance time.Duration           // see ServerConfig.SignatureTolerance
 }
 
 // Running is a reference Bucket serving HTTP.
@@ -72,7 +77,8 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 		store.Close()
 		return nil, fmt.Errorf("bucket: listen on %s: %w", cfg.Addr, err)
 	}
-	srv := NewServer(store, cfg.Log, ServerConfig{Faults: cfg.Faults, Rand: cfg.Rand, Tokens: cfg.Tokens})
+	srv := NewServer(store, cfg.Log, ServerConfig{Faults: cfg.Faults, Rand: cfg.Rand, Tokens: cfg.Tokens,
+		TokenSource: cfg.TokenSource, VerifySecrets: cfg.VerifySecrets, SignatureTolerance: cfg.SignatureTolerance})
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"corebridge/internal/webhook"
 )
 
 // Limits of the reference Bucket.
@@ -55,6 +57,19 @@ type ServerConfig struct {
 	// Tokens, if any, are required (Authorization: Bearer) on every route
 	// but /healthz; a request without one of them is answered 401.
 	Tokens []string
+	// TokenSource, if set, is asked per request for the tokens required,
+	// instead of Tokens (see WatchTokenFile).
+	TokenSource func() []string
+	// VerifySecrets, if set, is asked per POST /v1/records for the
+	// Standard Webhooks secrets (see bucket.WatchSecrets) one of which
+	// must have signed the body; an unsigned, wrongly signed or stale
+	// request is answered 401 and stores nothing.
+	VerifySecrets func() []webhook.Secret
+	// SignatureTolerance is how far a webhook-timestamp may be from now,
+	// either way (default webhook.DefaultTolerance, 5 min).
+	SignatureTolerance time.Duration
+	// Now is the clock signatures are checked against (default time.Now).
+	Now func() time.Time
 }
 
 // Server is the reference Bucket's HTTP API over a Store.
@@ -86,8 +101,18 @@ func NewServer(store *Store, log *slog.Logger, cfg ServerConfig) *Server {
 		faults: sanitize(cfg.Faults), rand: cfg.Rand}
 	s.routes()
 	s.handler = s.mux
-	if len(cfg.Tokens) > 0 {
-		s.handler = requireToken(s, cfg.Tokens, s.mux)
+	if cfg.VerifySecrets != nil {
+		if cfg.Now == nil {
+			cfg.Now = time.Now
+		}
+		s.handler = requireSignature(s, cfg.VerifySecrets, cfg.SignatureTolerance, cfg.Now, s.handler)
+	}
+	tokens := cfg.TokenSource
+	if tokens == nil && len(cfg.Tokens) > 0 {
+		tokens = func() []string { return cfg.Tokens }
+	}
+	if tokens != nil {
+		s.handler = requireToken(s, tokens, s.handler)
 	}
 	return s
 }
