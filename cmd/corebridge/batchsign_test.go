@@ -144,7 +144,8 @@ func TestBucketSigningBadFiles(t *testing.T) {
 	}
 	for _, file := range []string{filepath.Join(dir, "missing"), empty, bad} {
 		for _, argv := range [][]string{
-			{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--bucket-url", "http://127.0.0.1:1", "--bucket-signing-secret-file", file},
+			append(append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, insightLogFlags(t)...),
+				"--bucket-url", "http://127.0.0.1:1", "--bucket-signing-secret-file", file),
 			{"bucket", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "bucket"), "--verify-secret-file", file},
 		} {
 			var stderr syncBuffer
