@@ -7,7 +7,6 @@ import (
 	"net/textproto"
 	"os"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -66,25 +65,12 @@ func BearerFile(path string) HeaderSpec {
 
 // Credentials produces the headers of a set of HeaderSpecs for
 // WithHeaders. A file's value is re-read when its modification time or
-// size changes, checked at most once per CheckEvery; a file that cannot be
-// read then, or reads empty, keeps its last good value (OnError says so).
-// Credentials never logs or prints a value.
+// size changes, checked at most once per CheckEvery (a WatchedFile); a
+// file that cannot be read then, or reads empty, keeps its last good value
+// (OnError says so). Credentials never logs or prints a value.
 type Credentials struct {
-	specs      []HeaderSpec
-	checkEvery time.Duration
-	now        func() time.Time
-	onError    func(name string, err error)
-
-	mu      sync.Mutex
-	files   []fileState // one per spec (unused for literal specs)
-	checked time.Time
-	current http.Header
-}
-
-type fileState struct {
-	mod   time.Time
-	size  int64
-	value string
+	specs []HeaderSpec
+	files []*WatchedFile[string] // one per spec; nil for a literal one
 }
 
 // CredentialsOptions tunes NewCredentials; the zero value is fine.
@@ -97,25 +83,36 @@ type CredentialsOptions struct {
 // NewCredentials reads every file once; an unreadable or empty file is an
 // error, since the bridge could not authenticate at all.
 func NewCredentials(specs []HeaderSpec, o CredentialsOptions) (*Credentials, error) {
-	if o.CheckEvery <= 0 {
-		o.CheckEvery = time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	c := &Credentials{specs: specs, checkEvery: o.CheckEvery, now: o.Now, onError: o.OnError,
-		files: make([]fileState, len(specs))}
+	c := &Credentials{specs: specs, files: make([]*WatchedFile[string], len(specs))}
 	for i, s := range specs {
 		if s.File == "" {
 			continue
 		}
-		if err := c.reload(i, true); err != nil {
-			return nil, err
+		wo := WatchOptions{CheckEvery: o.CheckEvery, Now: o.Now}
+		if o.OnError != nil {
+			wo.OnError = func(err error) { o.OnError(s.Name, err) }
 		}
+		w, err := WatchFile(s.File, headerFileValue(s.Name), wo)
+		if err != nil {
+			return nil, fmt.Errorf("header %s: %w", s.Name, err)
+		}
+		c.files[i] = w
 	}
-	c.checked = c.now()
-	c.current = c.build()
 	return c, nil
+}
+
+// headerFileValue parses a header's file: one line, trimmed, not empty.
+func headerFileValue(name string) func([]byte) (string, error) {
+	return func(b []byte) (string, error) {
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("header %s: the file is empty", name)
+		}
+		if !validHeaderValue(v) {
+			return "", fmt.Errorf("header %s: the file holds characters a header cannot carry (one line expected)", name)
+		}
+		return v, nil
+	}
 }
 
 // Names returns the names of the headers sent, never their values.
@@ -127,64 +124,14 @@ func (c *Credentials) Names() []string {
 	return names
 }
 
-// Headers returns the headers to send now. The caller must not change them.
+// Headers returns the headers to send now, re-reading a file first if it
+// is time to check and it changed.
 func (c *Credentials) Headers() http.Header {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now := c.now(); now.Sub(c.checked) >= c.checkEvery {
-		c.checked = now
-		changed := false
-		for i, s := range c.specs {
-			if s.File == "" {
-				continue
-			}
-			if err := c.reload(i, false); err != nil {
-				if c.onError != nil {
-					c.onError(s.Name, err)
-				}
-				continue
-			}
-			changed = true
-		}
-		if changed {
-			c.current = c.build()
-		}
-	}
-	return c.current
-}
-
-// reload re-reads spec i's file if it changed (or if force).
-func (c *Credentials) reload(i int, force bool) error {
-	s := c.specs[i]
-	fi, err := os.Stat(s.File)
-	if err != nil {
-		return fmt.Errorf("header %s: %w", s.Name, err)
-	}
-	st := &c.files[i]
-	if !force && fi.ModTime().Equal(st.mod) && fi.Size() == st.size {
-		return nil
-	}
-	b, err := os.ReadFile(s.File)
-	if err != nil {
-		return fmt.Errorf("header %s: %w", s.Name, err)
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return fmt.Errorf("header %s: %s is empty", s.Name, s.File)
-	}
-	if !validHeaderValue(v) {
-		return fmt.Errorf("header %s: %s holds characters a header cannot carry (one line expected)", s.Name, s.File)
-	}
-	st.mod, st.size, st.value = fi.ModTime(), fi.Size(), v
-	return nil
-}
-
-func (c *Credentials) build() http.Header {
 	h := http.Header{}
 	for i, s := range c.specs {
 		v := s.Value
-		if s.File != "" {
-			v += c.files[i].value
+		if c.files[i] != nil {
+			v += c.files[i].Get()
 		}
 		h.Add(s.Name, v)
 	}

@@ -11,8 +11,8 @@ import (
 // modification time or size changes, checked at most once per CheckEvery.
 // A re-read that fails (the file is gone, unreadable, or parse refuses it)
 // keeps the last good value and tells OnError. It is safe for concurrent
-// use. Credentials does the same for headers; WatchedFile serves files of
-// several values (signing secrets, the reference Bucket's tokens).
+// use. It serves a header's file (Credentials), signing secrets and the
+// reference Bucket's tokens.
 type WatchedFile[T any] struct {
 	path       string
 	parse      func([]byte) (T, error)
