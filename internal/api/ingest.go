@@ -75,6 +75,7 @@ func handleUpdate(s *Server) http.Handler {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
+		s.insight.IngestAccepted()
 		writeJSON(w, http.StatusOK, newUpdateResponse(u.Module, res[0]))
 		s.countReplay(sigID, res)
 		s.insight.Ingest("update", u.Module, http.StatusOK, 1)
@@ -163,6 +164,7 @@ func handleUpdates(s *Server) http.Handler {
 			s.fail(w, r, "updates", batchModule(recs), len(recs), err)
 			return
 		}
+		s.insight.IngestAccepted()
 		out := batchResponse{Status: "success", Count: len(res), Results: make([]batchResult, len(res))}
 		for i, a := range res {
 			out.Results[i] = batchResult{RecordID: a.ID, SessionID: a.SessionID, Timestamp: bridge.FormatTime(a.ReceivedAt), Duplicate: a.Duplicate}
@@ -220,7 +222,7 @@ func batchModuleOf(modules []string) string {
 	return modules[0]
 }
 
-// fail answers err and counts it: invalid input (4xx) and the bridge's
+// fail answers err and counts it; a full queue also tells the hub.: invalid input (4xx) and the bridge's
 // own failures (5xx, which error_count_24h includes) of n updates of
 // module ("" when unknown or not valid).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, route, module string, n int, err error) {
@@ -229,6 +231,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, route, module stri
 		err = bridge.Errorf(bridge.EUNAVAILABLE, "request cancelled before it was taken in")
 	} else {
 		s.insight.Ingest(route, module, statusOf(bridge.ErrorCode(err)), n)
+	}
+	if errors.Is(err, ingest.ErrQueueFull) {
+		s.insight.IngestRefused("queue is full: more records wait for delivery than --max-pending allows")
 	}
 	writeError(w, r, s.log, err)
 }

@@ -470,3 +470,34 @@ func TestBackpressure(t *testing.T) {
 		t.Errorf("ingest_errors_24h = %d, want 5", n)
 	}
 }
+
+// While ingest refuses for a full queue, health says degraded and why,
+// and /readyz answers 503 so that a load balancer sends producers
+// elsewhere; both recover once an update is taken in again.
+func TestQueueFullIsDegradedAndNotReady(t *testing.T) {
+	f := newFixtureWith(t, setup{ingest: ingest.Config{MaxPending: 2}})
+	post := func(i int) response {
+		return f.do(t, "POST", "/core/update", fmt.Sprintf(`{"module":"m","data":{"i":%d}}`, i))
+	}
+	post(0).want(t, http.StatusOK)
+	post(1).want(t, http.StatusOK)
+	f.do(t, "GET", "/readyz", "").want(t, http.StatusOK)
+	post(2).want(t, http.StatusServiceUnavailable)
+
+	m := f.do(t, "GET", "/core/health", "").object(t)
+	if m["status"] != "degraded" || !strings.Contains(fmt.Sprint(m["reasons"]), "queue is full") {
+		t.Errorf("health while ingest refuses: %v %v, want degraded naming the full queue", m["status"], m["reasons"])
+	}
+	r := f.do(t, "GET", "/readyz", "")
+	r.want(t, http.StatusServiceUnavailable)
+	if !strings.Contains(string(r.body), "queue is full") {
+		t.Errorf("/readyz while ingest refuses: %s", r.body)
+	}
+
+	f.settle(t, f.clock.Now(), 2, 2) // delivered: room again
+	post(3).want(t, http.StatusOK)
+	if m := f.do(t, "GET", "/core/health", "").object(t); m["status"] != "ok" {
+		t.Errorf("health after ingest accepts again: %v %v", m["status"], m["reasons"])
+	}
+	f.do(t, "GET", "/readyz", "").want(t, http.StatusOK)
+}

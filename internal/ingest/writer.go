@@ -186,8 +186,7 @@ func (w *Writer) commit(group []*commitReq) {
 			reread = true
 		}
 		if w.maxPending > 0 && w.pending+int64(len(r.recs)) > w.maxPending {
-			r.err = &bridge.Error{Code: bridge.EUNAVAILABLE,
-				Message: "queue is full: too many records waiting for delivery; retry later"}
+			r.err = ErrQueueFull
 			close(r.done)
 			continue
 		}

@@ -138,10 +138,52 @@ func (h *Hub) Health(ctx context.Context) Health {
 			}
 		}
 	}
+	if why := h.Refusing(); why != "" {
+		degraded(why)
+	}
 	if err := h.writable(ctx); err != nil {
 		down("store is not writable: " + err.Error())
 	}
 	return v
+}
+
+// IngestRefused tells the hub that ingest refused producers, and why;
+// IngestAccepted that it took records in again. Health is degraded in
+// between, and /readyz not ready. The ingest writer logs the transitions.
+func (h *Hub) IngestRefused(why string) {
+	if h == nil {
+		return
+	}
+	r := refusal{why: why, since: h.cfg.Now()}
+	if old := h.refusing.Load(); old != nil {
+		r.since = old.since
+	}
+	h.refusing.Store(&r)
+}
+
+// IngestAccepted: see IngestRefused. Cheap when nothing was refused.
+func (h *Hub) IngestAccepted() {
+	if h == nil || h.refusing.Load() == nil {
+		return
+	}
+	h.refusing.Store(nil) // the writer logs the way down and back (WARN, INFO)
+}
+
+// Refusing says why ingest refuses producers now, or "".
+func (h *Hub) Refusing() string {
+	if h == nil {
+		return ""
+	}
+	r := h.refusing.Load()
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("ingest refuses producers since %s: %s", bridge.FormatTime(r.since), r.why)
+}
+
+type refusal struct {
+	why   string
+	since time.Time
 }
 
 // pingEvery bounds how often health takes a real write to check the store.

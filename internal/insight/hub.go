@@ -65,8 +65,9 @@ type Hub struct {
 	mu      sync.Mutex
 	pending bridge.RollupSet // counts not yet in the store
 
-	commitFailed atomic.Bool // the last group commit failed
-	security     *security   // refusals of the last 24 h, by reason
+	commitFailed atomic.Bool             // the last group commit failed
+	security     *security               // refusals of the last 24 h, by reason
+	refusing     atomic.Pointer[refusal] // ingest refuses producers (queue full); nil: it accepts
 
 	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
 	pingAt  time.Time
