@@ -233,7 +233,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, route, module stri
 		s.insight.Ingest(route, module, statusOf(bridge.ErrorCode(err)), n)
 	}
 	if errors.Is(err, ingest.ErrQueueFull) {
-		s.insight.IngestRefused("queue is full: more records wait for delivery than --max-pending allows")
+		s.insight.IngestRefused("queue is full: more records wait for delivery than --max-pending allows", s.ingest.MaxPending())
 	}
 	writeError(w, r, s.log, err)
 }

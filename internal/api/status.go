@@ -62,7 +62,7 @@ func handleHealthz() http.Handler {
 // handleReadyz says the store takes writes: a real write, not a guess.
 func handleReadyz(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if why := s.insight.Refusing(); why != "" {
+		if why := s.insight.Refusing(r.Context()); why != "" {
 			writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: why,
 				Error: errorInfo{Code: bridge.EUNAVAILABLE, Message: why}})
 			return

@@ -89,6 +89,10 @@ func New(store bridge.Store, log *slog.Logger, cfg Config) *Writer {
 	}
 }
 
+// MaxPending is the bound on pending records past which ingest refuses;
+// 0: none.
+func (w *Writer) MaxPending() int64 { return w.maxPending }
+
 // Submit hands recs to the writer and waits until they are committed (or
 // refused). The caller's context only bounds the wait to be taken in; once
 // taken, the commit completes and its result is returned, so that a record

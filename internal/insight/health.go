@@ -138,7 +138,7 @@ func (h *Hub) Health(ctx context.Context) Health {
 			}
 		}
 	}
-	if why := h.Refusing(); why != "" {
+	if why := h.Refusing(ctx); why != "" {
 		degraded(why)
 	}
 	if err := h.writable(ctx); err != nil {
@@ -147,14 +147,17 @@ func (h *Hub) Health(ctx context.Context) Health {
 	return v
 }
 
-// IngestRefused tells the hub that ingest refused producers, and why;
+// IngestRefused tells the hub that ingest refused producers, and why,
+// until fewer than below records are pending (0: until IngestAccepted);
 // IngestAccepted that it took records in again. Health is degraded in
-// between, and /readyz not ready. The ingest writer logs the transitions.
-func (h *Hub) IngestRefused(why string) {
+// between, and /readyz not ready — and since a load balancer then sends
+// no producer here, the refusal also ends by itself once the queue has
+// drained below the bound. The ingest writer logs the transitions.
+func (h *Hub) IngestRefused(why string, below int64) {
 	if h == nil {
 		return
 	}
-	r := refusal{why: why, since: h.cfg.Now()}
+	r := refusal{why: why, since: h.cfg.Now(), below: below}
 	if old := h.refusing.Load(); old != nil {
 		r.since = old.since
 	}
@@ -170,7 +173,7 @@ func (h *Hub) IngestAccepted() {
 }
 
 // Refusing says why ingest refuses producers now, or "".
-func (h *Hub) Refusing() string {
+func (h *Hub) Refusing(ctx context.Context) string {
 	if h == nil {
 		return ""
 	}
@@ -178,12 +181,19 @@ func (h *Hub) Refusing() string {
 	if r == nil {
 		return ""
 	}
+	if r.below > 0 {
+		if st, err := h.cfg.Store.Stats(ctx); err == nil && st.Pending < r.below {
+			h.refusing.CompareAndSwap(r, nil) // drained: producers may come back
+			return ""
+		}
+	}
 	return fmt.Sprintf("ingest refuses producers since %s: %s", bridge.FormatTime(r.since), r.why)
 }
 
 type refusal struct {
 	why   string
 	since time.Time
+	below int64
 }
 
 // pingEvery bounds how often health takes a real write to check the store.
