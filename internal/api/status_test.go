@@ -241,3 +241,21 @@ func TestHealthDownWhenStoreUnwritable(t *testing.T) {
 	}
 	serve(t, srv, "GET", "/readyz", "").want(t, http.StatusServiceUnavailable)
 }
+
+// bucket_reachable false always comes with degraded, naming the error,
+// even while the breaker is still closed (a few records retrying).
+func TestHealthDegradedWhileBucketUnreachable(t *testing.T) {
+	reachable := false
+	f := newFixtureWith(t, setup{insight: insight.Config{Delivery: func() bridge.DeliveryStatus {
+		return bridge.DeliveryStatus{BucketURL: "http://bucket.test", Reachable: reachable, Breaker: "closed",
+			LastError: "dial tcp 127.0.0.1:9: connection refused"}
+	}}})
+	m := f.do(t, "GET", "/core/health", "").object(t)
+	if m["status"] != "degraded" || !strings.Contains(fmt.Sprint(m["reasons"]), "connection refused") {
+		t.Errorf("bucket unreachable, breaker closed: %v %v, want degraded naming the error", m["status"], m["reasons"])
+	}
+	reachable = true
+	if m := f.do(t, "GET", "/core/health", "").object(t); m["status"] != "ok" {
+		t.Errorf("bucket reachable again: %v %v", m["status"], m["reasons"])
+	}
+}

@@ -126,6 +126,10 @@ func (h *Hub) Health(ctx context.Context) Health {
 		}
 		degraded(fmt.Sprintf("%s since %s (circuit breaker open): %s",
 			what, bridge.FormatTime(d.BreakerOpened), d.LastError))
+	} else if d.BucketURL != "" && !d.Reachable {
+		// Failing, but not yet often enough to open the breaker: records
+		// are retrying and using up attempts meanwhile.
+		degraded("bucket unreachable (retrying, circuit breaker still closed): " + d.LastError)
 	}
 	if age := time.Duration(v.OldestPendingAgeS * float64(time.Second)); age > h.cfg.StaleAfter {
 		degraded(fmt.Sprintf("oldest pending record is %s old (stale after %s)", age.Round(time.Second), h.cfg.StaleAfter))
