@@ -252,6 +252,10 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 		!!document.querySelector('%s') && !!document.querySelector('%s') &&
 		/rejected/.test(document.querySelector('%s .reason').textContent)`, row(ids[0]), row(ids[1]), row(ids[0])))
 	b.waitJS("the dead count", liveWait, `document.getElementById('dl-count').dataset.value === '2'`)
+	// Health is ok (nothing stuck), but dead letters wait for an operator:
+	// the badge says so as a warning, not a green OK.
+	b.waitJS("the badge warning of dead letters", liveWait, `document.getElementById('status').dataset.status === 'warn' &&
+		/2 dead letters/.test(document.getElementById('status-word').textContent)`)
 
 	b.click("view the payload", row(ids[0])+" button.dl-view")
 	b.waitJS("the payload", liveWait, fmt.Sprintf(`/"note": "e2e"/.test(document.querySelector('tr.payload[data-for=%q] pre').textContent)`, ids[0]))

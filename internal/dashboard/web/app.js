@@ -148,8 +148,13 @@
     }
     const st = STATUS_WORD[s.status] ? s.status : 'unknown';
     const box = $('status');
-    box.dataset.status = st;
-    $('status-word').textContent = STATUS_WORD[st] || String(s.status || 'Unknown');
+    // Nothing is stuck, but dead letters wait for an operator: a warning,
+    // not a green OK.
+    const dead = isNum(s.dead_count) ? s.dead_count : 0;
+    const warn = st === 'ok' && dead > 0;
+    box.dataset.status = warn ? 'warn' : st;
+    $('status-word').textContent = (STATUS_WORD[st] || String(s.status || 'Unknown')) +
+      (warn ? ' · ' + dead + ' dead letter' + (dead === 1 ? '' : 's') : '');
     const reasons = Array.isArray(s.reasons) ? s.reasons : [];
     $('status-reasons').replaceChildren(...reasons.map((r) => el('li', { text: r })));
     box.title = reasons.join('\n');
