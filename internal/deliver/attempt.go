@@ -30,6 +30,7 @@ func (f *Forwarder) RunOnce(ctx context.Context) (bool, error) {
 
 // runOnce is RunOnce reporting how many records the batch held.
 func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
+	f.logs.flush(f.cfg.Now())
 	if ctx.Err() != nil || !f.breaker.Allow() {
 		return 0, nil
 	}
@@ -55,6 +56,8 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	cancel()
 
 	out := f.classify(lease, results, sendErr, bridge.Truncate(f.cfg.Now()), latency)
+	state, _ := f.breaker.State()
+	f.logs.breaker(state, out.Attempt.Error, f.cfg.Now())
 	st := bridge.Settlement{LeaseID: lease.ID, Module: lease.Module, Now: out.Attempt.At,
 		RetryAt: out.RetryAt, Error: out.Attempt.Error, Attempt: &out.Attempt}
 	for _, r := range out.Synced {
@@ -75,6 +78,7 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 		return len(lease.Records), fmt.Errorf("settle %s batch: %w", lease.Module, err)
 	}
 	f.note(out)
+	f.logs.deadLettered(lease.Module, out.Dead, f.cfg.Now())
 	if f.cfg.OnOutcome != nil {
 		f.cfg.OnOutcome(out)
 	}

@@ -104,6 +104,7 @@ type Forwarder struct {
 	cfg     Config
 	backoff Backoff
 	breaker *Breaker
+	logs    *logState
 	wake    chan struct{}
 
 	reachable atomic.Bool
@@ -119,6 +120,7 @@ func New(store bridge.Store, sender Sender, log *slog.Logger, cfg Config) *Forwa
 		store: store, sender: sender, log: log, cfg: cfg,
 		backoff: Backoff{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Rand: cfg.Rand},
 		breaker: &Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown},
+		logs:    newLogState(log, cfg),
 		wake:    make(chan struct{}, cfg.Concurrency),
 	}
 	f.reachable.Store(true)

@@ -62,6 +62,10 @@ type Writer struct {
 	once sync.Once
 
 	pending int64 // writer goroutine only: at least the pending records in the store
+
+	// Writer goroutine only: what the operator was last told.
+	refused       int64 // records refused since ingest started refusing; 0: accepting
+	failedCommits int   // commits failed in a row; 0: commits succeed
 }
 
 type commitReq struct {
@@ -191,8 +195,16 @@ func (w *Writer) commit(group []*commitReq) {
 		}
 		if w.maxPending > 0 && w.pending+int64(len(r.recs)) > w.maxPending {
 			r.err = ErrQueueFull
+			if w.refused == 0 {
+				w.log.Warn("ingest refusing: queue is full", "pending", w.pending, "max_pending", w.maxPending)
+			}
+			w.refused += int64(len(r.recs))
 			close(r.done)
 			continue
+		}
+		if w.refused > 0 {
+			w.log.Info("ingest accepts again", "pending", w.pending, "max_pending", w.maxPending, "refused", w.refused)
+			w.refused = 0
 		}
 		w.pending += int64(len(r.recs))
 		admitted = append(admitted, r)
@@ -208,8 +220,15 @@ func (w *Writer) commit(group []*commitReq) {
 	}
 	if err != nil {
 		w.log.Error("commit failed", "records", len(recs), "err", err)
-	} else if w.onCommit != nil {
-		w.onCommit()
+		w.failedCommits++
+	} else {
+		if w.failedCommits > 0 {
+			w.log.Info("commits succeed again", "failed_commits", w.failedCommits)
+			w.failedCommits = 0
+		}
+		if w.onCommit != nil {
+			w.onCommit()
+		}
 	}
 	i := 0
 	for _, r := range admitted {

@@ -1,0 +1,93 @@
+package deliver
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// DeadLogInterval is the least time between two dead-letter lines of one
+// module; the records dead-lettered in between are counted into the next.
+const DeadLogInterval = 10 * time.Second
+
+// logState turns the forwarder's outcomes into operator log lines: one
+// WARN when the breaker opens and one INFO when it closes again, and
+// rate-limited WARNs for dead letters. Times come from Config.Now.
+type logState struct {
+	log       *slog.Logger
+	threshold int
+	bucketURL string
+
+	mu        sync.Mutex
+	open      bool      // a breaker-open line was logged and no recovery since
+	openSince time.Time // when it was logged
+	dead      map[string]*deadLog
+}
+
+// deadLog is one module's dead letters since its last line.
+type deadLog struct {
+	last   time.Time // when its last line was logged
+	count  int       // dead letters not yet logged
+	reason string    // the latest of their reasons
+}
+
+func newLogState(log *slog.Logger, cfg Config) *logState {
+	return &logState{log: log, threshold: cfg.BreakerThreshold, bucketURL: cfg.BucketURL,
+		dead: map[string]*deadLog{}}
+}
+
+// breaker logs a change of the breaker between closed and not closed
+// since the last call; cause is the error of the attempt just classified.
+// A failed trial (half-open back to open) is the same outage: no new line.
+func (l *logState) breaker(state BreakerState, cause string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case state != BreakerClosed && !l.open:
+		l.open, l.openSince = true, now
+		l.log.Warn("bucket unreachable: circuit breaker open", "cause", cause,
+			"threshold", l.threshold, "bucket_url", l.bucketURL)
+	case state == BreakerClosed && l.open:
+		l.open = false
+		l.log.Info("bucket reachable again", "open_for", now.Sub(l.openSince), "bucket_url", l.bucketURL)
+	}
+}
+
+// deadLettered counts recs, dead-lettered for module, and logs them unless
+// a line of that module was logged within DeadLogInterval.
+func (l *logState) deadLettered(module string, recs []bridge.Record, now time.Time) {
+	if len(recs) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d := l.dead[module]
+	if d == nil {
+		d = &deadLog{}
+		l.dead[module] = d
+	}
+	d.count += len(recs)
+	d.reason = recs[len(recs)-1].LastError
+	if d.last.IsZero() || now.Sub(d.last) >= DeadLogInterval {
+		l.flushModule(module, d, now)
+	}
+}
+
+// flush logs the dead letters held back of every module whose interval
+// has passed.
+func (l *logState) flush(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for m, d := range l.dead {
+		if d.count > 0 && now.Sub(d.last) >= DeadLogInterval {
+			l.flushModule(m, d, now)
+		}
+	}
+}
+
+func (l *logState) flushModule(module string, d *deadLog, now time.Time) {
+	l.log.Warn("records dead-lettered", "module", module, "count", d.count, "reason", d.reason)
+	d.last, d.count, d.reason = now, 0, ""
+}

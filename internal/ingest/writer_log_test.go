@@ -1,0 +1,181 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"corebridge/internal/bridge"
+	"corebridge/internal/store/storetest"
+)
+
+// logBuf is a slog JSON sink that tests can read while the writer writes.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the records logged at level with message msg.
+func (b *logBuf) lines(t *testing.T, level, msg string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if m["level"] == level && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// stubStore is an in-memory store whose pending count and Append failures
+// the test sets.
+type stubStore struct {
+	*storetest.Mem
+	mu      sync.Mutex
+	pending int64
+	fail    error
+}
+
+func (s *stubStore) Stats(ctx context.Context) (bridge.Stats, error) {
+	st, err := s.Mem.Stats(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.Pending = s.pending
+	return st, err
+}
+
+func (s *stubStore) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+	s.mu.Lock()
+	err := s.fail
+	if err == nil {
+		s.pending += int64(len(recs))
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return s.Mem.Append(ctx, recs)
+}
+
+func (s *stubStore) set(pending int64, fail error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending, s.fail = pending, fail
+}
+
+func startLogged(t *testing.T, st bridge.Store, logs *logBuf, maxPending int64) *Writer {
+	t.Helper()
+	w := New(st, slog.New(slog.NewJSONHandler(logs, nil)), Config{MaxPending: maxPending})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return w
+}
+
+func submit(w *Writer, id string) error {
+	_, err := w.Submit(context.Background(), []bridge.NewRecord{{ID: id, Module: "m", SessionID: "s", Data: json.RawMessage(`{}`)}})
+	return err
+}
+
+// A full queue logs one WARN when ingest starts refusing, however many
+// requests it refuses, and one INFO when it accepts again.
+func TestWriterLogsRefusingAndAcceptingAgain(t *testing.T) {
+	st := &stubStore{Mem: storetest.NewMem()}
+	var logs logBuf
+	w := startLogged(t, st, &logs, 2)
+	const refusing, accepting = "ingest refusing: queue is full", "ingest accepts again"
+
+	for i, id := range []string{"a", "b", "c", "d"} {
+		err := submit(w, id)
+		if i < 2 && err != nil {
+			t.Fatalf("submit %s: %v", id, err)
+		}
+		if i >= 2 && err == nil {
+			t.Fatalf("submit %s past MaxPending 2 was accepted", id)
+		}
+	}
+	warns := logs.lines(t, "WARN", refusing)
+	if len(warns) != 1 {
+		t.Fatalf("%d WARN %q lines after two refusals, want 1", len(warns), refusing)
+	}
+	if warns[0]["pending"] != float64(2) || warns[0]["max_pending"] != float64(2) {
+		t.Errorf("refusing line %v, want pending 2, max_pending 2", warns[0])
+	}
+	if n := len(logs.lines(t, "INFO", accepting)); n != 0 {
+		t.Fatalf("%d %q lines while refusing", n, accepting)
+	}
+
+	st.set(0, nil) // delivered
+	if err := submit(w, "e"); err != nil {
+		t.Fatalf("submit after the queue drained: %v", err)
+	}
+	if err := submit(w, "f"); err != nil {
+		t.Fatal(err)
+	}
+	infos := logs.lines(t, "INFO", accepting)
+	if len(infos) != 1 {
+		t.Fatalf("%d INFO %q lines, want 1", len(infos), accepting)
+	}
+	if infos[0]["refused"] != float64(2) {
+		t.Errorf("accepting line %v, want refused 2 (records)", infos[0])
+	}
+	if n := len(logs.lines(t, "WARN", refusing)); n != 1 {
+		t.Errorf("%d refusing lines, want still 1", n)
+	}
+}
+
+// Every failed commit is logged at ERROR; the first good commit after them
+// says so at INFO, once.
+func TestWriterLogsCommitsSucceedAgain(t *testing.T) {
+	st := &stubStore{Mem: storetest.NewMem()}
+	var logs logBuf
+	w := startLogged(t, st, &logs, -1)
+	const failed, ok = "commit failed", "commits succeed again"
+
+	st.set(0, errors.New("disk I/O error"))
+	for _, id := range []string{"a", "b"} {
+		if err := submit(w, id); err == nil {
+			t.Fatalf("submit %s: no error from a failing store", id)
+		}
+	}
+	if n := len(logs.lines(t, "ERROR", failed)); n != 2 {
+		t.Fatalf("%d ERROR %q lines, want one per failed commit (2)", n, failed)
+	}
+	st.set(0, nil)
+	for _, id := range []string{"c", "d"} {
+		if err := submit(w, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos := logs.lines(t, "INFO", ok)
+	if len(infos) != 1 {
+		t.Fatalf("%d INFO %q lines, want 1", len(infos), ok)
+	}
+	if infos[0]["failed_commits"] != float64(2) {
+		t.Errorf("recovery line %v, want failed_commits 2", infos[0])
+	}
+}
