@@ -135,9 +135,13 @@ func TestJanitorPrunesSyncedPastRetention(t *testing.T) {
 			t.Errorf("%s: %s, want kept as %s", id, r.State, want)
 		}
 	}
-	// The attempt history of the same age goes too; the newer stays.
-	if a := attempts(t, st, dead); len(a) != 0 {
-		t.Errorf("dead record keeps %d attempts from before the cutoff, want 0", len(a))
+	// Attempt history of the same age goes, but a dead letter keeps its
+	// whole history until it is replayed or purged; the newer stays.
+	if a := attempts(t, st, dead); len(a) != 1 {
+		t.Errorf("dead record keeps %d attempts from before the cutoff, want its 1", len(a))
+	}
+	if a := attempts(t, st, pending); len(a) != 1 {
+		t.Errorf("pending record keeps %d attempts, want only the one after the cutoff", len(a))
 	}
 	if a := attempts(t, st, fresh); len(a) != 1 {
 		t.Errorf("fresh record keeps %d attempts, want 1", len(a))

@@ -13,8 +13,12 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 		p.Limit = 10000
 	}
 	if !p.AttemptsBefore.IsZero() {
+		// A dead letter keeps its whole history until it is replayed or
+		// purged: attempts that include a dead record stay.
 		if _, err := s.w.ExecContext(ctx, `DELETE FROM attempts WHERE id IN (
-			SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)`, micros(p.AttemptsBefore), p.Limit); err != nil {
+			SELECT a.id FROM attempts a WHERE a.at < ? AND NOT EXISTS (
+				SELECT 1 FROM records r WHERE r.module = a.module AND r.state = 2 AND r.seq BETWEEN a.first_seq AND a.last_seq)
+			ORDER BY a.at LIMIT ?)`, micros(p.AttemptsBefore), p.Limit); err != nil {
 			return 0, fmt.Errorf("prune attempts: %w", err)
 		}
 	}
@@ -37,6 +41,13 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 		RETURNING module, seq, dedupe_key`, micros(p.SyncedBefore), p.Limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune: %w", err)
+	}
+	if len(perModule) > 0 {
+		// The edits of records no longer stored (pruned now, or purged):
+		// edits are few, made by hand to dead letters.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM edits WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = edits.record)`); err != nil {
+			return 0, fmt.Errorf("prune edits: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("prune: commit: %w", err)

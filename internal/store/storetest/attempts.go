@@ -267,3 +267,45 @@ func testPruneKeepsAttempts(t *testing.T, e *env) {
 	checkAttempts(t, e, "r1", as...)
 	checkAttemptCounts(t, e, time.Time{}, map[string]int64{bridge.AttemptFailed: 3})
 }
+
+// testPruneKeepsDeadLetters: a dead letter keeps its whole attempt history
+// and its edits, however old, until it is replayed or purged; a pruned
+// record's edits go with it.
+func testPruneKeepsDeadLetters(t *testing.T, e *env) {
+	e.append(rec("d1", "m", 0), rec("s1", "n", 0))
+	ld := e.mustLease(lp(ts(1), 1), "m", "d1")
+	ad := attemptOf(ld, ts(1), bridge.AttemptRejected, 400, "400 Bad Request")
+	e.settle(bridge.Settlement{LeaseID: ld.ID, Module: "m", Now: ts(1), Dead: []bridge.DeadMark{{ID: "d1", Reason: "rejected"}}, Attempt: ad})
+	ls := e.mustLease(lp(ts(1), 1), "n", "s1")
+	e.settle(bridge.Settlement{LeaseID: ls.ID, Module: "n", Now: ts(1), Synced: []string{"s1"},
+		Attempt: attemptOf(ls, ts(1), bridge.AttemptOK, 200, "")})
+	if err := e.s.EditDead(t.Context(), bridge.EditParams{ID: "d1", Data: []byte(`{"fixed":true}`), Now: ts(2)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// e1: dead, edited, replayed and synced: once pruned, its edits go too.
+	e.append(rec("e1", "o", 0))
+	e.dead(e.mustLease(lp(ts(1), 1), "o", "e1"), ts(1), "e1")
+	if err := e.s.EditDead(t.Context(), bridge.EditParams{ID: "e1", Data: []byte(`{"fixed":true}`), Now: ts(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.ReplayDead(t.Context(), bridge.ReplayParams{IDs: []string{"e1"}, Now: ts(3)}); err != nil {
+		t.Fatal(err)
+	}
+	e.synced(e.mustLease(lp(ts(3), 1), "o", "e1"), ts(3), "e1")
+
+	p := bridge.PruneParams{SyncedBefore: ts(50), AttemptsBefore: ts(50), Limit: 100}
+	if n := prune(t, e, p); n != 2 {
+		t.Errorf("Prune(%+v) = %d, want the two synced records", p, n)
+	}
+	if edits, err := e.s.Edits(t.Context(), "e1"); err != nil || len(edits) != 0 {
+		t.Errorf("a pruned record's edits: %v, %v; want none left", edits, err)
+	}
+	checkAttempts(t, e, "d1", ad)
+	if edits, err := e.s.Edits(t.Context(), "d1"); err != nil || len(edits) != 1 {
+		t.Errorf("the dead letter's edits after Prune: %v, %v; want the one edit kept", edits, err)
+	}
+	if n := e.totalAttempts(); n != 1 {
+		t.Errorf("%d attempts left, want only the dead letter's", n)
+	}
+}

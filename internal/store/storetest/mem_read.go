@@ -111,7 +111,7 @@ func (s *Mem) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 	if !p.AttemptsBefore.IsZero() {
 		k := 0
 		s.tries = slices.DeleteFunc(s.tries, func(a bridge.Attempt) bool {
-			if k < p.Limit && a.At.Before(p.AttemptsBefore) {
+			if k < p.Limit && a.At.Before(p.AttemptsBefore) && !s.coversDead(a) {
 				k++
 				return true
 			}
@@ -130,6 +130,7 @@ func (s *Mem) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 		if n < p.Limit && r.State == bridge.StateSynced && r.SyncedAt.Before(p.SyncedBefore) {
 			n++
 			delete(s.byID, r.ID)
+			delete(s.edits, r.ID)
 			for k, o := range s.byKey {
 				if o == r {
 					delete(s.byKey, k)
@@ -140,4 +141,15 @@ func (s *Mem) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 		return false
 	})
 	return n, nil
+}
+
+// coversDead says whether attempt a included a record that is dead now: a
+// dead letter keeps its history until replayed or purged.
+func (s *Mem) coversDead(a bridge.Attempt) bool {
+	for _, r := range s.recs {
+		if r.Module == a.Module && r.State == bridge.StateDead && r.Seq >= a.FirstSeq && r.Seq <= a.LastSeq {
+			return true
+		}
+	}
+	return false
 }

@@ -110,6 +110,7 @@ var suite = []struct {
 		{"OnlyOldSyncedUpToLimit", testPrune},
 		{"OldAttemptsUpToLimit", testPruneAttempts},
 		{"ZeroAttemptsBeforeKeepsAttempts", testPruneKeepsAttempts},
+		{"DeadLettersKeepAttemptsAndEdits", testPruneKeepsDeadLetters},
 	}},
 	{"Durability", []test{
 		{"ReopenKeepsEverything", testReopen},
