@@ -93,7 +93,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&cfg.commitWait, "commit-wait", 0, "when several requests queue for a commit, wait up to this (e.g. 500us) for more to share its fsync; helps with many producers and delivery on the same cores, hurts with few; 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests and deliveries in flight")
-	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket; empty runs a reference Bucket inside this process")
+	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket, http(s)://host[:port][/path]; empty runs a reference Bucket inside this process")
 	fs.StringVar(&cfg.bucketTokenFile, "bucket-token-file", "", "file holding the token sent to the Bucket as Authorization: Bearer; re-read when it changes")
 	fs.StringVar(&cfg.bucketSigningFile, "bucket-signing-secret-file", "", "sign every batch to the Bucket (Standard Webhooks) with the whsec_… secrets in this file, one per line (several while rotating); re-read when it changes")
 	fs.Var(&cfg.bucketHeaders, "bucket-header", "header sent to the Bucket, 'Name: value' (value, @file re-read on change, or $ENV); repeatable")

@@ -70,6 +70,9 @@ func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
 	if cfg.batchSize < 1 || cfg.concurrency < 1 || cfg.maxAttempts < 1 {
 		return nil, usageError{"--batch-size, --delivery-concurrency and --max-attempts must be at least 1"}
 	}
+	if err := checkBucketURL(cfg.bucketURL); err != nil {
+		return nil, err
+	}
 	m := &serveMain{cfg: cfg, log: log}
 	if err := m.checkExposure(); err != nil {
 		return nil, err
