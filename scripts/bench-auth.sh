@@ -32,7 +32,7 @@ sleep 3
 load() { # name port extra-args…
   local name=$1 port=$2; shift 2
   "$cb" mock --load --api-url "http://127.0.0.1:$port" --connections "$conns" --duration "${secs}s" --json "$@" 2>/dev/null |
-    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(sys.argv[1], d["rps"], d["latency_ms"]["p99"], d["errors"])' "$name"
+    python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(sys.argv[1], d["ok_rps"], d["latency_ms"]["p99"], d["errors"])' "$name"
 }
 {
   for r in $(seq "$rounds"); do

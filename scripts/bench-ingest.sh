@@ -31,7 +31,7 @@ for c in $conns; do
 import json,sys
 r=json.load(sys.stdin)
 lat=r["latency_ms"]
-print("%-8s %-8s %10.0f %9.2f %9.2f %9.2f %7d" % (sys.argv[1], sys.argv[2], r["rps"], lat["p50"], lat["p95"], lat["p99"], r["errors"]), end="")' "$c" "$t"
+print("%-8s %-8s %10.0f %9.2f %9.2f %9.2f %7d" % (sys.argv[1], sys.argv[2], r["ok_rps"], lat["p50"], lat["p95"], lat["p99"], r["errors"]), end="")' "$c" "$t"
       # Records the Bucket confirmed during the run, per second of the run.
       python3 -c 'import sys; s0,s1,t0,t1=map(float,sys.argv[1:5]); print(" %10s" % ("%.0f" % ((s1-s0)/(t1-t0)) if sys.argv[5]=="serve" else "-"))' "$s0" "$(synced)" "$t0" "$(date +%s.%N)" "$t"
     done

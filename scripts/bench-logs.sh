@@ -27,7 +27,7 @@ for r in $(seq "$rounds"); do
 import json,sys
 r=json.load(sys.stdin)
 lat=r["latency_ms"]
-print("%-6s %-5s %10.0f %9.2f %9.2f %9.2f %7d" % (sys.argv[1], sys.argv[2], r["rps"], lat["p50"], lat["p95"], lat["p99"], r["errors"]))' "$r" "$t"
+print("%-6s %-5s %10.0f %9.2f %9.2f %9.2f %7d" % (sys.argv[1], sys.argv[2], r["ok_rps"], lat["p50"], lat["p95"], lat["p99"], r["errors"]))' "$r" "$t"
   done
 done
 kill -INT $(jobs -p) 2>/dev/null; wait 2>/dev/null || true

@@ -26,6 +26,7 @@ func runMock(ctx context.Context, args []string, e env) error {
 	duration := fs.Duration("duration", 10*time.Second, "load: how long to send (0 = bounded by --requests only)")
 	requests := fs.Int("requests", 0, "load: stop after this many requests (0 = bounded by --duration only)")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on each request (0 = none)")
+	maxErrPct := fs.Float64("max-error-pct", 1, "load: exit 1 when more than this percentage of requests failed")
 	asJSON := fs.Bool("json", false, "load: print the result as one JSON line on stdout (the summary goes to stderr)")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
@@ -57,6 +58,9 @@ func runMock(ctx context.Context, args []string, e env) error {
 		}, e.stdout)
 	}
 
+	if !(*maxErrPct >= 0 && *maxErrPct <= 100) {
+		return usageError{"mock: --max-error-pct must be between 0 and 100"}
+	}
 	cfg := mock.LoadConfig{
 		URL:         *apiURL,
 		Token:       *token,
@@ -81,6 +85,9 @@ func runMock(ctx context.Context, args []string, e env) error {
 			return fmt.Errorf("mock: encode result: %w", err)
 		}
 		fmt.Fprintf(e.stdout, "%s\n", b)
+	}
+	if pct := res.ErrorPct(); pct > *maxErrPct {
+		return fmt.Errorf("mock: %.1f%% of %d requests failed, more than --max-error-pct %g", pct, res.Requests, *maxErrPct)
 	}
 	return nil
 }

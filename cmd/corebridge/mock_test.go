@@ -89,3 +89,33 @@ func TestMockUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMockLoadDeadURL: a load run where every request fails (nothing
+// listens on port 1) exits non-zero, and neither its summary nor its JSON
+// claims a rate of successful requests it did not have.
+func TestMockLoadDeadURL(t *testing.T) {
+	t.Parallel()
+	out, err := mockRun(t, "--api-url", "http://127.0.0.1:1", "--load", "--connections", "2", "--duration", "300ms")
+	if err == nil || exitCode(err) != 1 {
+		t.Errorf("mock --load against a dead URL: err %v, want an error (exit 1)\n%s", err, out)
+	} else if !strings.Contains(err.Error(), "--max-error-pct") {
+		t.Errorf("message %q does not name --max-error-pct", err)
+	}
+	m := regexp.MustCompile(`(?m)^requests: .*?= ([0-9.]+) req/s`).FindStringSubmatch(out)
+	if m == nil || m[1] != "0.0" || !strings.Contains(out, "ok 0") {
+		t.Errorf("summary claims a rate other than 0.0 req/s with no request ok:\n%s", out)
+	}
+
+	out, err = mockRun(t, "--api-url", "http://127.0.0.1:1", "--load", "--connections", "2", "--duration", "300ms", "--json")
+	if err == nil {
+		t.Errorf("mock --load --json against a dead URL exited 0")
+	}
+	var res struct {
+		Requests, OK, Errors int
+		OKRPS                *float64 `json:"ok_rps"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil || res.Requests == 0 || res.OK != 0 || res.Errors != res.Requests ||
+		res.OKRPS == nil || *res.OKRPS != 0 {
+		t.Errorf("load result %s (%v), want requests > 0, all errors, ok_rps 0", out, jerr)
+	}
+}

@@ -67,13 +67,14 @@ func TestLoadCountsRequestsAndErrors(t *testing.T) {
 		Requests     int64              `json:"requests"`
 		Errors       int64              `json:"errors"`
 		RPS          float64            `json:"rps"`
+		OKRPS        float64            `json:"ok_rps"`
 		LatencyMs    map[string]float64 `json:"latency_ms"`
 		StatusErrors map[string]int64   `json:"status_errors"`
 	}
 	if err := json.Unmarshal(b, &j); err != nil {
 		t.Fatal(err)
 	}
-	if j.Requests != requests || j.Errors != requests/10 || j.RPS <= 0 || j.LatencyMs["p99"] <= 0 || j.StatusErrors["503"] != requests/10 {
+	if j.Requests != requests || j.Errors != requests/10 || j.RPS <= 0 || !(j.OKRPS > 0 && j.OKRPS < j.RPS) || j.LatencyMs["p99"] <= 0 || j.StatusErrors["503"] != requests/10 {
 		t.Errorf("JSON form %s", b)
 	}
 }
