@@ -22,6 +22,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"huge capped at a day", "99999999999999999", 24 * time.Hour},
 		{"http date ahead", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{"http date past", now.Add(-time.Minute).Format(http.TimeFormat), 0},
+		{"http date years ahead capped at a day", now.AddDate(5, 0, 0).Format(http.TimeFormat), 24 * time.Hour},
 		{"rfc 850 date", now.Add(30 * time.Second).Format("Monday, 02-Jan-06 15:04:05 GMT"), 30 * time.Second},
 		{"garbage", "soon", 0},
 		{"fraction", "1.5", 0},

@@ -52,6 +52,10 @@ func newStatusError(resp *http.Response, now time.Time) *StatusError {
 	return e
 }
 
+// maxRetryAfter bounds what a Bucket may ask the forwarder to wait, in
+// either form of Retry-After.
+const maxRetryAfter = 24 * time.Hour
+
 // parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
 // (RFC 9110 10.2.3). Absent, unreadable or past values give 0.
 func parseRetryAfter(v string, now time.Time) time.Duration {
@@ -64,11 +68,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 			return 0
 		}
 		// Cap before multiplying so a huge value cannot overflow.
-		return time.Duration(min(n, int64(24*time.Hour/time.Second))) * time.Second
+		return time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
