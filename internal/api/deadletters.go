@@ -132,6 +132,7 @@ func handleReplayDead(s *Server) http.Handler {
 			return
 		}
 		if n > 0 {
+			s.ingest.PendingChanged() // replayed records count towards --max-pending
 			s.cfg.OnReplay()
 			s.insight.Changed(insight.KindReplayed, p.Module, oneID(p.IDs), n)
 		}

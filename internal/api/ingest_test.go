@@ -504,3 +504,25 @@ func TestQueueFullIsDegradedAndNotReady(t *testing.T) {
 	}
 	f.do(t, "GET", "/readyz", "").want(t, http.StatusOK)
 }
+
+// Replayed dead letters count towards --max-pending: after a replay takes
+// the queue to the bound, the next update is refused.
+func TestReplayCountsTowardsMaxPending(t *testing.T) {
+	f := newFixtureWith(t, setup{ingest: ingest.Config{MaxPending: 3}})
+	post := func(i int) response {
+		return f.do(t, "POST", "/core/update", fmt.Sprintf(`{"module":"m","data":{"i":%d}}`, i))
+	}
+	for i := range 3 {
+		post(i).want(t, http.StatusOK)
+	}
+	f.settle(t, f.clock.Now(), 3, 0) // all three dead: nothing pending
+	post(3).want(t, http.StatusOK)   // pending 1
+	f.do(t, "POST", "/api/dead-letters/replay", `{"all":true}`).want(t, http.StatusOK)
+	if st := f.stats(t); st.Pending != 4 {
+		t.Fatalf("pending %d after the replay, want 4", st.Pending)
+	}
+	post(4).want(t, http.StatusServiceUnavailable)
+	if st := f.stats(t); st.Pending != 4 {
+		t.Errorf("pending %d, want 4: nothing taken in past --max-pending", st.Pending)
+	}
+}

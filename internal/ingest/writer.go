@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -61,7 +62,8 @@ type Writer struct {
 	quit chan struct{}
 	once sync.Once
 
-	pending int64 // writer goroutine only: at least the pending records in the store
+	pending int64       // writer goroutine only: at least the pending records in the store
+	stale   atomic.Bool // pending grew outside the writer (a replay): re-read it
 
 	// Writer goroutine only: what the operator was last told.
 	refused       int64 // records refused since ingest started refusing; 0: accepting
@@ -92,6 +94,11 @@ func New(store bridge.Store, log *slog.Logger, cfg Config) *Writer {
 		in: make(chan *commitReq), quit: make(chan struct{}),
 	}
 }
+
+// PendingChanged tells the writer that records became pending outside it
+// (dead letters replayed), so that its estimate is read again before the
+// next commit and --max-pending holds.
+func (w *Writer) PendingChanged() { w.stale.Store(true) }
 
 // MaxPending is the bound on pending records past which ingest refuses;
 // 0: none.
@@ -188,6 +195,10 @@ func (w *Writer) commit(group []*commitReq) {
 	admitted := group[:0:0]
 	var recs []bridge.NewRecord
 	reread := false
+	if w.maxPending > 0 && w.stale.Swap(false) {
+		w.readPending()
+		reread = true
+	}
 	for _, r := range group {
 		if w.maxPending > 0 && w.pending+int64(len(r.recs)) > w.maxPending && !reread {
 			w.readPending()
