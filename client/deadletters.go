@@ -21,10 +21,11 @@ type DeadLetter struct {
 }
 
 // DeadLetterPage is one page of GET /api/dead-letters. NextAfter is the seq
-// to pass as after for the next page.
+// to pass as after for the next page, which exists if HasMore.
 type DeadLetterPage struct {
 	DeadLetters []DeadLetter `json:"dead_letters"`
 	NextAfter   int64        `json:"next_after"`
+	HasMore     bool         `json:"has_more"`
 }
 
 // Selector picks dead letters to replay or purge: exactly one of IDs,

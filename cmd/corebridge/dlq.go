@@ -167,6 +167,8 @@ func printDeadLetters(w io.Writer, page client.DeadLetterPage, asJSON bool) erro
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "(next page: --after %d)\n", page.NextAfter)
+	if page.HasMore {
+		fmt.Fprintf(w, "(next page: --after %d)\n", page.NextAfter)
+	}
 	return nil
 }

@@ -36,6 +36,9 @@ func TestDLQCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, ids[0]) || !strings.Contains(out, "rejected") || strings.Contains(out, ids[3]) {
 		t.Fatalf("dlq list: %v\n%s", err, out)
 	}
+	if !strings.Contains(out, "(next page: --after ") {
+		t.Errorf("dlq list of 3 of 1,200 does not say how to get the next page:\n%s", out)
+	}
 	if _, _, err := dlq("replay", "--api-url", base); exitCode(err) != 2 {
 		t.Fatalf("replay without a selector must be a usage error, got %v", err)
 	}
@@ -57,6 +60,10 @@ func TestDLQCommands(t *testing.T) {
 	waitFor(t, "2 new dead letters", 30*time.Second, func() bool {
 		return num(getJSON(t, base+"/bucket/status"), "dead_count") == 2
 	})
+	// The whole list fits one page: no next page is offered.
+	if out, _, err := dlq("list", "--api-url", base); err != nil || !strings.Contains(out, more[1]) || strings.Contains(out, "next page") {
+		t.Errorf("dlq list of 2 dead letters offers a next page: %v\n%s", err, out)
+	}
 	out, _, err = dlq("purge", "--api-url", base, "--ids", strings.Join(more, ","))
 	if err != nil || !strings.Contains(out, "purged 2 dead letters") {
 		t.Fatalf("dlq purge: %v\n%s", err, out)

@@ -58,15 +58,19 @@ func handleListDead(s *Server) http.Handler {
 			writeError(w, r, s.log, &bridge.Error{Code: bridge.EINVALID, Message: "invalid query", Fields: fes})
 			return
 		}
-		recs, err := s.store.ListDead(r.Context(), bridge.DeadQuery{Module: module, AfterSeq: after, Limit: limit})
+		// One more than asked says whether there is a next page.
+		recs, err := s.store.ListDead(r.Context(), bridge.DeadQuery{Module: module, AfterSeq: after, Limit: limit + 1})
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
+		more := len(recs) > limit
+		recs = recs[:min(len(recs), limit)]
 		out := struct {
 			DeadLetters []deadLetter `json:"dead_letters"`
 			NextAfter   int64        `json:"next_after"`
-		}{DeadLetters: make([]deadLetter, len(recs))}
+			HasMore     bool         `json:"has_more"`
+		}{DeadLetters: make([]deadLetter, len(recs)), HasMore: more}
 		for i, rec := range recs {
 			out.DeadLetters[i] = toDeadLetter(rec)
 			out.NextAfter = rec.Seq
