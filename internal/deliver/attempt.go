@@ -119,6 +119,9 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 		out.Attempt.Outcome = bridge.AttemptOK
 		if len(out.Dead) > 0 {
 			out.Attempt.Outcome = bridge.AttemptPartial
+			if len(out.Dead) == len(recs) {
+				out.Attempt.Outcome = bridge.AttemptRejected // nothing of it was stored
+			}
 			out.Attempt.Error = fmt.Sprintf("%d of %d records rejected: %s", len(out.Dead), len(recs), out.Dead[0].LastError)
 		}
 		if len(missing) > 0 {

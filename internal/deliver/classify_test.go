@@ -376,3 +376,22 @@ func TestOnOutcomeOncePerSettledAttempt(t *testing.T) {
 		t.Errorf("OnOutcome called without an attempt (%d calls)", len(outs))
 	}
 }
+
+// Every record of a batch rejected one by one: the attempt is rejected,
+// not partial (nothing of it was stored).
+func TestAllRecordsRejectedIsNotPartial(t *testing.T) {
+	st, clk := newStore(t), newClock()
+	ids := appendRecs(t, st, clk.Now(), 0, "m", "m", "m")
+	s := &fakeSender{SendFn: func(_ context.Context, recs []bridge.Record) ([]bucket.Result, error) {
+		res := make([]bucket.Result, len(recs))
+		for i, r := range recs {
+			res[i] = bucket.Result{ID: r.ID, Status: bucket.StatusRejected, Error: "no"}
+		}
+		return res, nil
+	}}
+	runOnce(t, newForwarder(st, s, clk, Config{}))
+	a := attempts(t, st, ids[0])
+	if len(a) != 1 || a[0].Outcome != bridge.AttemptRejected || a[0].Error != "3 of 3 records rejected: rejected by the bucket: no" {
+		t.Errorf("attempts %+v, want one rejected attempt naming 3 of 3", a)
+	}
+}
