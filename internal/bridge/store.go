@@ -145,7 +145,7 @@ const (
 	AttemptOK       = "ok"       // the Bucket stored (or already had) every record
 	AttemptPartial  = "partial"  // the Bucket answered; it rejected some records
 	AttemptFailed   = "failed"   // transient: network, timeout, 5xx, 408, 429; retried
-	AttemptRejected = "rejected" // the Bucket refused the batch (4xx): dead-lettered
+	AttemptRejected = "rejected" // the Bucket refused the batch (4xx) or every record of it: dead-lettered
 )
 
 // Attempt is one delivery attempt of a batch. A batch is a run of one
