@@ -259,3 +259,23 @@ func TestHealthDegradedWhileBucketUnreachable(t *testing.T) {
 		t.Errorf("bucket reachable again: %v %v", m["status"], m["reasons"])
 	}
 }
+
+// No drain estimate is shown while the Bucket is unreachable: the recent
+// sync rate says nothing about when the queue will drain.
+func TestNoDrainETAWhileBucketUnreachable(t *testing.T) {
+	reachable := true
+	f := newFixtureWith(t, setup{insight: insight.Config{Delivery: func() bridge.DeliveryStatus {
+		return bridge.DeliveryStatus{BucketURL: "http://bucket.test", Reachable: reachable, Breaker: "closed", LastError: "connection refused"}
+	}}})
+	for i := range 4 {
+		f.do(t, "POST", "/core/update", fmt.Sprintf(`{"module":"m","data":{"i":%d}}`, i)).want(t, http.StatusOK)
+	}
+	f.settle(t, f.clock.Now(), 2, 2) // a recent sync rate, two still pending
+	if m := f.do(t, "GET", "/core/health", "").object(t); m["drain_eta_s"] == nil {
+		t.Fatalf("reachable: no drain estimate (%v); the test needs one", m)
+	}
+	reachable = false
+	if m := f.do(t, "GET", "/core/health", "").object(t); m["drain_eta_s"] != nil {
+		t.Errorf("drain_eta_s = %v while the Bucket is unreachable, want null", m["drain_eta_s"])
+	}
+}

@@ -116,7 +116,11 @@ func (h *Hub) Health(ctx context.Context) Health {
 		v.Failed24h, v.Dead24h, v.Replayed24h, v.IngestErrors24h = t.Failed, t.Dead, t.Replayed, t.IngestErrors
 		v.FailedAttempts24h, v.ErrorCount24h = t.Failed+t.Dead, f.ErrorCount
 		v.SyncRatePerS = f.SyncRate
-		v.DrainETAS = DrainETA(st.Pending, f.SyncRate)
+		if d.BucketURL == "" || (d.Reachable && d.Breaker != "open") {
+			// While the Bucket is unreachable, the recent rate says
+			// nothing about when the queue drains: no estimate.
+			v.DrainETAS = DrainETA(st.Pending, f.SyncRate)
+		}
 	}
 	if v.Breaker == "open" {
 		what := "bucket unreachable"
