@@ -130,12 +130,15 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 			out.Attempt.Outcome = bridge.AttemptPartial
 			f.retry(&out, missing, "bucket answered no result for the record", 0, now)
 		}
-	case isStatus && refusedCredentials(se.StatusCode):
-		// Our credentials, not the records: hold everything back (no
-		// attempt burned, nothing dead) until the operator fixes them.
+	case isStatus && (refusedCredentials(se.StatusCode) || wrongEndpoint(se.StatusCode)):
+		// Our configuration, not the records: hold everything back (no
+		// attempt burned, nothing dead) until the operator fixes it.
 		f.breaker.Trip(now)
 		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptFailed, se.StatusCode
 		out.Attempt.Error = credentialsError(se)
+		if wrongEndpoint(se.StatusCode) {
+			out.Attempt.Error = endpointError(se)
+		}
 	case isStatus && permanent(se.StatusCode):
 		f.breaker.Success() // the Bucket is up; it refuses this batch
 		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptRejected, se.StatusCode
@@ -163,6 +166,22 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 // Bucket refuses the bridge itself (a misconfiguration), not the batch.
 func refusedCredentials(code int) bool {
 	return code == http.StatusUnauthorized || code == http.StatusForbidden
+}
+
+// wrongEndpoint reports whether a batch-level status means the bridge
+// posts to something that is not a Bucket's /v1/records (a wrong path in
+// --bucket-url, a proxy in front): no record is at fault.
+func wrongEndpoint(code int) bool {
+	return code == http.StatusNotFound || code == http.StatusMethodNotAllowed
+}
+
+// endpointError is the last error of a delivery sent to the wrong place.
+func endpointError(se *bucket.StatusError) string {
+	msg := fmt.Sprintf("bucket answered %d: not a Bucket's /v1/records here: check --bucket-url", se.StatusCode)
+	if se.Message != "" {
+		msg += " (it says: " + se.Message + ")"
+	}
+	return msg
 }
 
 // credentialsError is the last error of a refused delivery: it names the cause.

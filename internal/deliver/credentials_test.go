@@ -101,3 +101,29 @@ func TestRefusedCredentialsHoldEverything(t *testing.T) {
 		})
 	}
 }
+
+// A 404 or 405 for a batch says "wrong endpoint" (a --bucket-url with a
+// wrong path, a proxy in front), not "wrong record": the breaker opens at
+// once, no record burns an attempt or dies, and the status names the cause.
+func TestWrongEndpointHoldsEverything(t *testing.T) {
+	for _, code := range []int{http.StatusNotFound, http.StatusMethodNotAllowed} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			st, clk := newStore(t), newClock()
+			ids := appendRecs(t, st, clk.Now(), 0, "m", "m", "n")
+			s := &fakeSender{SendFn: func(_ context.Context, recs []bridge.Record) ([]bucket.Result, error) {
+				return nil, &bucket.StatusError{StatusCode: code, Message: "404 page not found"}
+			}}
+			f := newForwarder(st, s, clk, Config{BreakerThreshold: 5, MaxAttempts: 2})
+			runOnce(t, f)
+			for _, id := range ids {
+				if r := get(t, st, id); r.State != bridge.StatePending || r.Attempts != 0 {
+					t.Errorf("%s is %s with %d attempts; want pending with 0", id, r.State, r.Attempts)
+				}
+			}
+			status := f.Status()
+			if status.Breaker != "open" || !strings.Contains(status.LastError, "--bucket-url") {
+				t.Errorf("breaker %s, last error %q; want open, naming --bucket-url", status.Breaker, status.LastError)
+			}
+		})
+	}
+}

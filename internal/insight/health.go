@@ -124,7 +124,9 @@ func (h *Hub) Health(ctx context.Context) Health {
 	}
 	if v.Breaker == "open" {
 		what := "bucket unreachable"
-		if strings.HasPrefix(d.LastError, "bucket refused our credentials") {
+		if strings.HasPrefix(d.LastError, "bucket answered 40") && strings.Contains(d.LastError, "check --bucket-url") {
+			what = "bucket URL answers as no Bucket does"
+		} else if strings.HasPrefix(d.LastError, "bucket refused our credentials") {
 			// It answers, but refuses the bridge: a misconfiguration.
 			what = "bucket refuses our credentials"
 		}
