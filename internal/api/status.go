@@ -62,15 +62,10 @@ func handleHealthz() http.Handler {
 // handleReadyz says the store takes writes: a real write, not a guess.
 func handleReadyz(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if why := s.insight.Refusing(r.Context()); why != "" {
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: why,
-				Error: errorInfo{Code: bridge.EUNAVAILABLE, Message: why}})
-			return
-		}
-		if err := s.store.Ping(r.Context()); err != nil {
-			s.log.Warn("readyz: store not writable", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: "store is not writable",
-				Error: errorInfo{Code: bridge.EUNAVAILABLE, Message: "store is not writable"}})
+		if err := s.insight.Ready(r.Context()); err != nil {
+			s.log.Warn("readyz: not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: err.Error(),
+				Error: errorInfo{Code: bridge.EUNAVAILABLE, Message: err.Error()}})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

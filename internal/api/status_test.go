@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -277,5 +278,62 @@ func TestNoDrainETAWhileBucketUnreachable(t *testing.T) {
 	reachable = false
 	if m := f.do(t, "GET", "/core/health", "").object(t); m["drain_eta_s"] != nil {
 		t.Errorf("drain_eta_s = %v while the Bucket is unreachable, want null", m["drain_eta_s"])
+	}
+}
+
+// flakyDisk is a store whose writes fail while full is set (a full disk),
+// and which counts its test writes.
+type flakyDisk struct {
+	bridge.Store
+	full  atomic.Bool
+	pings atomic.Int64
+}
+
+func (d *flakyDisk) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+	if d.full.Load() {
+		return nil, errors.New("database or disk is full")
+	}
+	return d.Store.Append(ctx, recs)
+}
+
+func (d *flakyDisk) Ping(ctx context.Context) error {
+	d.pings.Add(1)
+	if d.full.Load() {
+		return errors.New("database or disk is full")
+	}
+	return d.Store.Ping(ctx)
+}
+
+// After a failed commit (a full disk), health says down; once the disk
+// has room again it recovers by itself, with no producer sending (one that
+// checks health before sending would never send again otherwise).
+func TestHealthRecoversAfterFailedCommitWithoutIngest(t *testing.T) {
+	disk := &flakyDisk{}
+	f := newFixtureWith(t, setup{wrap: func(st bridge.Store) bridge.Store { disk.Store = st; return disk },
+		insight: insight.Config{PingEvery: time.Millisecond}})
+	disk.full.Store(true)
+	if r := f.do(t, "POST", "/core/update", `{"module":"m","data":{}}`); r.code < 500 {
+		t.Fatalf("update on a full disk: %d", r.code)
+	}
+	if m := f.do(t, "GET", "/core/health", "").object(t); m["status"] != "down" {
+		t.Fatalf("health after a failed commit: %v %v, want down", m["status"], m["reasons"])
+	}
+	disk.full.Store(false)
+	time.Sleep(5 * time.Millisecond) // past PingEvery
+	if m := f.do(t, "GET", "/core/health", "").object(t); m["status"] != "ok" {
+		t.Errorf("health once the disk has room, nobody sending: %v %v, want ok", m["status"], m["reasons"])
+	}
+}
+
+// /readyz does not write to the store on every call: it uses health's
+// cached test write.
+func TestReadyzIsCached(t *testing.T) {
+	disk := &flakyDisk{}
+	f := newFixtureWith(t, setup{wrap: func(st bridge.Store) bridge.Store { disk.Store = st; return disk }})
+	for range 10 {
+		f.do(t, "GET", "/readyz", "").want(t, http.StatusOK)
+	}
+	if n := disk.pings.Load(); n > 1 {
+		t.Errorf("10 /readyz calls made %d test writes, want at most 1", n)
 	}
 }

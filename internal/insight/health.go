@@ -214,19 +214,41 @@ const pingEvery = 5 * time.Second
 // store that broke while nobody was sending is noticed too, while health
 // stays cheap to poll.
 func (h *Hub) writable(ctx context.Context) error {
-	if h.commitFailed.Load() {
-		return errors.New("the last commit failed")
-	}
 	h.pingMu.Lock()
 	defer h.pingMu.Unlock()
-	if now := time.Now(); now.Sub(h.pingAt) >= pingEvery {
+	if now := time.Now(); now.Sub(h.pingAt) >= h.cfg.PingEvery {
 		h.pingErr, h.pingAt = h.cfg.Store.Ping(ctx), now
 		if h.pingErr != nil {
 			h.log.Error("health: store is not writable", "err", h.pingErr)
+		} else if h.commitFailed.CompareAndSwap(true, false) {
+			// A test write succeeded after the failed commit: the store
+			// takes writes again, though nobody has sent since (a producer
+			// that checks health before sending would otherwise never).
+			h.log.Info("health: the store takes writes again")
 		}
 	}
 	if h.pingErr != nil {
 		return errors.New("a test write failed")
+	}
+	if h.commitFailed.Load() {
+		return errors.New("the last commit failed")
+	}
+	return nil
+}
+
+// Ready says whether ingest can take updates now, for /readyz: not while
+// it refuses (a full queue), nor while the store cannot be written (the
+// last commit, or a test write at most every PingEvery: /readyz is cheap
+// to poll).
+func (h *Hub) Ready(ctx context.Context) error {
+	if h == nil {
+		return errors.New("insight is not running")
+	}
+	if why := h.Refusing(ctx); why != "" {
+		return errors.New(why)
+	}
+	if err := h.writable(ctx); err != nil {
+		return fmt.Errorf("store is not writable: %w", err)
 	}
 	return nil
 }

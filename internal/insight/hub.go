@@ -33,6 +33,9 @@ type Config struct {
 	// StaleAfter: health is degraded while the oldest pending record is
 	// older than this (default DefaultStaleAfter).
 	StaleAfter time.Duration
+	// PingEvery bounds how often health and /readyz take a real test
+	// write of the store (default 5 s).
+	PingEvery time.Duration
 	// Delivery, when set, reports the forwarder's view of the Bucket
 	// (reachable, breaker state) for health and the metrics.
 	Delivery func() bridge.DeliveryStatus
@@ -97,6 +100,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = DefaultStaleAfter
+	}
+	if cfg.PingEvery <= 0 {
+		cfg.PingEvery = pingEvery
 	}
 	if cfg.Started.IsZero() {
 		cfg.Started = cfg.Now()
