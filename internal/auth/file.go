@@ -31,8 +31,8 @@ type Entry struct {
 // database) from being parsed at length.
 const MaxFileSize = 1 << 20
 
-// maxNameLen is the longest token name: names go into logs and metrics.
-const maxNameLen = 64
+// maxNameLen is the longest token name (a module name's length).
+const maxNameLen = bridge.MaxModuleLen
 
 // FieldError is what is wrong with one field of an Entry. Field is the
 // file's key: name, role, modules or hash.
@@ -98,19 +98,9 @@ func validModules(role Role, modules []string) error {
 	return nil
 }
 
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > maxNameLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
-			return false
-		}
-	}
-	return true
-}
+// validName is the rule of module names: a token's name goes into logs,
+// metrics and audit entries as a module's does.
+func validName(s string) bool { return bridge.ValidModule(s) }
 
 func validHash(s string) bool {
 	hexPart, ok := strings.CutPrefix(s, hashPrefix)
