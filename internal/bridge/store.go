@@ -232,5 +232,9 @@ type DeliveryStatus struct {
 	Breaker       string    `json:"breaker"` // closed, open, half-open
 	BreakerOpened time.Time `json:"breaker_opened_at,omitzero"`
 	LastError     string    `json:"last_delivery_error,omitempty"`
+	// Misconfigured, when the last attempt failed for the bridge's own
+	// configuration rather than the Bucket's health (credentials refused,
+	// a URL that is no Bucket), says so in a few words; "" otherwise.
+	Misconfigured string    `json:"-"`
 	LastOK        time.Time `json:"last_delivery_ok_at,omitzero"`
 }

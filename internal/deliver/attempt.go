@@ -232,8 +232,16 @@ func (f *Forwarder) note(out Outcome) {
 	case bridge.AttemptFailed:
 		f.reachable.Store(out.Attempt.HTTPStatus != 0)
 		f.lastError = out.Attempt.Error
+		f.misconfig = ""
+		switch code := out.Attempt.HTTPStatus; {
+		case refusedCredentials(code):
+			f.misconfig = "bucket refuses our credentials"
+		case wrongEndpoint(code):
+			f.misconfig = "bucket URL answers as no Bucket does"
+		}
 	default:
 		f.reachable.Store(true)
+		f.misconfig = ""
 		f.lastOK = out.Attempt.At
 		if out.Attempt.Error != "" {
 			f.lastError = out.Attempt.Error
@@ -250,5 +258,5 @@ func (f *Forwarder) Status() bridge.DeliveryStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return bridge.DeliveryStatus{BucketURL: f.cfg.BucketURL, Reachable: f.reachable.Load() && state != BreakerOpen,
-		Breaker: state.String(), BreakerOpened: opened, LastError: f.lastError, LastOK: f.lastOK}
+		Breaker: state.String(), BreakerOpened: opened, LastError: f.lastError, LastOK: f.lastOK, Misconfigured: f.misconfig}
 }

@@ -124,6 +124,9 @@ func TestWrongEndpointHoldsEverything(t *testing.T) {
 			if status.Breaker != "open" || !strings.Contains(status.LastError, "--bucket-url") {
 				t.Errorf("breaker %s, last error %q; want open, naming --bucket-url", status.Breaker, status.LastError)
 			}
+			if status.Misconfigured != "bucket URL answers as no Bucket does" {
+				t.Errorf("misconfigured %q, want the wrong endpoint named", status.Misconfigured)
+			}
 		})
 	}
 }

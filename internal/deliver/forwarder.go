@@ -110,6 +110,7 @@ type Forwarder struct {
 	reachable atomic.Bool
 	mu        sync.Mutex
 	lastError string
+	misconfig string // see bridge.DeliveryStatus.Misconfigured
 	lastOK    time.Time
 }
 

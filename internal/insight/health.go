@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -124,11 +123,8 @@ func (h *Hub) Health(ctx context.Context) Health {
 	}
 	if v.Breaker == "open" {
 		what := "bucket unreachable"
-		if strings.HasPrefix(d.LastError, "bucket answered 40") && strings.Contains(d.LastError, "check --bucket-url") {
-			what = "bucket URL answers as no Bucket does"
-		} else if strings.HasPrefix(d.LastError, "bucket refused our credentials") {
-			// It answers, but refuses the bridge: a misconfiguration.
-			what = "bucket refuses our credentials"
+		if d.Misconfigured != "" {
+			what = d.Misconfigured // it answers, but as a misconfigured bridge's Bucket
 		}
 		degraded(fmt.Sprintf("%s since %s (circuit breaker open): %s",
 			what, bridge.FormatTime(d.BreakerOpened), d.LastError))
