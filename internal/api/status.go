@@ -63,7 +63,7 @@ func handleHealthz() http.Handler {
 func handleReadyz(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.insight.Ready(r.Context()); err != nil {
-			s.log.Warn("readyz: not ready", "err", err)
+			s.log.Debug("readyz: not ready", "err", err) // the way down and back are logged where they happen
 			writeJSON(w, http.StatusServiceUnavailable, errorBody{Detail: err.Error(),
 				Error: errorInfo{Code: bridge.EUNAVAILABLE, Message: err.Error()}})
 			return
