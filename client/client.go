@@ -86,12 +86,16 @@ func New(baseURL string, opts ...Option) *Client {
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // Update sends one update (POST /core/update). The update's idempotency
-// key, if any, travels in the Idempotency-Key header.
+// key, if any, travels in the Idempotency-Key header, its load-test mark
+// in Corebridge-Load-Test.
 func (c *Client) Update(ctx context.Context, u UpdateRequest) (UpdateResponse, error) {
-	var h http.Header
+	h := http.Header{}
 	if u.IdempotencyKey != "" {
-		h = http.Header{"Idempotency-Key": {u.IdempotencyKey}}
+		h.Set("Idempotency-Key", u.IdempotencyKey)
 		u.IdempotencyKey = ""
+	}
+	if u.LoadTest {
+		h.Set("Corebridge-Load-Test", "1")
 	}
 	var out UpdateResponse
 	err := c.do(ctx, http.MethodPost, "/core/update", u, h, &out)

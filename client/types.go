@@ -14,6 +14,11 @@ type UpdateRequest struct {
 	// IdempotencyKey, when set, identifies the update for dedupe: a resend
 	// with the same key is acknowledged with the first record's id.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// LoadTest marks the update as load-test traffic (the
+	// Corebridge-Load-Test header): the bridge stores and delivers it, but
+	// does not learn the module's usual interval from it, so a load test
+	// does not make the module look silent afterwards.
+	LoadTest bool `json:"-"`
 }
 
 // UpdateResponse is the bridge's acknowledgement of a stored update.

@@ -14,7 +14,9 @@ import (
 func runMock(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("mock", "Act as the Core modules: send one realistic update per module every\n"+
 		"--interval and print each result. With --load, drive the bridge as hard as\n"+
-		"--connections producers can and print throughput and latency percentiles.", e)
+		"--connections producers can and print throughput and latency percentiles;\n"+
+		"its requests carry Corebridge-Load-Test: 1, so the bridge learns no\n"+
+		"module rhythm (for silence) from them.", e)
 	apiURL := fs.String("api-url", "http://127.0.0.1:8000", "base URL of the bridge's API")
 	token := fs.String("token", "", "bearer token sent with every request")
 	secretFile := signingSecretFlag(fs)

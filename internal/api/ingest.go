@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
@@ -57,6 +58,10 @@ func handleUpdate(s *Server) http.Handler {
 		if err == nil {
 			u, err = decodeUpdateBody(r, body)
 		}
+		var load bool
+		if err == nil {
+			load, err = loadTestHeader(r)
+		}
 		if err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
@@ -70,6 +75,7 @@ func handleUpdate(s *Server) http.Handler {
 			s.insight.SignatureValid(u.Module, s.cfg.Now())
 		}
 		recs := []bridge.NewRecord{ingest.Identify(u, bridge.Truncate(s.cfg.Now()))}
+		recs[0].LoadTest = load
 		res, err := s.ingest.Submit(r.Context(), recs)
 		if err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
@@ -110,6 +116,24 @@ func decodeUpdateBody(r *http.Request, body []byte) (bridge.Update, error) {
 	return u, nil
 }
 
+// LoadTestHeader marks an ingest request's records as load-test traffic
+// (bridge.NewRecord.LoadTest): "1" or "true" marks, "0", "false" or no
+// header does not. `corebridge mock --load` sends it.
+const LoadTestHeader = "Corebridge-Load-Test"
+
+// loadTestHeader reads LoadTestHeader; any other value is invalid input.
+func loadTestHeader(r *http.Request) (bool, error) {
+	switch v := r.Header.Get(LoadTestHeader); strings.ToLower(v) {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	default:
+		return false, &bridge.Error{Code: bridge.EINVALID, Message: "invalid " + LoadTestHeader, Fields: []bridge.FieldError{{
+			Loc: []any{"header", "corebridge-load-test"}, Msg: "Input should be 1, true, 0 or false", Type: "bool_parsing"}}}
+	}
+}
+
 type batchResult struct {
 	RecordID  string `json:"record_id"`
 	SessionID string `json:"session_id"`
@@ -138,6 +162,10 @@ func handleUpdates(s *Server) http.Handler {
 			return
 		}
 		ups, err := bridge.DecodeBatch(body)
+		var load bool
+		if err == nil {
+			load, err = loadTestHeader(r)
+		}
 		if err != nil {
 			s.fail(w, r, "updates", "", 1, err)
 			return
@@ -155,6 +183,7 @@ func handleUpdates(s *Server) http.Handler {
 		for i, u := range ups {
 			signedKey(&u, sigID, i)
 			recs[i] = ingest.Identify(u, now)
+			recs[i].LoadTest = load
 			if sigID != "" {
 				s.insight.SignatureValid(u.Module, now)
 			}

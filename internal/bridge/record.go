@@ -59,6 +59,11 @@ type NewRecord struct {
 	// absorbed: records with an equal non-empty key are stored once. See
 	// Update.DedupeKey.
 	DedupeKey string
+	// LoadTest marks load-test traffic (the Corebridge-Load-Test header,
+	// sent by `corebridge mock --load`): stored, delivered and counted
+	// like any record, but the module's usual interval, which silence
+	// detection compares against, is not learnt from it.
+	LoadTest bool
 }
 
 // Appended is the outcome of one NewRecord: the stored record's identity,

@@ -211,9 +211,12 @@ type ModuleSummary struct {
 	// not lower it); Replayed counts records ever replayed.
 	DeadTotal int64 `json:"dead_total"`
 	Replayed  int64 `json:"replayed_total"`
-	// Interval is the module's usual time between two commits of its
-	// records (a moving average), learnt from Intervals gaps; silence
-	// detection compares the time since LastSeenAt with it.
+	// Interval is the module's usual time between records, learnt from
+	// Intervals gaps between the distinct seconds of its commits (whole
+	// seconds, never under one): each gap moves it up by 1/8 of a longer
+	// gap's excess or down by 1/32 of a shorter one's, so a burst barely
+	// moves it. Load-test records (NewRecord.LoadTest) teach nothing.
+	// Silence detection compares the time since LastSeenAt with it.
 	Interval  time.Duration `json:"-"`
 	Intervals int64         `json:"-"`
 }

@@ -7,7 +7,12 @@ import (
 	"corebridge/internal/bridge"
 )
 
-// SilenceConfig says when a producer counts as gone quiet.
+// SilenceConfig says when a producer counts as gone quiet. The store
+// learns each module's usual interval (bridge.ModuleSummary.Interval) from
+// the gaps between the distinct seconds in which its records were
+// committed, leaning towards the longer gaps, and not from records marked
+// as load tests (bridge.NewRecord.LoadTest): so a burst teaches no
+// millisecond rhythm.
 type SilenceConfig struct {
 	// Factor: silent after Factor × the module's usual interval (default 5).
 	Factor float64
@@ -17,7 +22,9 @@ type SilenceConfig struct {
 	Min time.Duration
 	// MaxGap: per module, silent past this gap whatever its history.
 	MaxGap map[string]time.Duration
-	// Learn: gaps seen before a module counts as sending regularly (default 3).
+	// Learn: gaps seen before a module counts as sending regularly
+	// (default 3). They must also add up to Min at least (Intervals ×
+	// Interval ≥ Min): a 2.5 s burst has at most three one-second gaps.
 	Learn int64
 }
 
@@ -49,12 +56,19 @@ func (c SilenceConfig) Silent(m bridge.ModuleSummary, now time.Time) (bool, stri
 	if max, ok := c.MaxGap[m.Module]; ok && gap > max {
 		return true, fmt.Sprintf("module %s silent: no record for %s (max gap %s)", m.Module, round(gap), max)
 	}
-	if m.Intervals < c.Learn || m.Interval <= 0 {
+	if m.Intervals < c.Learn || m.Interval < time.Second {
+		// Too little history, or a sub-second interval, which only the
+		// rule before gaps between distinct seconds could learn.
 		return false, ""
 	}
 	limit := time.Duration(c.Factor * float64(m.Interval))
 	if limit < c.Min {
 		limit = c.Min
+	}
+	if time.Duration(m.Intervals)*m.Interval < c.Min {
+		// Its learnt gaps cover less than the shortest silence: a burst
+		// of a few seconds, then quiet, is no rhythm that stopped.
+		return false, ""
 	}
 	if gap > limit {
 		return true, fmt.Sprintf("module %s silent: no record for %s, usually every %s (silent after %s)",

@@ -22,8 +22,11 @@ func TestSilence(t *testing.T) {
 		{"regular, within 5× its 30 s", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-149 * time.Second), Interval: 30 * time.Second, Intervals: 10}, false, ""},
 		{"regular, past 5× its 30 s", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-151 * time.Second), Interval: 30 * time.Second, Intervals: 10}, true, "usually every 30s"},
 		{"too little history to judge", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-time.Hour), Interval: 30 * time.Second, Intervals: 2}, false, ""},
-		{"busy producer: the 1 min floor", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-59 * time.Second), Interval: time.Millisecond, Intervals: 1000}, false, ""},
-		{"busy producer past the floor", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-61 * time.Second), Interval: time.Millisecond, Intervals: 1000}, true, "silent after 1m0s"},
+		{"busy producer: the 1 min floor", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-59 * time.Second), Interval: time.Second, Intervals: 1000}, false, ""},
+		{"busy producer past the floor", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-61 * time.Second), Interval: time.Second, Intervals: 1000}, true, "silent after 1m0s"},
+		{"a burst of a few seconds is no rhythm", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-time.Hour), Interval: time.Second, Intervals: 3}, false, ""},
+		{"gaps that cover less than the 1 min floor", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-time.Hour), Interval: 5 * time.Second, Intervals: 11}, false, ""},
+		{"a sub-second interval learnt by the old rule", bridge.ModuleSummary{Module: "a", LastSeenAt: now.Add(-time.Hour), Interval: 2 * time.Millisecond, Intervals: 5000}, false, ""},
 		{"configured max gap, no history", bridge.ModuleSummary{Module: "finance", LastSeenAt: now.Add(-11 * time.Minute)}, true, "max gap 10m0s"},
 		{"configured max gap not reached", bridge.ModuleSummary{Module: "finance", LastSeenAt: now.Add(-9 * time.Minute)}, false, ""},
 	} {

@@ -26,11 +26,12 @@ type fakeBridge struct {
 	sessions map[string]int // session_id → times seen
 	modules  map[string]int // module → requests
 	auth     map[string]int // Authorization header → requests
+	load     map[string]int // Corebridge-Load-Test header → requests
 }
 
 func newFakeBridge(t *testing.T, status func(n int, u bridge.Update) int) *fakeBridge {
 	t.Helper()
-	f := &fakeBridge{t: t, status: status, sessions: map[string]int{}, modules: map[string]int{}, auth: map[string]int{}}
+	f := &fakeBridge{t: t, status: status, sessions: map[string]int{}, modules: map[string]int{}, auth: map[string]int{}, load: map[string]int{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
@@ -57,6 +58,7 @@ func (f *fakeBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.sessions[u.SessionID]++
 	f.modules[u.Module]++
 	f.auth[r.Header.Get("Authorization")]++
+	f.load[r.Header.Get("Corebridge-Load-Test")]++
 	f.mu.Unlock()
 
 	status := 0

@@ -59,7 +59,9 @@ func ValidateModules(ms []string) error {
 // closed loop (the next request as soon as the answer to the last one is
 // in), until Duration has passed or Requests have been sent, whichever
 // comes first. Every session_id is unique, so that the bridge stores every
-// request rather than absorbing duplicates. It writes a summary to out and
+// request rather than absorbing duplicates, and every request carries
+// Corebridge-Load-Test: 1, so that the bridge learns no module rhythm
+// (for silence detection) from a load test. It writes a summary to out and
 // returns the figures. Cancelling ctx stops the run early: requests cut off
 // are not counted and the result is marked Interrupted.
 func Load(ctx context.Context, cfg LoadConfig, out io.Writer) (LoadResult, error) {
@@ -155,6 +157,7 @@ func (w *worker) run(ctx context.Context, c *client.Client, cfg *LoadConfig, pre
 			Module:    module,
 			Data:      w.gen.Data(module),
 			SessionID: prefix + strconv.FormatInt(n, 10),
+			LoadTest:  true, // the bridge learns no module rhythm from a load test
 		}
 		start := time.Now()
 		_, err := c.Update(ctx, req)

@@ -42,6 +42,9 @@ func TestLoadCountsRequestsAndErrors(t *testing.T) {
 	if f.auth["Bearer tok"] != requests {
 		t.Errorf("Authorization headers %v, want Bearer tok on every request", f.auth)
 	}
+	if f.load["1"] != requests {
+		t.Errorf("Corebridge-Load-Test headers %v, want 1 on every request (silence learns nothing from a load test)", f.load)
+	}
 	if res.Requests != requests || res.OK != requests*9/10 || res.StatusErrors[503] != requests/10 || res.Errors() != requests/10 {
 		t.Errorf("result: requests %d ok %d statuses %v errors %d, want %d, %d, 503: %d",
 			res.Requests, res.OK, res.StatusErrors, res.Errors(), requests, requests*9/10, requests/10)

@@ -37,6 +37,9 @@ func TestRoundsTwoRounds(t *testing.T) {
 	if f.requests() != 8 || len(f.duplicateSessions()) > 0 {
 		t.Errorf("bridge saw %d requests, duplicate session_ids %v; want 8 distinct", f.requests(), f.duplicateSessions())
 	}
+	if f.load[""] != 8 {
+		t.Errorf("Corebridge-Load-Test headers %v; rounds are a producer's rhythm, not a load test", f.load)
+	}
 	if f.auth["Bearer tok"] != 8 {
 		t.Errorf("Authorization headers %v, want Bearer tok on every request", f.auth)
 	}

@@ -86,11 +86,13 @@ func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		rollups.At(r.ReceivedAt, r.Module).Received++
 		c := perModule[r.Module]
 		if c == nil {
-			c = &counter{firstSeen: micros(r.ReceivedAt)}
+			c = &counter{}
 			perModule[r.Module] = c
 		}
 		c.n++
-		c.firstSeen = min(c.firstSeen, micros(r.ReceivedAt))
+		if at := micros(r.ReceivedAt); !r.LoadTest && (c.firstSeen == 0 || at < c.firstSeen) {
+			c.firstSeen = at // 0 while only load-test records: nothing learnt
+		}
 		c.lastSeen = max(c.lastSeen, micros(r.ReceivedAt))
 	}
 	for m, c := range perModule {

@@ -64,10 +64,10 @@ func (s *Mem) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appende
 			continue
 		}
 		s.roll(n.ReceivedAt, n.Module).Received++
-		if f, ok := first[n.Module]; !ok || n.ReceivedAt.Before(f) {
-			if !ok {
-				prev[n.Module] = s.mod(n.Module).LastSeenAt
-			}
+		if _, ok := prev[n.Module]; !ok {
+			prev[n.Module] = s.mod(n.Module).LastSeenAt
+		}
+		if f, ok := first[n.Module]; !n.LoadTest && (!ok || n.ReceivedAt.Before(f)) {
 			first[n.Module] = n.ReceivedAt
 		}
 		s.nextSeq++
@@ -87,16 +87,22 @@ func (s *Mem) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appende
 		s.st.Pending++
 		out[i] = bridge.Appended{ID: n.ID, SessionID: n.SessionID, ReceivedAt: n.ReceivedAt}
 	}
+	// The rule of the SQLite store's qCountModule: gaps between distinct
+	// seconds, up by 1/8 of the excess, down by 1/32.
 	for name, f := range first {
 		m, last := s.mod(name), prev[name]
-		if gap := f.Sub(last); !last.IsZero() && gap > 0 {
-			if m.Intervals == 0 {
-				m.Interval = gap
-			} else {
-				m.Interval += (gap - m.Interval) / 8
-			}
-			m.Intervals++
+		gap := time.Duration(f.Unix()-last.Unix()) * time.Second
+		switch {
+		case last.IsZero() || gap <= 0:
+			continue
+		case m.Intervals == 0 || m.Interval < time.Second:
+			m.Interval, m.Intervals = gap, 0
+		case gap >= m.Interval:
+			m.Interval += (gap - m.Interval) / 8
+		default:
+			m.Interval -= (m.Interval - gap) / 32
 		}
+		m.Intervals++
 	}
 	return out, nil
 }

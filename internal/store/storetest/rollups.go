@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -141,7 +142,8 @@ func testPruneRollups(t *testing.T, e *env) {
 	}
 }
 
-// testModuleInterval learns a module's usual gap between commits.
+// testModuleInterval learns a module's usual gap from the gaps between
+// the distinct seconds in which its records were committed.
 func testModuleInterval(t *testing.T, e *env) {
 	for i := 0; i < 6; i++ {
 		e.append(rec("r"+string(rune('a'+i)), "m", 30*i))
@@ -155,9 +157,61 @@ func testModuleInterval(t *testing.T, e *env) {
 	if !m.LastSeenAt.Equal(ts(181)) {
 		t.Errorf("LastSeenAt = %v, want %v", m.LastSeenAt, ts(181))
 	}
-	e.append(rec("late", "m", 181+270)) // a 270 s gap moves the average by 1/8 of the excess
-	if m := e.modules()[0]; m.Interval != 60*time.Second {
-		t.Errorf("after a 270 s gap Interval = %v, want 60s", m.Interval)
+	e.append(rec("late", "m", 181+270)) // a longer gap moves it up by 1/8 of the difference
+	if m := e.modules()[0]; m.Interval != 60*time.Second || m.Intervals != 7 {
+		t.Errorf("after a 270 s gap Interval, Intervals = %v, %d; want 60s, 7", m.Interval, m.Intervals)
+	}
+}
+
+// testModuleIntervalResistsBursts: commits within one second teach
+// nothing, a gap is never learnt below a second, a shorter gap moves the
+// interval down by only 1/32 of the difference, and load-test records
+// teach nothing at all.
+func testModuleIntervalResistsBursts(t *testing.T, e *env) {
+	for i := 0; i < 5; i++ {
+		e.append(rec("r"+string(rune('a'+i)), "m", 60*i))
+	}
+	if m := e.modules()[0]; m.Interval != time.Minute || m.Intervals != 4 {
+		t.Fatalf("after a steady minute: Interval, Intervals = %v, %d; want 1m0s, 4", m.Interval, m.Intervals)
+	}
+	// A burst: 1,000 commits 2 ms apart, all within two distinct seconds
+	// of the last record.
+	base := ts(240)
+	for i := 0; i < 1000; i++ {
+		r := rec(fmt.Sprintf("b%04d", i), "m", 0)
+		r.ReceivedAt = base.Add(time.Duration(i+1) * 2 * time.Millisecond)
+		e.append(r)
+	}
+	m := e.modules()[0]
+	if m.Intervals > 6 || m.Interval < 55*time.Second {
+		t.Errorf("after a 2 s burst: Interval, Intervals = %v, %d; want ≥ 55s from at most 2 more gaps", m.Interval, m.Intervals)
+	}
+
+	// Load-test records are stored and counted, but teach nothing.
+	before := e.modules()[0]
+	for i := 0; i < 20; i++ {
+		r := rec(fmt.Sprintf("l%02d", i), "m", 300+i)
+		r.LoadTest = true
+		e.append(r)
+	}
+	got := e.modules()[0]
+	if got.Interval != before.Interval || got.Intervals != before.Intervals {
+		t.Errorf("load-test records taught Interval, Intervals = %v, %d; want %v, %d unchanged", got.Interval, got.Intervals, before.Interval, before.Intervals)
+	}
+	if got.Received != before.Received+20 || !got.LastSeenAt.Equal(ts(319)) {
+		t.Errorf("load-test records: Received %d, LastSeenAt %v; want %d, %v", got.Received, got.LastSeenAt, before.Received+20, ts(319))
+	}
+
+	// A module that only ever sent in one burst has gaps of a second at least.
+	for i := 0; i < 500; i++ {
+		r := rec(fmt.Sprintf("q%04d", i), "q", 0)
+		r.ReceivedAt = ts(1000).Add(time.Duration(i) * 5 * time.Millisecond)
+		e.append(r)
+	}
+	for _, m := range e.modules() {
+		if m.Module == "q" && (m.Interval < time.Second || m.Intervals > 3) {
+			t.Errorf("a 2.5 s burst: Interval, Intervals = %v, %d; want ≥ 1s from at most 3 gaps", m.Interval, m.Intervals)
+		}
 	}
 }
 

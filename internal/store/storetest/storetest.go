@@ -96,6 +96,7 @@ var suite = []struct {
 		{"AddRollups", testAddRollups},
 		{"Prune", testPruneRollups},
 		{"ModuleInterval", testModuleInterval},
+		{"ModuleIntervalResistsBursts", testModuleIntervalResistsBursts},
 	}},
 	{"EditDead", []test{
 		{"ReplacesDataKeepsHistory", testEditDead},
