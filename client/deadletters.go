@@ -16,8 +16,12 @@ type DeadLetter struct {
 	SessionID  string          `json:"session_id"`
 	Data       json.RawMessage `json:"data"`
 	ReceivedAt string          `json:"received_at"`
-	Attempts   int             `json:"attempts"`
-	Reason     string          `json:"reason"`
+	// Attempts counts the attempts since the record was accepted or last
+	// replayed (what the bridge's --max-attempts counts); AttemptsTotal
+	// every attempt in its history.
+	Attempts      int    `json:"attempts"`
+	AttemptsTotal int    `json:"attempts_total"`
+	Reason        string `json:"reason"`
 }
 
 // DeadLetterPage is one page of GET /api/dead-letters. NextAfter is the seq

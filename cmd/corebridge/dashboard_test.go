@@ -39,6 +39,14 @@ var healthKPIs = map[string]string{
 	"totals-received":     "received_24h",
 	"totals-synced":       "synced_24h",
 	"totals-dead":         "dead_count",
+	"totals-went-dead":    "dead_24h",
+	"kpi-success-synced":  "synced_24h",
+	"kpi-success-failed":  "failed_24h",
+	"kpi-success-dead":    "dead_24h",
+	"kpi-errors-failed":   "failed_24h",
+	"kpi-errors-dead":     "dead_24h",
+	"kpi-errors-ingest":   "ingest_errors_24h",
+	"kpi-errors-rejected": "rejected_24h",
 	"totals-received-all": "received_total",
 }
 

@@ -16,7 +16,7 @@ import (
 func runDLQ(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(e.stderr, "Usage: corebridge dlq list|replay|purge [flags]\n\n"+
-			"  list    show dead letters with their reason and attempts\n"+
+			"  list    show dead letters with their reason and attempts (since the last replay, and in all)\n"+
 			"  replay  put dead letters back at their module's head (--ids, --module or --all)\n"+
 			"  purge   delete dead letters for good (--ids, --module or --all)\n\n"+
 			"Run 'corebridge dlq <subcommand> --help' for its flags.")
@@ -160,13 +160,14 @@ func printDeadLetters(w io.Writer, page client.DeadLetterPage, asJSON bool) erro
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tID\tMODULE\tATTEMPTS\tRECEIVED\tREASON")
+	fmt.Fprintln(tw, "SEQ\tID\tMODULE\tATTEMPTS\tHISTORY\tRECEIVED\tREASON")
 	for _, d := range page.DeadLetters {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.Seq, d.ID, d.Module, d.Attempts, d.ReceivedAt, d.Reason)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", d.Seq, d.ID, d.Module, d.Attempts, d.AttemptsTotal, d.ReceivedAt, d.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "(ATTEMPTS: since the last replay or acceptance, what --max-attempts counts; HISTORY: every attempt, as GET /api/records/{id} lists them)")
 	if page.HasMore {
 		fmt.Fprintf(w, "(next page: --after %d)\n", page.NextAfter)
 	}

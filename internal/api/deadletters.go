@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -20,13 +21,22 @@ type deadLetter struct {
 	SessionID  string          `json:"session_id"`
 	Data       json.RawMessage `json:"data"`
 	ReceivedAt string          `json:"received_at"`
-	Attempts   int             `json:"attempts"`
-	Reason     string          `json:"reason"`
+	// Attempts counts the attempts since the record was accepted or last
+	// replayed (what --max-attempts counts); AttemptsTotal every attempt
+	// in its history (GET /api/records/{id}'s attempts_history).
+	Attempts      int    `json:"attempts"`
+	AttemptsTotal int    `json:"attempts_total"`
+	Reason        string `json:"reason"`
 }
 
-func toDeadLetter(r bridge.Record) deadLetter {
+// toDeadLetter shows a dead record, with the length of its history.
+func (s *Server) toDeadLetter(ctx context.Context, r bridge.Record) (deadLetter, error) {
+	hist, err := s.store.Attempts(ctx, r.ID)
+	if err != nil {
+		return deadLetter{}, err
+	}
 	return deadLetter{ID: r.ID, Seq: r.Seq, Module: r.Module, SessionID: r.SessionID, Data: r.Data,
-		ReceivedAt: bridge.FormatTime(r.ReceivedAt), Attempts: r.Attempts, Reason: r.LastError}
+		ReceivedAt: bridge.FormatTime(r.ReceivedAt), Attempts: r.Attempts, AttemptsTotal: len(hist), Reason: r.LastError}, nil
 }
 
 // handleListDead is GET /api/dead-letters?module=&after=&limit=: dead
@@ -72,7 +82,10 @@ func handleListDead(s *Server) http.Handler {
 			HasMore     bool         `json:"has_more"`
 		}{DeadLetters: make([]deadLetter, len(recs)), HasMore: more}
 		for i, rec := range recs {
-			out.DeadLetters[i] = toDeadLetter(rec)
+			if out.DeadLetters[i], err = s.toDeadLetter(r.Context(), rec); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
 			out.NextAfter = rec.Seq
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -238,7 +251,12 @@ func handleEditDead(s *Server) http.Handler {
 		s.insight.Changed(insight.KindEdited, rec.Module, id, 1)
 		s.audit(r.Context(), who, bridge.AuditEntry{Action: bridge.AuditEdit, Target: id, Records: 1, Detail: in.Note})
 		s.log.Info("dead letter edited", "id", id, "module", rec.Module)
-		writeJSON(w, http.StatusOK, toDeadLetter(rec))
+		d, err := s.toDeadLetter(r.Context(), rec)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, d)
 	})
 }
 

@@ -10,19 +10,30 @@ import (
 // estimate: the current minute and the four before it.
 const recentSpan = 5 * time.Minute
 
-// Figures are the 24 h figures, computed from rollups. Definitions (the
-// same in docs/handover.md and docs/openapi.yaml):
+// Figures are the 24 h figures, computed from rollups. Each word means one
+// thing wherever a figure is shown — health, the dashboard, the CLI and the
+// metrics' help — and each figure says its window (the same definitions
+// in README.md and docs/openapi.yaml):
 //   - a delivery attempt is one record sent in a batch; it succeeds
 //     (synced), fails and is retried (failed), or dead-letters the record
-//     (dead). SyncSuccessPct = synced ÷ (synced + failed + dead) × 100,
-//     nil when nothing was attempted.
+//     (went dead). SyncSuccessPct = synced ÷ (synced + failed + went dead)
+//     × 100, nil when nothing was attempted.
+//   - "failed" (health failed_24h) counts only attempts that failed and
+//     were retried; "went dead" (dead_24h) counts records dead-lettered,
+//     once per death (a replayed record that dies again counts again).
+//     failed_attempts_24h is their sum: every attempt that did not sync.
+//   - "dead now" (health dead_count, corebridge_module_dead_records) is
+//     the number of dead letters at this moment, not a 24 h count.
 //   - latency is acceptance → Bucket confirmation of each synced record;
 //     the average is exact, the percentiles are estimated from the fixed
 //     histogram (bridge.LatencyBoundsMs) by linear interpolation inside
 //     the bucket that holds the rank, as Prometheus' histogram_quantile does,
 //     then clamped to the smallest and largest latency seen.
-//   - ErrorCount = failed + dead delivery attempts + ingest failures (5xx);
-//     invalid input (4xx) is counted apart, in Rejected.
+//   - ErrorCount (errors, error_count_24h) = failed + went dead + ingest
+//     failures (5xx); invalid input (4xx) is counted apart, in Rejected.
+//   - The Prometheus counters (corebridge_records_*_total) count since the
+//     store was created; the corebridge_delivery_attempts_total counter
+//     counts batches, not records, since the process started.
 type Figures struct {
 	Totals    bridge.Rollup            // the window's sums over every module
 	PerModule map[string]bridge.Rollup // the window's sums by module

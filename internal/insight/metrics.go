@@ -37,11 +37,11 @@ func newMetrics(h *Hub) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "corebridge_ingest_requests_total",
-		Help: "Ingest requests answered, by route and HTTP status code.",
+		Help: "Ingest requests answered since this process started, by route and HTTP status code.",
 	}, []string{"route", "code"})
 	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "corebridge_delivery_attempts_total",
-		Help: "Batch deliveries to the Bucket, by outcome (ok, partial, failed, rejected).",
+		Help: "Batches sent to the Bucket since this process started, by outcome (ok, partial, failed, rejected); the 24 h figures of health count attempts per record instead.",
 	}, []string{"outcome"})
 	buckets := make([]float64, len(bridge.LatencyBoundsMs))
 	for i, b := range bridge.LatencyBoundsMs {
@@ -49,26 +49,26 @@ func newMetrics(h *Hub) *metrics {
 	}
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "corebridge_delivery_latency_seconds",
-		Help:    "Time from a record's acceptance to the Bucket's confirmation.",
+		Help:    "Time from a record's acceptance to the Bucket's confirmation, of records synced since this process started.",
 		Buckets: buckets,
 	})
 	m.commitSize = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "corebridge_commit_batch_records",
-		Help:    "Records written per group commit.",
+		Help:    "Records written per group commit, since this process started.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024},
 	})
 	m.commitTime = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "corebridge_commit_duration_seconds",
-		Help:    "Time a group commit takes, fsync included.",
+		Help:    "Time a group commit takes, fsync included, since this process started.",
 		Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .256, .512, 1},
 	})
 	m.feedDropped = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "corebridge_event_feed_dropped_total",
-		Help: "Events a slow event-feed subscriber (a dashboard) did not get.",
+		Help: "Events a slow event-feed subscriber (a dashboard) did not get, since this process started.",
 	}, func() float64 { return float64(h.feed.Lost()) })
 	m.security = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "corebridge_security_events_total",
-		Help: "Requests refused or absorbed for security, by reason (auth_failure, forbidden, cross_site, host_refused, rate_limited, signature_reject, replay).",
+		Help: "Requests refused or absorbed for security since this process started, by reason (auth_failure, forbidden, cross_site, host_refused, rate_limited, signature_reject, replay).",
 	}, []string{"reason"})
 	for _, r := range secReasons {
 		m.security.WithLabelValues(r) // present at zero, so that rate() works from the start
@@ -99,17 +99,17 @@ func (l slogErrorLog) Println(v ...any) { l.log.Warn("metrics", "err", v) }
 type storeCollector struct{ h *Hub }
 
 var (
-	descReceived = prometheus.NewDesc("corebridge_records_received_total", "Records accepted and stored, by module (duplicates excluded).", []string{"module"}, nil)
-	descSynced   = prometheus.NewDesc("corebridge_records_synced_total", "Records the Bucket confirmed, by module.", []string{"module"}, nil)
-	descDead     = prometheus.NewDesc("corebridge_records_dead_total", "Records ever dead-lettered, by module (replays do not lower it).", []string{"module"}, nil)
-	descReplayed = prometheus.NewDesc("corebridge_records_replayed_total", "Dead letters replayed, by module.", []string{"module"}, nil)
-	descPending  = prometheus.NewDesc("corebridge_module_pending_records", "Records of the module waiting for delivery.", []string{"module"}, nil)
-	descDeadNow  = prometheus.NewDesc("corebridge_module_dead_records", "Dead letters of the module now.", []string{"module"}, nil)
-	descSilent   = prometheus.NewDesc("corebridge_module_silent", "1 when the module's producer has gone quiet (see --silence-factor).", []string{"module"}, nil)
+	descReceived = prometheus.NewDesc("corebridge_records_received_total", "Records accepted and stored since the store was created, by module (duplicates excluded).", []string{"module"}, nil)
+	descSynced   = prometheus.NewDesc("corebridge_records_synced_total", "Records the Bucket confirmed (synced) since the store was created, by module.", []string{"module"}, nil)
+	descDead     = prometheus.NewDesc("corebridge_records_dead_total", "Records that went dead since the store was created, by module; a replayed record that dies again counts again, and replays do not lower it (health: dead_24h over 24 h).", []string{"module"}, nil)
+	descReplayed = prometheus.NewDesc("corebridge_records_replayed_total", "Dead letters replayed since the store was created, by module.", []string{"module"}, nil)
+	descPending  = prometheus.NewDesc("corebridge_module_pending_records", "Records of the module waiting for delivery now.", []string{"module"}, nil)
+	descDeadNow  = prometheus.NewDesc("corebridge_module_dead_records", "Dead letters of the module now: dead and neither replayed nor purged (health: dead_count).", []string{"module"}, nil)
+	descSilent   = prometheus.NewDesc("corebridge_module_silent", "1 when the module's producer has gone quiet now (see --silence-factor).", []string{"module"}, nil)
 	descLastSeen = prometheus.NewDesc("corebridge_module_last_seen_timestamp_seconds", "When the module's last record was accepted.", []string{"module"}, nil)
-	descDepth    = prometheus.NewDesc("corebridge_queue_depth", "Records accepted and neither synced nor dead.", nil, nil)
-	descOldest   = prometheus.NewDesc("corebridge_oldest_pending_age_seconds", "Age of the oldest pending record (0 when none).", nil, nil)
-	descBreaker  = prometheus.NewDesc("corebridge_breaker_state", "Circuit breaker towards the Bucket: 0 closed, 1 half-open, 2 open.", nil, nil)
+	descDepth    = prometheus.NewDesc("corebridge_queue_depth", "Records accepted and neither synced nor dead, now (health: pending_queue).", nil, nil)
+	descOldest   = prometheus.NewDesc("corebridge_oldest_pending_age_seconds", "Age of the oldest pending record now (0 when none).", nil, nil)
+	descBreaker  = prometheus.NewDesc("corebridge_breaker_state", "Circuit breaker towards the Bucket now: 0 closed, 1 half-open, 2 open.", nil, nil)
 	descReach    = prometheus.NewDesc("corebridge_bucket_reachable", "1 when the last contact with the Bucket got an answer.", nil, nil)
 	descUp       = prometheus.NewDesc("corebridge_store_up", "1 when the store answered this scrape.", nil, nil)
 )

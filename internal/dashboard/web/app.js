@@ -199,12 +199,12 @@
     }
 
     setOut('kpi-success-value', s.sync_success_pct_24h, isNum(s.sync_success_pct_24h) ? fmtPct(s.sync_success_pct_24h) : '—');
-    const parts = [];
-    const count = (n, one, many) => fmtInt(n) + ' ' + (n === 1 ? one : many || one);
-    if (isNum(s.synced_24h)) parts.push(fmtInt(s.synced_24h) + ' synced');
-    if (isNum(s.failed_24h)) parts.push(fmtInt(s.failed_24h) + ' failed');
-    if (isNum(s.dead_24h)) parts.push(fmtInt(s.dead_24h) + ' dead');
-    $('kpi-success-detail').textContent = s.sync_success_pct_24h == null && !parts.length ? 'no deliveries yet' : parts.join(' · ') || '\u00a0';
+    // One word, one figure (insight/figures.go): "failed" are attempts
+    // that failed and were retried, "went dead" records dead-lettered,
+    // both over 24 h; the Errors card uses the same words for the same.
+    setOut('kpi-success-synced', s.synced_24h, fmtInt(s.synced_24h));
+    setOut('kpi-success-failed', s.failed_24h, fmtInt(s.failed_24h));
+    setOut('kpi-success-dead', s.dead_24h, fmtInt(s.dead_24h));
 
     // With nothing synced in 24 h a latency of 0 means "none": say so.
     const noLatency = s.synced_24h === 0;
@@ -212,11 +212,10 @@
     setOut('kpi-latency-p95', s.p95_latency_ms_24h, noLatency ? '—' : fmtMs(s.p95_latency_ms_24h));
 
     setOut('kpi-errors-value', s.error_count_24h, fmtInt(s.error_count_24h));
-    const ep = [];
-    if (isNum(s.failed_attempts_24h)) ep.push(count(s.failed_attempts_24h, 'failed attempt', 'failed attempts'));
-    if (isNum(s.ingest_errors_24h)) ep.push(fmtInt(s.ingest_errors_24h) + ' ingest');
-    if (isNum(s.rejected_24h)) ep.push(fmtInt(s.rejected_24h) + ' rejected input');
-    $('kpi-errors-detail').textContent = ep.join(' · ') || '\u00a0';
+    setOut('kpi-errors-failed', s.failed_24h, fmtInt(s.failed_24h));
+    setOut('kpi-errors-dead', s.dead_24h, fmtInt(s.dead_24h));
+    setOut('kpi-errors-ingest', s.ingest_errors_24h, fmtInt(s.ingest_errors_24h));
+    setOut('kpi-errors-rejected', s.rejected_24h, fmtInt(s.rejected_24h));
 
     setOut('kpi-queue-value', s.pending_queue, fmtInt(s.pending_queue));
     setOut('kpi-queue-oldest', s.oldest_pending_age_s, s.pending_queue > 0 ? fmtDur(s.oldest_pending_age_s) : '—');
@@ -228,6 +227,7 @@
 
     setOut('totals-received', s.received_24h, fmtInt(s.received_24h));
     setOut('totals-synced', s.synced_24h, fmtInt(s.synced_24h));
+    setOut('totals-went-dead', s.dead_24h, fmtInt(s.dead_24h));
     setOut('totals-dead', s.dead_count, fmtInt(s.dead_count));
     setOut('totals-received-all', s.received_total, fmtInt(s.received_total));
     setOut('dl-count', s.dead_count, isNum(s.dead_count) ? '(' + fmtInt(s.dead_count) + ')' : '');
@@ -537,7 +537,8 @@
       el('td', { class: 'mono', text: d.id.length > 13 ? d.id.slice(0, 8) + '…' + d.id.slice(-4) : d.id, title: d.id }),
       el('td', { text: d.module }),
       el('td', { text: fmtAgo(d.received_at), title: d.received_at }),
-      el('td', { class: 'num', text: fmtInt(d.attempts) }),
+      el('td', { class: 'num', data: { attempts: String(d.attempts), total: String(d.attempts_total) },
+        text: fmtInt(d.attempts) + (isNum(d.attempts_total) ? ' · ' + fmtInt(d.attempts_total) : '') }),
       el('td', { class: 'reason', text: d.reason || '—' }),
       el('td', null, el('div', { class: 'acts' },
         el('button', { type: 'button', class: 'dl-view', 'aria-expanded': String(open === 'view'), text: open === 'view' ? 'Hide' : 'View', onclick: toggle('view') }),
