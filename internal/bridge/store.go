@@ -19,11 +19,14 @@ type Store interface {
 	// Lease claims the head of one module's pending records for delivery:
 	// up to MaxRecords (and MaxBytes of data) in acceptance order, starting
 	// at the module's oldest pending record, which must be due
-	// (NextAttemptAt <= Now). A module has at most one live lease, so
+	// (LeaseParams.Due). A module has at most one live lease, so
 	// per-module order holds across workers (and across processes, for a
 	// store that several share; the SQLite store belongs to one process and
 	// keeps its leases in memory). It returns nil when no module has due
-	// records that are not leased.
+	// records that are not leased. A lease lives TTL on the store's clock;
+	// a store whose leases live in one process measures it on the
+	// monotonic clock, so that a step of the wall clock neither ends a
+	// lease in flight nor stretches it.
 	Lease(ctx context.Context, p LeaseParams) (*Lease, error)
 
 	// ReleaseLeases frees every lease held by owner, for a process that
@@ -107,9 +110,24 @@ type Store interface {
 type LeaseParams struct {
 	Owner      string        // free text shown in diagnostics, e.g. host:pid
 	Now        time.Time     // the caller's clock
-	TTL        time.Duration // after Now+TTL the lease may be taken by another
+	TTL        time.Duration // after TTL (on the store's clock) the lease may be taken by another
 	MaxRecords int           // > 0
 	MaxBytes   int           // 0 = no byte bound; at least one record is always returned
+
+	// MaxWait is the longest wait the caller ever gives a retry (its
+	// backoff cap, its Retry-After cap, a margin). A record due further
+	// ahead of Now than that was given its due time by a clock that has
+	// since gone back: it is due now (see Due). 0: no such bound.
+	MaxWait time.Duration
+}
+
+// Due reports whether a record due at next may be leased at p.Now: when
+// next has come, or when it lies further ahead than p.MaxWait, which no
+// retry wait explains: the wall clock stepped back since next was set
+// (records accepted before the step look due "in the future"), and a step
+// back must not stall a module for as long as the step.
+func (p LeaseParams) Due(next time.Time) bool {
+	return !next.After(p.Now) || p.MaxWait > 0 && next.Sub(p.Now) > p.MaxWait
 }
 
 // Lease is a claimed batch of one module's head records.

@@ -38,6 +38,7 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	lease, err := f.store.Lease(ctx, bridge.LeaseParams{
 		Owner: f.cfg.Owner, Now: bridge.Truncate(now), TTL: f.cfg.LeaseTTL,
 		MaxRecords: f.cfg.BatchSize, MaxBytes: f.cfg.BatchBytes,
+		MaxWait: max(f.cfg.BackoffCap, f.cfg.MaxRetryAfter) + clockMargin,
 	})
 	if err != nil || lease == nil {
 		f.breaker.Release()
@@ -154,7 +155,7 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 		if isStatus {
 			out.Attempt.HTTPStatus = se.StatusCode
 			if se.StatusCode == http.StatusTooManyRequests || se.StatusCode == http.StatusServiceUnavailable {
-				retryAfter = se.RetryAfter
+				retryAfter = min(se.RetryAfter, f.cfg.MaxRetryAfter)
 			}
 		}
 		f.retry(&out, recs, sendErr.Error(), retryAfter, now)

@@ -59,7 +59,7 @@ func (b *Breaker) Allow() bool {
 func (b *Breaker) ProbeDue(now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state != BreakerOpen || now.Sub(b.lastProbe) < b.Cooldown {
+	if b.state != BreakerOpen || !passed(b.lastProbe, now, b.Cooldown) {
 		return false
 	}
 	b.lastProbe = now

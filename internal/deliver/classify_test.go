@@ -207,6 +207,9 @@ func TestRetryAfterIsAFloorOn429And503(t *testing.T) {
 		{"503 waits as asked", 503, 7 * time.Second, 7 * time.Second},
 		{"500 ignores it", 500, 7 * time.Second, 500 * time.Millisecond},
 		{"429 asking less than the backoff", 429, 100 * time.Millisecond, 500 * time.Millisecond},
+		// Every due time stays within the lease's MaxWait, beyond which a
+		// due time counts as a clock step.
+		{"503 asking for a day waits MaxRetryAfter", 503, 24 * time.Hour, DefaultMaxRetryAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, clk := newStore(t), newClock()

@@ -33,7 +33,16 @@ const (
 	DefaultTimeout          = 30 * time.Second
 	DefaultBreakerThreshold = 5
 	DefaultBreakerCooldown  = 2 * time.Second
+	// DefaultMaxRetryAfter bounds the wait a Bucket's Retry-After may ask
+	// for. With the backoff cap it bounds every due time the forwarder
+	// sets, which is what lets a due time further ahead (the wall clock
+	// went back) count as due (bridge.LeaseParams.MaxWait).
+	DefaultMaxRetryAfter = 10 * time.Minute
 )
+
+// clockMargin is added to the longest retry wait to make the lease's
+// MaxWait: a due time further ahead than that is a clock step, not a wait.
+const clockMargin = time.Minute
 
 // Config holds the forwarder's settings; zero values get the defaults.
 type Config struct {
@@ -44,9 +53,11 @@ type Config struct {
 	MaxAge      time.Duration // dead when a failing record is older than this (DefaultMaxAge)
 	BackoffBase time.Duration // 1 s
 	BackoffCap  time.Duration // 5 min
-	Timeout     time.Duration // per send (DefaultTimeout)
-	LeaseTTL    time.Duration // how long a lease holds without settling (Timeout + 30 s)
-	Idle        time.Duration // poll interval when nothing is due (250 ms)
+	// MaxRetryAfter is the longest Retry-After honoured (DefaultMaxRetryAfter).
+	MaxRetryAfter time.Duration
+	Timeout       time.Duration // per send (DefaultTimeout)
+	LeaseTTL      time.Duration // how long a lease holds without settling (Timeout + 30 s)
+	Idle          time.Duration // poll interval when nothing is due (250 ms)
 	// Linger is how long a caught-up worker waits for more records before
 	// leasing again (100 ms), so that batches fill under a steady trickle
 	// instead of costing three commits per handful of records.
@@ -80,6 +91,7 @@ func (c *Config) defaults() {
 	def(&c.MaxAge, DefaultMaxAge)
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffCap, 5*time.Minute)
+	def(&c.MaxRetryAfter, DefaultMaxRetryAfter)
 	def(&c.Timeout, DefaultTimeout)
 	def(&c.LeaseTTL, c.Timeout+30*time.Second)
 	def(&c.Idle, 250*time.Millisecond)

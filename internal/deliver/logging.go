@@ -70,7 +70,7 @@ func (l *logState) deadLettered(module string, recs []bridge.Record, now time.Ti
 	}
 	d.count += len(recs)
 	d.reason = recs[len(recs)-1].LastError
-	if d.last.IsZero() || now.Sub(d.last) >= DeadLogInterval {
+	if d.last.IsZero() || passed(d.last, now, DeadLogInterval) {
 		l.flushModule(module, d, now)
 	}
 }
@@ -81,7 +81,7 @@ func (l *logState) flush(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for m, d := range l.dead {
-		if d.count > 0 && now.Sub(d.last) >= DeadLogInterval {
+		if d.count > 0 && passed(d.last, now, DeadLogInterval) {
 			l.flushModule(m, d, now)
 		}
 	}

@@ -24,7 +24,6 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	if p.MaxRecords <= 0 {
 		return nil, bridge.Errorf(bridge.EINVALID, "lease: MaxRecords must be positive")
 	}
-	now := micros(p.Now)
 	s.leaseMu.Lock()
 	defer s.leaseMu.Unlock()
 
@@ -42,10 +41,10 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 			rows.Close()
 			return nil, err
 		}
-		if l, held := s.leases[m]; held && micros(l.until) > now {
+		if l, held := s.leases[m]; held && l.live() {
 			continue
 		}
-		if !seq.Valid || due.Int64 > now {
+		if !seq.Valid || !p.Due(fromMicros(due.Int64)) {
 			continue
 		}
 		if bestSeq < 0 || seq.Int64 < bestSeq {
@@ -73,7 +72,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	size := 0
 	for i, r := range recs {
 		size += len(r.Data)
-		if i > 0 && (micros(r.NextAttemptAt) > now || p.MaxBytes > 0 && size > p.MaxBytes) {
+		if i > 0 && (!p.Due(r.NextAttemptAt) || p.MaxBytes > 0 && size > p.MaxBytes) {
 			recs = recs[:i]
 			break
 		}
@@ -83,16 +82,22 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	for _, r := range recs {
 		seqs[r.ID] = r.Seq
 	}
-	s.leases[best] = memLease{id: l.ID, owner: p.Owner, until: l.Expires, seqs: seqs}
+	// The deadline is on the monotonic clock (time.Now's reading), not
+	// p.Now's wall time: a step of the wall clock must not hand a batch in
+	// flight to a second worker.
+	s.leases[best] = memLease{id: l.ID, owner: p.Owner, deadline: time.Now().Add(p.TTL), seqs: seqs}
 	return l, nil
 }
 
 // memLease is a module's live lease.
 type memLease struct {
 	id, owner string
-	until     time.Time
+	deadline  time.Time        // from time.Now: compared on the monotonic clock
 	seqs      map[string]int64 // the leased records' seqs by id
 }
+
+// live reports whether the lease still holds its module.
+func (l memLease) live() bool { return time.Now().Before(l.deadline) }
 
 // Settle applies a delivery outcome and releases the lease; see bridge.Store.
 // Transitions apply only to records still pending, so settling twice (or

@@ -87,14 +87,19 @@ func testLeaseExclusive(t *testing.T, e *env) {
 }
 
 // testLeaseExpires checks that an abandoned lease stops protecting its
-// module after Expires, and that the records come out again from the head.
+// module once its TTL has passed on the store's clock, and that the
+// records come out again from the head. The TTL passes in real time here,
+// so that a store measuring it on the monotonic clock is held to it too.
 func testLeaseExpires(t *testing.T, e *env) {
 	appendAB(e)
-	la := e.mustLease(lp(ts(1), 10), "a", "a1", "a2", "a3", "a4")
-	// A live lease on b, to ts(62), keeps b out of the leases below.
+	const ttl = 1500 * time.Millisecond
+	short := func(now time.Time, max int) bridge.LeaseParams { p := lp(now, max); p.TTL = ttl; return p }
+	la := e.mustLease(short(ts(1), 10), "a", "a1", "a2", "a3", "a4")
+	// A live lease on b keeps b out of the leases below.
 	e.mustLease(lp(ts(2), 10), "b", "b1", "b2", "b3")
-	e.noLease(lp(la.Expires.Add(-time.Millisecond), 10))
-	la2 := e.mustLease(lp(la.Expires.Add(time.Millisecond), 2), "a", "a1", "a2")
+	e.noLease(short(ts(1), 10))
+	time.Sleep(ttl + 100*time.Millisecond)
+	la2 := e.mustLease(lp(ts(1).Add(ttl+100*time.Millisecond), 2), "a", "a1", "a2")
 	if la2.ID == la.ID {
 		t.Errorf("new lease reuses the expired lease's ID %q", la.ID)
 	}
@@ -103,6 +108,43 @@ func testLeaseExpires(t *testing.T, e *env) {
 			t.Errorf("%s.Attempts = %d after an expired lease, want 0 (only Settle counts attempts)", r.ID, r.Attempts)
 		}
 	}
+}
+
+// testLeaseSurvivesStepForward checks that a live lease still holds its
+// module when the caller's wall clock jumps past its TTL: the batch may
+// still be in flight.
+func testLeaseSurvivesStepForward(t *testing.T, e *env) {
+	appendAB(e)
+	la := e.mustLease(lp(ts(1), 10), "a", "a1", "a2", "a3", "a4")
+	e.mustLease(lp(ts(1), 10), "b", "b1", "b2", "b3")
+	e.noLease(lp(la.Expires.Add(2*time.Hour), 10))
+	e.synced(la, ts(2), "a1")
+	e.mustLease(lp(ts(2), 10), "a", "a2", "a3", "a4")
+}
+
+// testLeaseAfterStepBack checks MaxWait: after the wall clock stepped
+// back, records due further ahead than MaxWait (accepted or retried
+// before the step) are due now; nearer ones wait as usual, and without
+// MaxWait nothing changes.
+func testLeaseAfterStepBack(t *testing.T, e *env) {
+	e.append(rec("a1", "a", 3600), rec("a2", "a", 3600), rec("b1", "b", 3600))
+	la := e.mustLease(lp(ts(3600), 1), "a", "a1")
+	e.settle(bridge.Settlement{LeaseID: la.ID, Module: "a", Now: ts(3600),
+		Retry: []string{"a1"}, RetryAt: ts(3660), Error: "bucket: 503"})
+	within := func(now time.Time, wait time.Duration) bridge.LeaseParams {
+		p := lp(now, 10)
+		p.MaxWait = wait
+		return p
+	}
+	// The clock steps back an hour: a due time an hour ahead is no wait.
+	e.noLease(lp(ts(0), 10))
+	e.noLease(within(ts(3000), 11*time.Minute)) // 10 and 11 min ahead: waits
+	lb := e.mustLease(within(ts(0), 11*time.Minute), "a", "a1", "a2")
+	e.mustLease(within(ts(0), 11*time.Minute), "b", "b1")
+	if !(bridge.LeaseParams{Now: ts(0), MaxWait: time.Minute}).Due(ts(61)) || (bridge.LeaseParams{Now: ts(0), MaxWait: time.Minute}).Due(ts(60)) {
+		t.Errorf("Due: 61 s ahead with MaxWait 1m must be due, 60 s ahead not")
+	}
+	e.synced(lb, ts(1), "a1", "a2")
 }
 
 // testHeadOfLine checks per-module order: a head batch waiting to be retried

@@ -32,9 +32,9 @@ type Mem struct {
 }
 
 type memLease struct {
-	id      string
-	owner   string
-	expires time.Time
+	id       string
+	owner    string
+	deadline time.Time // from time.Now: compared on the monotonic clock
 }
 
 var _ bridge.Store = (*Mem)(nil)
@@ -123,7 +123,7 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 			continue
 		}
 		seen[head.Module] = true
-		if l, ok := s.leases[head.Module]; head.NextAttemptAt.After(p.Now) || ok && p.Now.Before(l.expires) {
+		if l, ok := s.leases[head.Module]; !p.Due(head.NextAttemptAt) || ok && time.Now().Before(l.deadline) {
 			continue
 		}
 		s.nextID++
@@ -139,7 +139,9 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 			size += len(r.Data)
 			l.Records = append(l.Records, *r)
 		}
-		s.leases[head.Module] = memLease{l.ID, p.Owner, l.Expires}
+		// On the monotonic clock, as the SQLite store: a wall-clock step
+		// does not end a lease in flight.
+		s.leases[head.Module] = memLease{l.ID, p.Owner, time.Now().Add(p.TTL)}
 		return l, nil
 	}
 	return nil, nil

@@ -53,6 +53,8 @@ var suite = []struct {
 		{"NilWhenNothingDue", testLeaseNothingDue},
 		{"ExclusiveUntilSettled", testLeaseExclusive},
 		{"ExclusiveUntilExpired", testLeaseExpires},
+		{"SurvivesWallClockStepForward", testLeaseSurvivesStepForward},
+		{"DueAfterWallClockStepBack", testLeaseAfterStepBack},
 		{"HeadOfLineBlocksOnlyItsModule", testHeadOfLine},
 		{"ConcurrentLeasesTakeDistinctModules", testConcurrentLeaseOnce},
 		{"ConcurrentWorkersKeepModuleOrder", testConcurrentDrain},

@@ -1,0 +1,118 @@
+package deliver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"corebridge/internal/bridge"
+	"corebridge/internal/bucket"
+	"corebridge/internal/bucket/server"
+)
+
+// stores runs fn against a real SQLite store and against storetest.Mem:
+// both keep their leases in memory, and both must survive clock steps.
+func stores(t *testing.T, fn func(t *testing.T, st bridge.Store)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newSQLiteStore(t)) })
+	t.Run("mem", func(t *testing.T) { fn(t, newStore(t)) })
+}
+
+// realBucket starts the reference Bucket on a loopback port.
+func realBucket(t *testing.T) *bucket.Client {
+	t.Helper()
+	b, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Stop(context.Background()) })
+	return bucket.NewClient(b.URL)
+}
+
+// TestStepBackDoesNotStallDelivery: after the wall clock steps back an
+// hour, records accepted before the step (received_at and next_attempt_at
+// an hour "in the future") are still delivered at once, retried heads
+// included.
+func TestStepBackDoesNotStallDelivery(t *testing.T) {
+	stores(t, func(t *testing.T, st bridge.Store) {
+		clk := newClock()
+		client := realBucket(t)
+		retried := appendRecs(t, st, clk.Now(), 0, repeat("r", 2)...)
+		fresh := appendRecs(t, st, clk.Now(), 0, interleave(3, "a", "b")...)
+
+		// r's head batch fails once: it is due again after a backoff.
+		down := true
+		s := &fakeSender{SendFn: func(ctx context.Context, recs []bridge.Record) ([]bucket.Result, error) {
+			if down {
+				return nil, &bucket.StatusError{StatusCode: 503}
+			}
+			return client.Send(ctx, recs)
+		}}
+		f := newForwarder(st, s, clk, Config{})
+		if !runOnce(t, f) {
+			t.Fatal("nothing leased before the step")
+		}
+		if r := get(t, st, retried[0]); r.Attempts != 1 || !r.NextAttemptAt.After(clk.Now()) {
+			t.Fatalf("r's head: %d attempts, due %s: want one failed attempt and a backoff", r.Attempts, r.NextAttemptAt)
+		}
+		down = false
+
+		clk.Add(-time.Hour) // the wall clock steps back
+		drain(t, f)
+		for _, id := range append(fresh, retried...) {
+			if r := get(t, st, id); r.State != bridge.StateSynced {
+				t.Errorf("%s: %s after the clock stepped back an hour, want synced (due %s, now %s)",
+					id, r.State, bridge.FormatTime(r.NextAttemptAt), bridge.FormatTime(clk.Now()))
+			}
+		}
+	})
+}
+
+// TestStepForwardKeepsLeaseInFlight: a forward step of the wall clock
+// longer than the lease TTL does not let a second worker take the batch
+// that is still being sent.
+func TestStepForwardKeepsLeaseInFlight(t *testing.T) {
+	stores(t, func(t *testing.T, st bridge.Store) {
+		clk := newClock()
+		appendRecs(t, st, clk.Now(), 0, repeat("m", 3)...)
+		sending, release := make(chan struct{}), make(chan struct{})
+		slow := &fakeSender{SendFn: func(_ context.Context, recs []bridge.Record) ([]bucket.Result, error) {
+			close(sending)
+			<-release
+			return storeAll(recs), nil
+		}}
+		first := newForwarder(st, slow, clk, Config{Owner: "w1", LeaseTTL: time.Minute})
+		done := make(chan error, 1)
+		go func() { _, err := first.RunOnce(context.Background()); done <- err }()
+		<-sending
+
+		clk.Add(2 * time.Hour) // longer than the TTL
+		other := &fakeSender{}
+		second := newForwarder(st, other, clk, Config{Owner: "w2", LeaseTTL: time.Minute})
+		got := runOnce(t, second)
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got || other.sends() != 0 {
+			t.Fatalf("a second worker took %v while the first was still sending them: "+
+				"a wall-clock step must not expire a lease", other.sent())
+		}
+	})
+}
+
+// TestBreakerProbesAfterStepBack: an open breaker whose clock steps back
+// an hour probes at its next turn, not an hour later.
+func TestBreakerProbesAfterStepBack(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	b := &Breaker{Threshold: 1, Cooldown: 2 * time.Second}
+	b.Failure(now)
+	if s, _ := b.State(); s != BreakerOpen {
+		t.Fatalf("after a failure: %s, want open", s)
+	}
+	if !b.ProbeDue(now.Add(-time.Hour)) {
+		t.Fatal("no probe after the clock stepped back an hour: delivery would stall for the hour")
+	}
+	if b.ProbeDue(now.Add(-time.Hour + time.Second)) {
+		t.Fatal("a second probe within one cooldown after the step")
+	}
+}
