@@ -71,8 +71,9 @@ type Health struct {
 
 // Health judges the bridge at the hub's now: down when the store cannot be
 // read or written; degraded when the breaker is open, the oldest pending
-// record is older than StaleAfter, a module is silent or the 24 h figures
-// cannot be read; else ok.
+// record is older than StaleAfter, the clock went back behind the store's
+// times (clock.go), a module is silent or the 24 h figures cannot be read;
+// else ok.
 func (h *Hub) Health(ctx context.Context) Health {
 	if h == nil {
 		return Health{Status: "down", Reasons: []string{"insight is not running"}, SilentModules: []string{}}
@@ -135,6 +136,9 @@ func (h *Hub) Health(ctx context.Context) Health {
 	}
 	if age := time.Duration(v.OldestPendingAgeS * float64(time.Second)); age > h.cfg.StaleAfter {
 		degraded(fmt.Sprintf("oldest pending record is %s old (stale after %s)", age.Round(time.Second), h.cfg.StaleAfter))
+	}
+	for _, why := range h.clockReasons(now, st) {
+		degraded(why)
 	}
 	if mods, err := h.cfg.Store.Modules(ctx); err == nil {
 		for _, m := range mods {

@@ -71,6 +71,7 @@ type Hub struct {
 	commitFailed atomic.Bool             // the last group commit failed
 	security     *security               // refusals of the last 24 h, by reason
 	refusing     atomic.Pointer[refusal] // ingest refuses producers (queue full); nil: it accepts
+	clockWarned  atomic.Bool             // health logged that the clock went back (clock.go)
 
 	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
 	pingAt  time.Time
