@@ -30,8 +30,12 @@ type JanitorConfig struct {
 	Retention time.Duration
 	// Interval between two passes (default DefaultInterval).
 	Interval time.Duration
-	// Now is the clock (default time.Now).
+	// Now is the wall clock (default time.Now).
 	Now func() time.Time
+	// Mono is a monotonic clock: the time elapsed since an arbitrary
+	// start, untouched by steps of the wall clock (default: time.Now's
+	// monotonic reading). It bounds how far a pass's cutoff may move.
+	Mono func() time.Duration
 }
 
 // Janitor prunes synced records (and attempt history) older than the
@@ -43,6 +47,8 @@ type Janitor struct {
 	retention time.Duration
 	interval  time.Duration
 	now       func() time.Time
+	mono      func() time.Duration
+	steps     stepGuard
 }
 
 // NewJanitor checks cfg once and returns a janitor over store.
@@ -69,6 +75,10 @@ func NewJanitor(store bridge.Store, log *slog.Logger, cfg JanitorConfig) (*Janit
 	if j.now == nil {
 		j.now = time.Now
 	}
+	if j.mono = cfg.Mono; j.mono == nil {
+		start := time.Now()
+		j.mono = func() time.Duration { return time.Since(start) }
+	}
 	return j, nil
 }
 
@@ -91,7 +101,7 @@ func (j *Janitor) Run(ctx context.Context) error {
 // RunOnce prunes everything past the retention, in bounded steps so that
 // ingest is never blocked for long, and returns how many records it pruned.
 func (j *Janitor) RunOnce(ctx context.Context) (int, error) {
-	now := j.now()
+	now := j.steps.now(j.log, j.now(), j.mono())
 	cutoff := bridge.Truncate(now.Add(-j.retention))
 	// Rollups stay at least a day and a bit: the 24 h figures read them.
 	rollups := cutoff
