@@ -27,6 +27,13 @@ type Store interface {
 	// a store whose leases live in one process measures it on the
 	// monotonic clock, so that a step of the wall clock neither ends a
 	// lease in flight nor stretches it.
+	//
+	// Dead records do not block their module: later records pass them,
+	// except in modules of p.Strict, where a module whose oldest dead
+	// record precedes its oldest pending record is not leased at all, and
+	// a lease of such a module stops before its oldest dead record. Either
+	// way, a record being replayed or purged by a ReplayDead or PurgeDead
+	// still running may hold its module back until that call returns.
 	Lease(ctx context.Context, p LeaseParams) (*Lease, error)
 
 	// ReleaseLeases frees every lease held by owner, for a process that
@@ -46,12 +53,21 @@ type Store interface {
 	AttemptCounts(ctx context.Context, since time.Time) (map[string]int64, error)
 
 	// PurgeDead deletes the selected dead records for good (same selectors
-	// as ReplayDead) and returns how many.
+	// as ReplayDead, paged the same way) and returns how many.
 	PurgeDead(ctx context.Context, p ReplayParams) (int, error)
 
 	// ReplayDead makes dead records pending and due now, with their
 	// attempts reset; they keep their place in acceptance order, so they
 	// go out before newer records of their module. It returns how many.
+	//
+	// A selection by Module or All may be applied in pages (several
+	// transactions, in acceptance order) so that it does not hold up
+	// ingest for its whole length; the modules it selects are not leased
+	// until it returns, so replayed records still go out in their place.
+	// Each page is committed whole, counters included: after a crash or
+	// an error between pages some of the selection is replayed (the
+	// oldest) and the rest still dead, and the call can simply be made
+	// again. The count is over every page.
 	ReplayDead(ctx context.Context, p ReplayParams) (int, error)
 
 	// ListDead pages through dead records in acceptance order.
@@ -113,6 +129,9 @@ type LeaseParams struct {
 	TTL        time.Duration // after TTL (on the store's clock) the lease may be taken by another
 	MaxRecords int           // > 0
 	MaxBytes   int           // 0 = no byte bound; at least one record is always returned
+
+	// Strict names the modules a dead record blocks (see Store.Lease).
+	Strict StrictOrder
 
 	// MaxWait is the longest wait the caller ever gives a retry (its
 	// backoff cap, its Retry-After cap, a margin). A record due further
@@ -237,6 +256,12 @@ type ModuleSummary struct {
 	// Silence detection compares the time since LastSeenAt with it.
 	Interval  time.Duration `json:"-"`
 	Intervals int64         `json:"-"`
+	// OldestDead is the id of the module's oldest dead record ("" when it
+	// has none); DeadFirst says that it precedes every pending record of
+	// the module and some are pending: a module of LeaseParams.Strict is
+	// then blocked by it until it is replayed or purged.
+	OldestDead string `json:"-"`
+	DeadFirst  bool   `json:"-"`
 }
 
 // Now returns the current time truncated to what stores keep (microseconds),

@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -33,7 +35,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	if err != nil {
 		return nil, fmt.Errorf("lease: modules: %w", err)
 	}
-	best, bestSeq := "", int64(-1)
+	var heads []moduleHead
 	for rows.Next() {
 		var m string
 		var seq, due sql.NullInt64
@@ -41,22 +43,21 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 			rows.Close()
 			return nil, err
 		}
-		if l, held := s.leases[m]; held && l.live() {
+		if l, held := s.leases[m]; held && l.live() || s.held[m] > 0 {
 			continue
 		}
 		if !seq.Valid || !p.Due(fromMicros(due.Int64)) {
 			continue
 		}
-		if bestSeq < 0 || seq.Int64 < bestSeq {
-			best, bestSeq = m, seq.Int64
-		}
+		heads = append(heads, moduleHead{m, seq.Int64})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if best == "" {
-		return nil, nil
+	best, stop, err := s.pickHead(ctx, heads, p.Strict)
+	if err != nil || best == "" {
+		return nil, err
 	}
 	rows, err = s.rs.queryDB(ctx, qLeaseBatch, best, p.MaxRecords)
 	if err != nil {
@@ -72,7 +73,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	size := 0
 	for i, r := range recs {
 		size += len(r.Data)
-		if i > 0 && (!p.Due(r.NextAttemptAt) || p.MaxBytes > 0 && size > p.MaxBytes) {
+		if i > 0 && (!p.Due(r.NextAttemptAt) || p.MaxBytes > 0 && size > p.MaxBytes || stop > 0 && r.Seq > stop) {
 			recs = recs[:i]
 			break
 		}
@@ -87,6 +88,35 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	// flight to a second worker.
 	s.leases[best] = memLease{id: l.ID, owner: p.Owner, deadline: time.Now().Add(p.TTL), seqs: seqs}
 	return l, nil
+}
+
+// moduleHead is a module's oldest pending record, due and not leased.
+type moduleHead struct {
+	module string
+	seq    int64
+}
+
+// pickHead returns the module with the oldest head among heads, skipping
+// those of strict modules blocked by an older dead record, and, for a
+// strict module, the seq of its oldest dead record (newer than the head)
+// where its lease must stop (0: none). The check costs one seek in the
+// (module, state, seq) index per strict module looked at.
+func (s *Store) pickHead(ctx context.Context, heads []moduleHead, strict bridge.StrictOrder) (string, int64, error) {
+	slices.SortFunc(heads, func(a, b moduleHead) int { return cmp.Compare(a.seq, b.seq) })
+	for _, h := range heads {
+		if !strict.Has(h.module) {
+			return h.module, 0, nil
+		}
+		var dead int64
+		err := s.rs.queryRow(ctx, qDeadHead, []any{h.module}, &dead)
+		if err != nil && err != sql.ErrNoRows {
+			return "", 0, fmt.Errorf("lease: dead head of %s: %w", h.module, err)
+		}
+		if dead == 0 || dead > h.seq {
+			return h.module, dead, nil
+		}
+	}
+	return "", 0, nil
 }
 
 // memLease is a module's live lease.

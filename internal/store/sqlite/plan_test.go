@@ -19,19 +19,25 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	allPage, _ := deadPageQuery("")
+	modulePage, _ := deadPageQuery("m")
 	for name, q := range map[string]string{
-		"free module heads": qFreeHeads,
-		"lease batch":       qLeaseBatch,
-		"oldest pending":    qOldestPending,
-		"find original":     qFindOriginal,
-		"dead letters":      `SELECT seq FROM records WHERE state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
-		"module dead":       `SELECT seq FROM records WHERE module = ? AND state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
-		"prune":             `SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?`,
-		"replay module":     `UPDATE records SET state = 0, attempts = 0, next_attempt_at = ? WHERE state = 2 AND module = ?`,
-		"purge module":      `DELETE FROM records WHERE module = ? AND state = 2 RETURNING module, seq, dedupe_key`,
-		"rollups":           qRollups,
-		"edits":             `SELECT at FROM edits WHERE record = ? ORDER BY id`,
-		"get":               `SELECT seq FROM records WHERE id = ?`,
+		"free module heads":  qFreeHeads,
+		"lease batch":        qLeaseBatch,
+		"dead head":          qDeadHead, // strict order: is a module blocked?
+		"modules":            qModules,
+		"oldest pending":     qOldestPending,
+		"find original":      qFindOriginal,
+		"dead letters":       `SELECT seq FROM records WHERE state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
+		"module dead":        `SELECT seq FROM records WHERE module = ? AND state = 2 AND seq > ? ORDER BY seq LIMIT ?`,
+		"prune":              `SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?`,
+		"replay page":        `UPDATE records SET state = 0 WHERE seq IN (` + allPage + `) RETURNING module, seq`,
+		"replay module page": `UPDATE records SET state = 0 WHERE seq IN (` + modulePage + `) RETURNING module, seq`,
+		"purge page":         `DELETE FROM records WHERE seq IN (` + allPage + `) RETURNING module, seq, dedupe_key`,
+		"purge module page":  `DELETE FROM records WHERE seq IN (` + modulePage + `) RETURNING module, seq, dedupe_key`,
+		"rollups":            qRollups,
+		"edits":              `SELECT at FROM edits WHERE record = ? ORDER BY id`,
+		"get":                `SELECT seq FROM records WHERE id = ?`,
 		// The settle UPDATEs must seek by id: the planner once chose the
 		// (module, state) index and walked every pending record of the module.
 		"settle synced":        qSettleSynced,

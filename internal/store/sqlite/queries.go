@@ -35,6 +35,8 @@ const (
 		FROM modules m WHERE m.pending > 0`
 	qLeaseBatch = `SELECT ` + recordCols + ` FROM records
 		WHERE module = ? AND state = 0 ORDER BY seq LIMIT ?`
+	// qDeadHead is a module's oldest dead record, for strict order.
+	qDeadHead     = `SELECT seq FROM records WHERE module = ? AND state = 2 ORDER BY seq LIMIT 1`
 	qSettleSynced = `UPDATE records SET state = 1, synced_at = ?, attempts = attempts + 1
 			WHERE id IN (SELECT value FROM json_each(?)) AND +module = ? AND +state = 0 RETURNING received_at`
 	qSettleDead = `UPDATE records SET state = 2, last_error = ?, attempts = attempts + 1
@@ -62,13 +64,22 @@ const qOldestPending = `SELECT coalesce(min((SELECT received_at FROM records r
 const qStats = `SELECT coalesce(sum(received), 0), coalesce(sum(pending), 0),
 	coalesce(sum(synced), 0), coalesce(sum(dead), 0), coalesce(max(last_sync_at), 0) FROM modules`
 
-// qModules reads every module's counters.
+// qModules reads every module's counters, and for a module with dead
+// records its oldest one and whether it precedes every pending record
+// (two index seeks, only for such modules).
 const qModules = `SELECT module, received, pending, synced, dead, last_seen_at, last_sync_at,
-	dead_total, replayed, interval_us, intervals FROM modules ORDER BY module`
+	dead_total, replayed, interval_us, intervals,
+	CASE WHEN dead > 0 THEN coalesce((SELECT id FROM records r WHERE r.module = m.module AND r.state = 2
+		ORDER BY seq LIMIT 1), '') ELSE '' END,
+	CASE WHEN dead > 0 AND pending > 0 THEN coalesce(
+		(SELECT seq FROM records r WHERE r.module = m.module AND r.state = 2 ORDER BY seq LIMIT 1) <
+		(SELECT seq FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1), 0)
+		ELSE 0 END
+	FROM modules m ORDER BY module`
 
 // readQueries are prepared on the read pool at Open: the status routes
 // run these on every call, and parsing them cost more than running them.
-var readQueries = []string{qFreeHeads, qLeaseBatch, qStats, qOldestPending, qModules, qRollups}
+var readQueries = []string{qFreeHeads, qLeaseBatch, qDeadHead, qStats, qOldestPending, qModules, qRollups}
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,

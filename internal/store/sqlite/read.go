@@ -53,7 +53,7 @@ func (s *Store) Modules(ctx context.Context) ([]bridge.ModuleSummary, error) {
 		var m bridge.ModuleSummary
 		var seen, sync, interval int64
 		if err := rows.Scan(&m.Module, &m.Received, &m.Pending, &m.Synced, &m.Dead, &seen, &sync,
-			&m.DeadTotal, &m.Replayed, &interval, &m.Intervals); err != nil {
+			&m.DeadTotal, &m.Replayed, &interval, &m.Intervals, &m.OldestDead, &m.DeadFirst); err != nil {
 			return nil, err
 		}
 		m.Interval = time.Duration(interval) * time.Microsecond

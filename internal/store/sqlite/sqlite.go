@@ -28,7 +28,14 @@ type Options struct {
 	Synchronous string
 	// ReadConns bounds the read pool (default 4).
 	ReadConns int
+	// DeadPage is how many records ReplayDead and PurgeDead change per
+	// transaction when they select a module or all (DefaultDeadPage), so
+	// that an ingest commit waits for one page, not for all of them.
+	DeadPage int
 }
+
+// DefaultDeadPage is Options.DeadPage's default.
+const DefaultDeadPage = 500
 
 // Store is a bridge.Store on one SQLite file.
 type Store struct {
@@ -42,7 +49,10 @@ type Store struct {
 
 	leaseMu sync.Mutex
 	leases  map[string]memLease // by module
+	held    map[string]int      // modules a paged replay holds back from Lease (guarded by leaseMu)
 	unlock  func()              // releases the file lock
+
+	deadPage int // Options.DeadPage
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -75,7 +85,11 @@ func Open(path string, opts Options) (*Store, error) {
 		unlock()
 		return nil, err
 	}
-	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, unlock: unlock}
+	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, held: map[string]int{}, unlock: unlock,
+		deadPage: opts.DeadPage}
+	if s.deadPage <= 0 {
+		s.deadPage = DefaultDeadPage
+	}
 	if s.keys.m, err = loadKeys(ctx, s.w); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

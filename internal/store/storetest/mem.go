@@ -126,11 +126,21 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 		if l, ok := s.leases[head.Module]; !p.Due(head.NextAttemptAt) || ok && time.Now().Before(l.deadline) {
 			continue
 		}
+		strict := p.Strict.Has(head.Module)
+		if _, first := s.deadHead(head.Module); strict && first {
+			continue // blocked by a dead record (--strict-order)
+		}
 		s.nextID++
 		l := &bridge.Lease{ID: fmt.Sprint("L", s.nextID), Module: head.Module, Expires: p.Now.Add(p.TTL)}
 		size := 0
 		for _, r := range s.recs {
-			if r.Seq < head.Seq || r.Module != head.Module || r.State != bridge.StatePending {
+			if r.Seq < head.Seq || r.Module != head.Module {
+				continue
+			}
+			if strict && r.State == bridge.StateDead {
+				break
+			}
+			if r.State != bridge.StatePending {
 				continue
 			}
 			if len(l.Records) == p.MaxRecords || len(l.Records) > 0 && p.MaxBytes > 0 && size+len(r.Data) > p.MaxBytes {

@@ -100,7 +100,9 @@ func (s *Mem) Modules(context.Context) ([]bridge.ModuleSummary, error) {
 			}
 		}
 	}) {
-		out = append(out, *s.mods[name])
+		m := *s.mods[name]
+		m.OldestDead, m.DeadFirst = s.deadHead(name)
+		out = append(out, m)
 	}
 	return out, nil
 }
@@ -152,4 +154,24 @@ func (s *Mem) coversDead(a bridge.Attempt) bool {
 		}
 	}
 	return false
+}
+
+// deadHead returns module's oldest dead record ("" if none) and whether it
+// precedes every pending record of the module, some being pending.
+func (s *Mem) deadHead(module string) (string, bool) {
+	dead, pendingFirst := "", false
+	for _, r := range s.recs {
+		if r.Module != module {
+			continue
+		}
+		switch {
+		case r.State == bridge.StatePending && dead == "":
+			pendingFirst = true
+		case r.State == bridge.StatePending:
+			return dead, !pendingFirst
+		case r.State == bridge.StateDead && dead == "":
+			dead = r.ID
+		}
+	}
+	return dead, false
 }

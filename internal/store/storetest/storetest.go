@@ -59,6 +59,13 @@ var suite = []struct {
 		{"ConcurrentLeasesTakeDistinctModules", testConcurrentLeaseOnce},
 		{"ConcurrentWorkersKeepModuleOrder", testConcurrentDrain},
 	}},
+	{"StrictOrder", []test{
+		{"DeadRecordBlocksItsModule", testStrictBlocks},
+		{"OtherModulesPass", testStrictOthersPass},
+		{"ReplayedGoesFirst", testStrictReplay},
+		{"PurgeUnblocks", testStrictPurge},
+		{"LeaseStopsBeforeDead", testStrictStopsBeforeDead},
+	}},
 	{"Settle", []test{
 		{"Synced", testSettleSynced},
 		{"Dead", testSettleDead},
@@ -71,6 +78,8 @@ var suite = []struct {
 		{"All", testReplayAll},
 		{"NonDeadIsUntouched", testReplayNotDead},
 		{"SelectorPrecedence", testReplayPrecedence},
+		{"AllInPages", testReplayAllPages},
+		{"ModuleInPages", testReplayModulePages},
 	}},
 	{"PurgeDead", []test{
 		{"ByIDs", testPurgeByIDs},
@@ -78,6 +87,7 @@ var suite = []struct {
 		{"All", testPurgeAll},
 		{"NoSelectorIsInvalid", testPurgeNoSelector},
 		{"SelectorPrecedence", testPurgePrecedence},
+		{"InPages", testPurgeAllPages},
 	}},
 	{"ListDead", []test{
 		{"PagesInSeqOrder", testListDeadPaging},
