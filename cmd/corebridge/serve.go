@@ -9,6 +9,7 @@ import (
 
 	"corebridge/internal/api"
 	"corebridge/internal/automation"
+	"corebridge/internal/bridge"
 	"corebridge/internal/deliver"
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
@@ -44,6 +45,7 @@ type serveConfig struct {
 	instance      string
 	breakerCool   time.Duration
 	breakerThresh int
+	strictOrder   bridge.StrictOrder
 	debugAddr     string
 
 	silenceFactor   float64
@@ -109,6 +111,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
 	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", deliver.DefaultBreakerCooldown, "while the circuit breaker is open, probe the Bucket this often")
 	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", deliver.DefaultBreakerThreshold, "consecutive failed deliveries that open the circuit breaker")
+	_ = cfg.strictOrder.Set(deliver.DefaultStrictOrder)
+	fs.Var(&cfg.strictOrder, "strict-order", "modules a dead record blocks until it is replayed or purged: all, or a list like finance,robotics; empty = none (later records pass a dead one)")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it on loopback")
 	fs.Float64Var(&cfg.silenceFactor, "silence-factor", insight.DefaultSilenceFactor, "flag a module silent after this many times its usual interval without a record")
 	fs.DurationVar(&cfg.silenceMin, "silence-min", insight.DefaultSilenceMin, "never flag a module silent before this long without a record")

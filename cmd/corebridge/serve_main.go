@@ -284,7 +284,7 @@ func (m *serveMain) openInsight(context.Context) error {
 	cfg := m.cfg
 	hub, err := insight.New(insight.Config{
 		Store: m.store, Log: m.log.With("component", "insight"), Version: buildVersion(), StoreKind: m.storeKind,
-		StaleAfter: cfg.staleAfter, Auth: m.authKind(),
+		StaleAfter: cfg.staleAfter, Auth: m.authKind(), StrictOrder: cfg.strictOrder,
 		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
 		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
 		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,
@@ -318,7 +318,7 @@ func (m *serveMain) newForwarder(context.Context) error {
 		BatchSize: cfg.batchSize, BatchBytes: int(cfg.batchBytes), Concurrency: cfg.concurrency,
 		MaxAttempts: cfg.maxAttempts, MaxAge: cfg.maxAge, Timeout: cfg.timeout,
 		BreakerThreshold: cfg.breakerThresh, BreakerCooldown: cfg.breakerCool,
-		Owner: cfg.instance, BucketURL: auth.RedactURL(m.bucketURL),
+		Owner: cfg.instance, BucketURL: auth.RedactURL(m.bucketURL), StrictOrder: cfg.strictOrder,
 		OnOutcome: func(o deliver.Outcome) { m.hub.Delivered(o.Attempt, o.Synced, o.Dead, o.Retried) },
 	})
 	m.hub.SetDelivery(m.fwd.Status)

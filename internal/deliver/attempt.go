@@ -37,7 +37,7 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	now := f.cfg.Now()
 	lease, err := f.store.Lease(ctx, bridge.LeaseParams{
 		Owner: f.cfg.Owner, Now: bridge.Truncate(now), TTL: f.cfg.LeaseTTL,
-		MaxRecords: f.cfg.BatchSize, MaxBytes: f.cfg.BatchBytes,
+		MaxRecords: f.cfg.BatchSize, MaxBytes: f.cfg.BatchBytes, Strict: f.cfg.StrictOrder,
 		MaxWait: max(f.cfg.BackoffCap, f.cfg.MaxRetryAfter) + clockMargin,
 	})
 	if err != nil || lease == nil {
@@ -80,6 +80,9 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	}
 	f.note(out)
 	f.logs.deadLettered(lease.Module, out.Dead, f.cfg.Now())
+	if f.cfg.StrictOrder.Has(lease.Module) {
+		f.logs.strict(lease.Module, out)
+	}
 	if f.cfg.OnOutcome != nil {
 		f.cfg.OnOutcome(out)
 	}

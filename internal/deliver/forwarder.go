@@ -70,7 +70,15 @@ type Config struct {
 	Rand             func() float64
 	// OnOutcome, when set, is called after every settled attempt.
 	OnOutcome func(Outcome)
+	// StrictOrder names the modules a dead record blocks until it is
+	// replayed or purged (bridge.LeaseParams.Strict); DefaultStrictOrder
+	// is none.
+	StrictOrder bridge.StrictOrder
 }
+
+// DefaultStrictOrder is serve's --strict-order by default: off, a dead
+// record lets later records of its module pass.
+const DefaultStrictOrder = ""
 
 func (c *Config) defaults() {
 	def := func(d *time.Duration, v time.Duration) {

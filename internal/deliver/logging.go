@@ -24,6 +24,7 @@ type logState struct {
 	open      bool      // a breaker-open line was logged and no recovery since
 	openSince time.Time // when it was logged
 	dead      map[string]*deadLog
+	blocked   map[string]string // strict modules blocked since their last line: the blocking record
 }
 
 // deadLog is one module's dead letters since its last line.
@@ -35,7 +36,7 @@ type deadLog struct {
 
 func newLogState(log *slog.Logger, cfg Config) *logState {
 	return &logState{log: log, threshold: cfg.BreakerThreshold, bucketURL: cfg.BucketURL,
-		dead: map[string]*deadLog{}}
+		dead: map[string]*deadLog{}, blocked: map[string]string{}}
 }
 
 // breaker logs a change of the breaker between closed and not closed
@@ -90,4 +91,23 @@ func (l *logState) flush(now time.Time) {
 func (l *logState) flushModule(module string, d *deadLog, now time.Time) {
 	l.log.Warn("records dead-lettered", "module", module, "count", d.count, "reason", d.reason)
 	d.last, d.count, d.reason = now, 0, ""
+}
+
+// strict logs, for a module of --strict-order, the dead record that now
+// blocks it (one WARN until it moves again) and, once a later batch of the
+// module is delivered (its blocker replayed or purged), one INFO.
+func (l *logState) strict(module string, out Outcome) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	by, was := l.blocked[module]
+	switch {
+	case len(out.Dead) > 0 && !was:
+		by = out.Dead[0].ID
+		l.blocked[module] = by
+		l.log.Warn("module blocked by a dead record (--strict-order): replay or purge it",
+			"module", module, "record", by, "reason", out.Dead[0].LastError)
+	case len(out.Dead) == 0 && len(out.Synced) > 0 && was:
+		delete(l.blocked, module)
+		l.log.Info("module delivers again (--strict-order)", "module", module, "was_blocked_by", by)
+	}
 }

@@ -59,6 +59,9 @@ type Health struct {
 	SyncedTotal   int64    `json:"synced_total"`
 	DeadCount     int64    `json:"dead_count"`
 	SilentModules []string `json:"silent_modules"`
+	// BlockedModules are the modules of --strict-order whose pending
+	// records wait behind a dead record (each also a reason).
+	BlockedModules []string `json:"blocked_modules"`
 
 	// Security is what was refused for security in the last 24 h.
 	Security SecurityFigures `json:"security"`
@@ -72,15 +75,16 @@ type Health struct {
 // Health judges the bridge at the hub's now: down when the store cannot be
 // read or written; degraded when the breaker is open, the oldest pending
 // record is older than StaleAfter, the clock went back behind the store's
-// times (clock.go), a module is silent or the 24 h figures cannot be read;
-// else ok.
+// times (clock.go), a module is silent or blocked by a dead record
+// (StrictOrder), or the 24 h figures cannot be read; else ok.
 func (h *Hub) Health(ctx context.Context) Health {
 	if h == nil {
-		return Health{Status: "down", Reasons: []string{"insight is not running"}, SilentModules: []string{}}
+		return Health{Status: "down", Reasons: []string{"insight is not running"}, SilentModules: []string{}, BlockedModules: []string{}}
 	}
 	now := h.cfg.Now()
 	v := Health{Status: "ok", UptimeS: now.Sub(h.cfg.Started).Seconds(), Version: h.cfg.Version, Store: h.cfg.StoreKind, Auth: h.cfg.Auth,
-		Now: bridge.FormatTime(now), StartedAt: bridge.FormatTime(h.cfg.Started), Reasons: []string{}, SilentModules: []string{}}
+		Now: bridge.FormatTime(now), StartedAt: bridge.FormatTime(h.cfg.Started), Reasons: []string{}, SilentModules: []string{},
+		BlockedModules: []string{}}
 	down := func(reason string) { v.Status, v.Reasons = "down", append(v.Reasons, reason) }
 	degraded := func(reason string) {
 		if v.Status == "ok" {
@@ -145,6 +149,11 @@ func (h *Hub) Health(ctx context.Context) Health {
 			if silent, why := h.cfg.Silence.Silent(m, now); silent {
 				v.SilentModules = append(v.SilentModules, m.Module)
 				degraded(why)
+			}
+			if m.DeadFirst && h.cfg.StrictOrder.Has(m.Module) {
+				v.BlockedModules = append(v.BlockedModules, m.Module)
+				degraded(fmt.Sprintf("%s is blocked by dead record %s (--strict-order): %d pending records wait behind it; replay or purge it",
+					m.Module, m.OldestDead, m.Pending))
 			}
 		}
 	}

@@ -36,6 +36,9 @@ type Config struct {
 	// PingEvery bounds how often health and /readyz take a real test
 	// write of the store (default 5 s).
 	PingEvery time.Duration
+	// StrictOrder names the modules a dead record blocks (serve's
+	// --strict-order): health names each blocked module and its blocker.
+	StrictOrder bridge.StrictOrder
 	// Delivery, when set, reports the forwarder's view of the Bucket
 	// (reachable, breaker state) for health and the metrics.
 	Delivery func() bridge.DeliveryStatus
