@@ -79,6 +79,9 @@ func runDLQ(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	c := client.New(*apiURL, client.WithToken(*token), client.WithSigningSecret(secret))
+	// One request, however many records: the bridge replays or purges a
+	// module or all in pages of its own (ingest is not held up, the
+	// modules stay in order), and the audit log gets one entry.
 	if sub == "purge" {
 		done, err := c.Purge(ctx, sel)
 		if err != nil {
@@ -87,62 +90,12 @@ func runDLQ(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(e.stdout, "purged %d dead letters\n", done)
 		return nil
 	}
-	if len(sel.IDs) > 0 {
-		done, err := c.Replay(ctx, sel)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "replayed %d dead letters\n", done)
-		return nil
-	}
-	return replayWithProgress(ctx, c, sel.Module, e)
-}
-
-// replayWithProgress replays a module's (or every) dead letters page by
-// page, oldest first, with a progress bar, so a large replay shows where it
-// is and can be interrupted between pages without losing anything.
-func replayWithProgress(ctx context.Context, c *client.Client, module string, e env) error {
-	var ids []string
-	var after int64
-	for {
-		page, err := c.DeadLetters(ctx, module, after, 1000)
-		if err != nil {
-			return err
-		}
-		for _, d := range page.DeadLetters {
-			ids = append(ids, d.ID)
-		}
-		if len(page.DeadLetters) < 1000 {
-			break
-		}
-		after = page.NextAfter
-	}
-	total, done := len(ids), 0
-	for len(ids) > 0 {
-		chunk := ids[:min(500, len(ids))]
-		ids = ids[len(chunk):]
-		n, err := c.Replay(ctx, client.Selector{IDs: chunk})
-		if err != nil {
-			fmt.Fprintln(e.stderr)
-			return fmt.Errorf("replayed %d of %d, then: %w", done, total, err)
-		}
-		done += n
-		progress(e.stderr, done, total)
-	}
-	if total > 0 {
-		fmt.Fprintln(e.stderr)
+	done, err := c.Replay(ctx, sel)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(e.stdout, "replayed %d dead letters\n", done)
 	return nil
-}
-
-func progress(w io.Writer, done, total int) {
-	const width = 30
-	fill := width
-	if total > 0 {
-		fill = done * width / total
-	}
-	fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total)
 }
 
 func printDeadLetters(w io.Writer, page client.DeadLetterPage, asJSON bool) error {

@@ -43,11 +43,25 @@ func TestDLQCommands(t *testing.T) {
 		t.Fatalf("replay without a selector must be a usage error, got %v", err)
 	}
 
-	// Replay more than one page (1,000) with the Bucket accepting again.
+	// Replay more than one of the store's pages (500) with the Bucket
+	// accepting again: one operator action, one audit entry.
 	b.Server.SetFaults(server.Faults{})
-	out, progress, err := dlq("replay", "--api-url", base, "--module", "creative")
-	if err != nil || !strings.Contains(out, "replayed 1200 dead letters") || !strings.Contains(progress, "1200/1200") {
-		t.Fatalf("dlq replay: %v\nstdout: %s\nstderr: %s", err, out, progress)
+	out, errOut, err := dlq("replay", "--api-url", base, "--module", "creative")
+	if err != nil || !strings.Contains(out, "replayed 1200 dead letters") {
+		t.Fatalf("dlq replay: %v\nstdout: %s\nstderr: %s", err, out, errOut)
+	}
+	var replays []map[string]any
+	for _, e := range getJSON(t, base+"/api/audit")["entries"].([]any) {
+		if e := e.(map[string]any); e["action"] == "replay" {
+			replays = append(replays, e)
+		}
+	}
+	if len(replays) == 0 {
+		t.Errorf("dlq replay --module creative left no audit entry")
+	} else if len(replays) != 1 || replays[0]["target"] != "module: creative" || num(replays[0], "records") != 1200 {
+		target, _ := replays[0]["target"].(string)
+		t.Errorf("one dlq replay --module creative left %d audit entries, the first of %d records, target %.40q…; want one, of module creative, 1200 records",
+			len(replays), num(replays[0], "records"), target)
 	}
 	waitFor(t, "replayed records to sync", 30*time.Second, func() bool {
 		return num(getJSON(t, base+"/bucket/status"), "total_sync_count") == 1200
