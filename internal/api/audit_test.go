@@ -180,3 +180,41 @@ func TestAuditFailureKeepsTheAction(t *testing.T) {
 		t.Errorf("after the replay: %+v, want the record pending", st)
 	}
 }
+
+// halfway is a store whose paged replays and purges stop after part of
+// the selection with an error, as a store that pages may.
+type halfway struct{ bridge.Store }
+
+func (halfway) ReplayDead(context.Context, bridge.ReplayParams) (int, error) {
+	return 500, errors.New("replay: commit: disk I/O error (500 records done in earlier pages)")
+}
+
+func (halfway) PurgeDead(context.Context, bridge.ReplayParams) (int, error) {
+	return 500, errors.New("purge: commit: disk I/O error (500 records done in earlier pages)")
+}
+
+// TestAuditPartialReplay: a replay or purge that fails part way still did
+// something: it is answered as the failure it is, and the audit log keeps
+// one entry for the action, with the records it touched and the failure.
+func TestAuditPartialReplay(t *testing.T) {
+	f := newFixtureWith(t, setup{wrap: func(st bridge.Store) bridge.Store { return halfway{st} }})
+	for _, action := range []string{"replay", "purge"} {
+		r := f.do(t, "POST", "/api/dead-letters/"+action, `{"all":true}`)
+		if r.code < 500 {
+			t.Errorf("%s that failed part way answered %d, want a 5xx", action, r.code)
+		}
+	}
+	es, err := f.store.ListAudit(t.Context(), bridge.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 {
+		t.Fatalf("audit log holds %d entries after two partial actions, want 2: %+v", len(es), es)
+	}
+	for i, action := range []string{bridge.AuditPurge, bridge.AuditReplay} { // newest first
+		e := es[i]
+		if e.Action != action || e.Target != "all" || e.Records != 500 || !strings.Contains(e.Detail, "disk I/O error") {
+			t.Errorf("audit entry %d = %+v; want %s of all, 500 records, the failure in detail", i, e, action)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"unicode/utf8"
@@ -144,17 +145,16 @@ func handleReplayDead(s *Server) http.Handler {
 		}
 		p.Now = bridge.Truncate(s.cfg.Now())
 		n, err := s.store.ReplayDead(r.Context(), p)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
 		if n > 0 {
 			s.ingest.PendingChanged() // replayed records count towards --max-pending
 			s.cfg.OnReplay()
 			s.insight.Changed(insight.KindReplayed, p.Module, oneID(p.IDs), n)
 		}
+		if !s.auditDone(r, bridge.AuditReplay, p, n, err) {
+			writeError(w, r, s.log, err)
+			return
+		}
 		s.log.Info("dead letters replayed", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
-		s.audit(r.Context(), auth.FromContext(r.Context()), bridge.AuditEntry{Action: bridge.AuditReplay, Target: selectorTarget(p), Records: n})
 		writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 	})
 }
@@ -168,17 +168,32 @@ func handlePurgeDead(s *Server) http.Handler {
 			return
 		}
 		n, err := s.store.PurgeDead(r.Context(), p)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
 		if n > 0 {
 			s.insight.Changed(insight.KindPurged, p.Module, oneID(p.IDs), n)
 		}
+		if !s.auditDone(r, bridge.AuditPurge, p, n, err) {
+			writeError(w, r, s.log, err)
+			return
+		}
 		s.log.Info("dead letters purged", "count", n, "module", p.Module, "ids", len(p.IDs), "all", p.All)
-		s.audit(r.Context(), auth.FromContext(r.Context()), bridge.AuditEntry{Action: bridge.AuditPurge, Target: selectorTarget(p), Records: n})
 		writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 	})
+}
+
+// auditDone records a replay or purge of n records in the audit log, one
+// entry per request: also when the store failed part way (it pages a
+// module or all), since the records before the failure were changed; the
+// entry's detail then says what went wrong. It reports whether err is nil.
+func (s *Server) auditDone(r *http.Request, action string, p bridge.ReplayParams, n int, err error) bool {
+	e := bridge.AuditEntry{Action: action, Target: selectorTarget(p), Records: n}
+	if err != nil {
+		if n == 0 {
+			return false // nothing was done: nothing to record
+		}
+		e.Detail = fmt.Sprintf("stopped after %d records: %v", n, err)
+	}
+	s.audit(r.Context(), auth.FromContext(r.Context()), e)
+	return err == nil
 }
 
 // recordView is any record with its delivery history: what is stuck and why.
