@@ -128,7 +128,7 @@ func (c *Client) SendRecords(ctx context.Context, recs []Record) ([]Result, erro
 			return nil, fmt.Errorf("%w: result %d is for id %q, want %q", ErrBadResponse, i, res.ID, recs[i].ID)
 		}
 		switch res.Status {
-		case StatusStored, StatusDuplicate, StatusRejected:
+		case StatusStored, StatusDuplicate, StatusRejected, StatusConflict:
 		default:
 			return nil, fmt.Errorf("%w: result %d (id %q) has unknown status %q", ErrBadResponse, i, res.ID, res.Status)
 		}

@@ -29,6 +29,10 @@ func appendRequest(b []byte, recs []Record) ([]byte, error) {
 		b = append(b, r.Data...)
 		b = append(b, `,"received_at":`...)
 		b = appendString(b, r.ReceivedAt)
+		if r.Hash != "" {
+			b = append(b, `,"hash":`...)
+			b = appendString(b, r.Hash)
+		}
 		b = append(b, '}')
 	}
 	return append(b, "]}"...), nil

@@ -9,7 +9,8 @@ import (
 // The hand-written encoder must mean exactly what encoding/json means.
 func TestAppendRequestMatchesEncodingJSON(t *testing.T) {
 	recs := []Record{
-		{ID: "01a2-1", Module: "education", SessionID: "plain", Data: json.RawMessage(`{"a":1,"b":[true,null],"c":{"d":"é"}}`), ReceivedAt: "2026-11-29T14:00:00.000001Z"},
+		{ID: "01a2-1", Module: "education", SessionID: "plain", Data: json.RawMessage(`{"a":1,"b":[true,null],"c":{"d":"é"}}`), ReceivedAt: "2026-11-29T14:00:00.000001Z",
+			Hash: "bf066ca2170be3f6b9a7aff8f260f41431d314fbddfa434da6daa68241bf789f"},
 		{ID: "01a2-2", Module: "finance", SessionID: "quote\" back\\slash\ttab\nnl\x01ctl\u2028ls 日本 \xffbad", Data: json.RawMessage(`{}`), ReceivedAt: "2026-11-29T14:00:00.000002Z"},
 	}
 	got, err := appendRequest(nil, recs)

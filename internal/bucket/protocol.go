@@ -3,6 +3,20 @@
 // The Bucket stores by record id, so a redelivery is a no-op answered
 // "duplicate"; it answers one result per record, in the order of the
 // request. The reference Bucket server is internal/bucket/server.
+//
+// Each record carries its content hash, `hash` (bridge.ContentHash: the
+// lowercase hex SHA-256 of the length-prefixed module, session_id, data,
+// received_at and id). A Bucket that knows the field checks it on arrival
+// (a hash that does not match its record is `rejected`) and keeps it with
+// the record; when it already holds the id it compares hashes: the same
+// hash, or a held record without one, is a redelivery (`duplicate`);
+// another hash is `conflict`: the Bucket keeps what it stored first and
+// the new content is not stored. That happens when a dead letter the
+// Bucket had in fact stored (its answer was lost) is edited and replayed.
+// The bridge makes such a record dead with deliver.ConflictReason, never
+// synced. A record without `hash` (an older
+// bridge) is accepted as before; a Bucket that ignores the field never
+// answers `conflict` and behaves as before.
 package bucket
 
 import (
@@ -16,6 +30,9 @@ const (
 	StatusStored    = "stored"    // new: the Bucket now holds it
 	StatusDuplicate = "duplicate" // the Bucket already held this id: a no-op
 	StatusRejected  = "rejected"  // refused for good; Error says why
+	// StatusConflict: the Bucket already holds this id with another
+	// content hash; it keeps what it holds and did not store this.
+	StatusConflict = "conflict"
 )
 
 // Record is one record on the wire. Data is a JSON object, passed through
@@ -26,6 +43,9 @@ type Record struct {
 	SessionID  string          `json:"session_id"`
 	Data       json.RawMessage `json:"data"`
 	ReceivedAt string          `json:"received_at"`
+	// Hash is the content hash (bridge.ContentHash) of the other fields;
+	// "" from a sender that does not send one.
+	Hash string `json:"hash,omitempty"`
 }
 
 // Request is the body of POST /v1/records.
@@ -76,6 +96,7 @@ func WireRecords(recs []bridge.Record) []Record {
 			Data:       r.Data,
 			ReceivedAt: bridge.FormatTime(r.ReceivedAt),
 		}
+		out[i].Hash = bridge.ContentHash(r.Module, r.SessionID, r.Data, out[i].ReceivedAt, r.ID)
 	}
 	return out
 }

@@ -89,10 +89,16 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	return len(lease.Records), nil
 }
 
+// ConflictReason is the last error of a record the Bucket answered
+// `conflict` for: it holds the id with other content (e.g. a dead letter it
+// had stored, then edited and replayed), so this content was not delivered.
+const ConflictReason = "the Bucket holds different data for this id (conflict): it keeps what it stored first, " +
+	"so this record's data was not delivered; purge this dead letter, or send its data again as a new update"
+
 // classify turns the Bucket's answer (the protocol of package bucket) into
-// per-record fates: stored or duplicate → synced; rejected, or a 4xx for
-// the batch other than 408/429 → dead; network error, timeout, 5xx, 408,
-// 429 → retry with backoff, or dead past MaxAttempts or MaxAge.
+// per-record fates: stored or duplicate → synced; rejected or conflict, or
+// a 4xx for the batch other than 408/429 → dead; network error, timeout,
+// 5xx, 408, 429 → retry with backoff, or dead past MaxAttempts or MaxAge.
 func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr error, now time.Time, latency time.Duration) Outcome {
 	recs := l.Records
 	out := Outcome{Attempt: bridge.Attempt{At: now, Module: l.Module, LeaseID: l.ID,
@@ -108,6 +114,7 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 			byID[r.ID] = r
 		}
 		var missing []bridge.Record
+		conflicts := 0
 		for _, r := range recs {
 			res, ok := byID[r.ID]
 			switch {
@@ -116,6 +123,10 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 			case ok && res.Status == bucket.StatusRejected:
 				r.LastError = "rejected by the bucket: " + res.Error
 				out.Dead = append(out.Dead, r)
+			case ok && res.Status == bucket.StatusConflict:
+				r.LastError = ConflictReason
+				out.Dead = append(out.Dead, r)
+				conflicts++
 			default:
 				missing = append(missing, r)
 			}
@@ -127,6 +138,9 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 				out.Attempt.Outcome = bridge.AttemptRejected // nothing of it was stored
 			}
 			out.Attempt.Error = fmt.Sprintf("%d of %d records rejected: %s", len(out.Dead), len(recs), out.Dead[0].LastError)
+			if conflicts > 0 {
+				out.Attempt.Error = fmt.Sprintf("%d of %d records dead (%d in conflict): %s", len(out.Dead), len(recs), conflicts, out.Dead[0].LastError)
+			}
 		}
 		if len(missing) > 0 {
 			// The Bucket answered without a usable result for these: a

@@ -70,7 +70,7 @@ func handlePostRecords(s *Server) http.Handler {
 			counts[res.Status]++
 		}
 		s.log.Debug("records posted", "records", len(results), "stored", counts[bucket.StatusStored],
-			"duplicate", counts[bucket.StatusDuplicate], "rejected", counts[bucket.StatusRejected])
+			"duplicate", counts[bucket.StatusDuplicate], "conflict", counts[bucket.StatusConflict], "rejected", counts[bucket.StatusRejected])
 		sleep(r.Context(), f.Latency)
 		writeJSON(w, http.StatusOK, bucket.Response{Results: results})
 	})

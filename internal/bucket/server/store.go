@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -52,9 +55,12 @@ func (s *Store) Path() string { return s.db.Path }
 func (s *Store) Close() error { return s.db.Close() }
 
 // Put stores recs in one transaction and returns one Result per record, in
-// order: stored if its id is new, duplicate if the Bucket (or an earlier
-// record of recs) already holds it, rejected if it lacks an id or a module
-// or its data is not a JSON object. On error nothing is stored.
+// order: stored if its id is new; duplicate if the Bucket (or an earlier
+// record of recs) already holds it with the same content hash, or either
+// has none; conflict if it holds it with another hash (what it holds
+// stays); rejected if it lacks an id or a module, its data is not a JSON
+// object, or its hash does not match its content. On error nothing is
+// stored.
 func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result, error) {
 	out := make([]bucket.Result, len(recs))
 	if len(recs) == 0 {
@@ -66,12 +72,13 @@ func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result,
 		return nil, fmt.Errorf("put: begin: %w", err)
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO records (id, module, session_id, data, received_at, stored_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO records (id, module, session_id, data, received_at, stored_at, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("put: prepare: %w", err)
 	}
 	defer ins.Close()
+	var dups []heldCheck // duplicates sent with a hash: compared below
 	perModule := map[string]int64{}
 	for i, r := range recs {
 		out[i].ID = r.ID
@@ -79,7 +86,12 @@ func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result,
 			out[i].Status, out[i].Error = bucket.StatusRejected, msg
 			continue
 		}
-		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data), r.ReceivedAt, now)
+		sum, msg := verifyHash(r)
+		if msg != "" {
+			out[i].Status, out[i].Error = bucket.StatusRejected, msg
+			continue
+		}
+		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data), r.ReceivedAt, now, sum)
 		if err != nil {
 			return nil, fmt.Errorf("put: insert: %w", err)
 		}
@@ -89,10 +101,16 @@ func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result,
 		}
 		if n == 0 {
 			out[i].Status = bucket.StatusDuplicate
+			if sum != nil {
+				dups = append(dups, heldCheck{i, sum})
+			}
 			continue
 		}
 		out[i].Status = bucket.StatusStored
 		perModule[r.Module]++
+	}
+	if err := s.checkHeld(ctx, tx, recs, dups, out); err != nil {
+		return nil, err
 	}
 	for m, n := range perModule {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO module_counts (module, n) VALUES (?, ?)
@@ -104,6 +122,55 @@ func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result,
 		return nil, fmt.Errorf("put: commit: %w", err)
 	}
 	return out, nil
+}
+
+// heldCheck is a record of a Put whose id the Bucket already held: its
+// place in the batch and the hash it came with.
+type heldCheck struct {
+	i   int
+	sum []byte
+}
+
+// checkHeld turns into conflicts the duplicates of dups whose held record
+// has another hash, reading the held hashes a chunk of ids per query (a
+// redelivered batch is all duplicates).
+func (s *Store) checkHeld(ctx context.Context, tx *sql.Tx, recs []bucket.Record, dups []heldCheck, out []bucket.Result) error {
+	const chunk = 500
+	for len(dups) > 0 {
+		part := dups[:min(chunk, len(dups))]
+		dups = dups[len(part):]
+		args := make([]any, len(part))
+		for j, d := range part {
+			args[j] = recs[d.i].ID
+		}
+		q := `SELECT id, hash FROM records WHERE hash IS NOT NULL AND id IN (?` + strings.Repeat(",?", len(part)-1) + `)`
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("put: read held hashes: %w", err)
+		}
+		held := make(map[string][]byte, len(part))
+		for rows.Next() {
+			var id string
+			var h []byte
+			if err := rows.Scan(&id, &h); err != nil {
+				rows.Close()
+				return fmt.Errorf("put: read held hashes: %w", err)
+			}
+			held[id] = h
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("put: read held hashes: %w", err)
+		}
+		for _, d := range part {
+			h := held[recs[d.i].ID]
+			if len(h) > 0 && !bytes.Equal(h, d.sum) {
+				out[d.i].Status = bucket.StatusConflict
+				out[d.i].Error = fmt.Sprintf("this id is held with other content (hash %x); the record arrived with hash %x and was not stored", h, d.sum)
+			}
+		}
+	}
+	return nil
 }
 
 // List returns up to limit records in the order they were stored, those of
@@ -125,7 +192,7 @@ func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]
 			return nil, fmt.Errorf("list: find after: %w", err)
 		}
 	}
-	const cols = `SELECT id, module, session_id, data, received_at, stored_at FROM records`
+	const cols = `SELECT id, module, session_id, data, received_at, stored_at, hash FROM records`
 	var rows *sql.Rows
 	var err error
 	if module != "" {
@@ -142,8 +209,12 @@ func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]
 		var r bucket.StoredRecord
 		var data []byte
 		var storedAt int64
-		if err := rows.Scan(&r.ID, &r.Module, &r.SessionID, &data, &r.ReceivedAt, &storedAt); err != nil {
+		var sum []byte
+		if err := rows.Scan(&r.ID, &r.Module, &r.SessionID, &data, &r.ReceivedAt, &storedAt, &sum); err != nil {
 			return nil, fmt.Errorf("list: scan: %w", err)
+		}
+		if len(sum) > 0 {
+			r.Hash = hex.EncodeToString(sum)
 		}
 		r.Data = data
 		r.StoredAt = bridge.FormatTime(time.UnixMicro(storedAt))
