@@ -14,9 +14,10 @@
 // the new content is not stored. That happens when a dead letter the
 // Bucket had in fact stored (its answer was lost) is edited and replayed.
 // The bridge makes such a record dead with deliver.ConflictReason, never
-// synced. A record without `hash` (an older
-// bridge) is accepted as before; a Bucket that ignores the field never
-// answers `conflict` and behaves as before.
+// synced. A record without `hash` (an older bridge) is accepted as
+// before; a Bucket that ignores the field never answers `conflict`, and
+// the bridge treats it as before. README.md ("The Bucket protocol") gives
+// the canonical form byte by byte, with a test vector.
 package bucket
 
 import (
