@@ -132,39 +132,39 @@ type heldCheck struct {
 }
 
 // checkHeld turns into conflicts the duplicates of dups whose held record
-// has another hash, reading the held hashes a chunk of ids per query (a
-// redelivered batch is all duplicates).
+// has another hash. One query per chunk of ids (a redelivered batch is all
+// duplicates) returns only the records that differ: usually none.
 func (s *Store) checkHeld(ctx context.Context, tx *sql.Tx, recs []bucket.Record, dups []heldCheck, out []bucket.Result) error {
 	const chunk = 500
 	for len(dups) > 0 {
 		part := dups[:min(chunk, len(dups))]
 		dups = dups[len(part):]
-		args := make([]any, len(part))
-		for j, d := range part {
-			args[j] = recs[d.i].ID
+		args := make([]any, 0, 2*len(part))
+		for _, d := range part {
+			args = append(args, recs[d.i].ID, d.sum)
 		}
-		q := `SELECT id, hash FROM records WHERE hash IS NOT NULL AND id IN (?` + strings.Repeat(",?", len(part)-1) + `)`
+		q := `SELECT v.column1, r.hash FROM (VALUES (?, ?)` + strings.Repeat(", (?, ?)", len(part)-1) + `) AS v
+			JOIN records r ON r.id = v.column1 WHERE r.hash IS NOT NULL AND r.hash <> v.column2`
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
-			return fmt.Errorf("put: read held hashes: %w", err)
+			return fmt.Errorf("put: compare held hashes: %w", err)
 		}
-		held := make(map[string][]byte, len(part))
+		differ := map[string][]byte{}
 		for rows.Next() {
 			var id string
 			var h []byte
 			if err := rows.Scan(&id, &h); err != nil {
 				rows.Close()
-				return fmt.Errorf("put: read held hashes: %w", err)
+				return fmt.Errorf("put: compare held hashes: %w", err)
 			}
-			held[id] = h
+			differ[id] = h
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("put: read held hashes: %w", err)
+			return fmt.Errorf("put: compare held hashes: %w", err)
 		}
 		for _, d := range part {
-			h := held[recs[d.i].ID]
-			if len(h) > 0 && !bytes.Equal(h, d.sum) {
+			if h, ok := differ[recs[d.i].ID]; ok && !bytes.Equal(h, d.sum) {
 				out[d.i].Status = bucket.StatusConflict
 				out[d.i].Error = fmt.Sprintf("this id is held with other content (hash %x); the record arrived with hash %x and was not stored", h, d.sum)
 			}
