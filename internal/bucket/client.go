@@ -23,6 +23,17 @@ import (
 // batch may or may not have been stored, so it is safe only to resend it.
 var ErrBadResponse = errors.New("bucket: bad response")
 
+// ErrNotProtocol is wrapped by the error of an answer that is not the
+// Bucket protocol at all: a 2xx whose body is not the protocol's JSON
+// results (an HTML page from a proxy, another service's JSON), or a 4xx
+// whose body is not the protocol's error ({"error": …}); see
+// StatusError.NotProtocol. It says "wrong endpoint", not "wrong records".
+// A 2xx such error wraps ErrBadResponse too.
+var ErrNotProtocol = errors.New("the answer is not the Bucket protocol")
+
+// maxAnswer bounds the 200 answer of POST /v1/records that is read.
+const maxAnswer = 64 << 20
+
 // DefaultConcurrency sizes the connection pool when WithConcurrency is not given.
 const DefaultConcurrency = 8
 
@@ -116,14 +127,21 @@ func (c *Client) SendRecords(ctx context.Context, recs []Record) ([]Result, erro
 	if err != nil {
 		return nil, fmt.Errorf("bucket: encode request: %w", err)
 	}
-	var resp Response
-	if err := c.do(ctx, http.MethodPost, "/v1/records", body, &resp); err != nil {
+	answer, ctype, err := c.roundTrip(ctx, http.MethodPost, "/v1/records", body)
+	if err != nil {
 		return nil, err
 	}
-	if len(resp.Results) != len(recs) {
-		return nil, fmt.Errorf("%w: %d results for %d records", ErrBadResponse, len(resp.Results), len(recs))
+	var resp struct {
+		Results *[]Result `json:"results"`
 	}
-	for i, res := range resp.Results {
+	if err := json.Unmarshal(answer, &resp); err != nil || resp.Results == nil {
+		return nil, fmt.Errorf("%w: %w: POST /v1/records answered 200 %s", ErrBadResponse, ErrNotProtocol, describe(ctype, answer))
+	}
+	results := *resp.Results
+	if len(results) != len(recs) {
+		return nil, fmt.Errorf("%w: %d results for %d records", ErrBadResponse, len(results), len(recs))
+	}
+	for i, res := range results {
 		if res.ID != recs[i].ID {
 			return nil, fmt.Errorf("%w: result %d is for id %q, want %q", ErrBadResponse, i, res.ID, recs[i].ID)
 		}
@@ -133,7 +151,19 @@ func (c *Client) SendRecords(ctx context.Context, recs []Record) ([]Result, erro
 			return nil, fmt.Errorf("%w: result %d (id %q) has unknown status %q", ErrBadResponse, i, res.ID, res.Status)
 		}
 	}
-	return resp.Results, nil
+	return results, nil
+}
+
+// describe names an answer that is not the protocol: its content type and
+// the start of its body.
+func describe(ctype string, body []byte) string {
+	if ctype == "" {
+		ctype = "no content type"
+	}
+	if len(body) == 0 {
+		return "with an empty body (" + ctype + ")"
+	}
+	return fmt.Sprintf("with a body that is not the protocol's results (%s): %s", ctype, snippet(string(body[:min(len(body), 200)])))
 }
 
 // Healthy checks that the Bucket answers GET /healthz with 200.
@@ -180,13 +210,67 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
+	resp, err := c.start(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return newStatusError(resp, time.Now())
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("bucket: %s %s: read answer: %w", method, path, err)
+		}
+		return fmt.Errorf("%w: %s %s: %v", ErrBadResponse, method, path, err)
+	}
+	return nil
+}
+
+// roundTrip sends one request and reads the whole of a 200 answer, with
+// its content type. A body cut off on the way is a network error, not a
+// bad answer: only a body read to its end is judged.
+func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte) ([]byte, string, error) {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	resp, err := c.start(ctx, method, path, body)
+	if err != nil {
+		return nil, "", err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", newStatusError(resp, time.Now())
+	}
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, "", fmt.Errorf("bucket: %s %s: read answer: %w", method, path, err)
+	}
+	return answer, resp.Header.Get("Content-Type"), nil
+}
+
+// drain reads what is left of resp's body and closes it, so that the
+// connection goes back to the pool.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+// start sends one request and returns the answer, whose body the caller
+// must drain.
+func (c *Client) start(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return fmt.Errorf("bucket: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("bucket: %s %s: %w", method, path, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -202,24 +286,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("bucket: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("bucket: %s %s: %w", method, path, err)
 	}
-	defer func() {
-		// Drain what is left so the connection goes back to the pool.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-	}()
-	if resp.StatusCode != http.StatusOK {
-		return newStatusError(resp, time.Now())
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("bucket: %s %s: read answer: %w", method, path, err)
-		}
-		return fmt.Errorf("%w: %s %s: %v", ErrBadResponse, method, path, err)
-	}
-	return nil
+	return resp, nil
 }

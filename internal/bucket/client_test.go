@@ -228,3 +228,36 @@ func TestClientReusesConnections(t *testing.T) {
 		t.Errorf("%d connections for %d rounds of %d batches, want at most %d", n, rounds, workers, workers)
 	}
 }
+
+// An answer that is not the protocol at all is told apart from a protocol
+// answer that does not fit the request: the first means "wrong endpoint".
+func TestClientNotProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   bool
+	}{
+		{"200 html", 200, "<html>hello</html>", true},
+		{"200 json without results", 200, `{"ok":true}`, true},
+		{"200 truncated", 200, `{"results":[{"id":"x-0"`, true},
+		{"204", 204, "", true},
+		{"200 fewer results", 200, `{"results":[{"id":"x-0","status":"stored"}]}`, false},
+		{"400 html", 400, "<html>Bad Request</html>", true},
+		{"422 other json", 422, `{"detail":[]}`, true},
+		{"400 protocol", 400, `{"error":"no","code":"invalid"}`, false},
+		{"503 protocol", 503, `{"error":"down","code":"unavailable"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer hs.Close()
+			_, err := bucket.NewClient(hs.URL).Send(t.Context(), buckettest.Records("x", "edu", 2))
+			if err == nil || errors.Is(err, bucket.ErrNotProtocol) != tc.want {
+				t.Errorf("Send = %v; ErrNotProtocol %v, want %v", err, errors.Is(err, bucket.ErrNotProtocol), tc.want)
+			}
+		})
+	}
+}

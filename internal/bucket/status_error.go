@@ -21,6 +21,17 @@ type StatusError struct {
 	RetryAfter time.Duration
 	// Message is the Bucket's error message, or the start of its body.
 	Message string
+	// NotProtocol is set when the answer is not one the protocol has: a
+	// 2xx or 3xx other than 200, or a body that is not the protocol's
+	// error ({"error": "…"}), such as a proxy's HTML page. A 4xx like that
+	// says "wrong endpoint" rather than "wrong records". It makes the
+	// error match ErrNotProtocol.
+	NotProtocol bool
+}
+
+// Is makes a StatusError with NotProtocol match ErrNotProtocol.
+func (e *StatusError) Is(target error) bool {
+	return target == ErrNotProtocol && e.NotProtocol
 }
 
 // Error returns e.g. "bucket: 503 Service Unavailable: bucket unavailable".
@@ -48,6 +59,10 @@ func newStatusError(resp *http.Response, now time.Time) *StatusError {
 		e.Message = snippet(doc.Error)
 	} else {
 		e.Message = snippet(string(body))
+		e.NotProtocol = true
+	}
+	if resp.StatusCode < 400 {
+		e.NotProtocol = true // the protocol answers 200 or an error
 	}
 	return e
 }

@@ -19,7 +19,17 @@ type Outcome struct {
 	Dead    []bridge.Record // given up on; LastError says why
 	Retried []bridge.Record // to try again at RetryAt
 	RetryAt time.Time
+
+	// misconfig, when the attempt failed for the bridge's own
+	// configuration, says so (bridge.DeliveryStatus.Misconfigured).
+	misconfig string
 }
+
+// Why the breaker trips on an answer, for bridge.DeliveryStatus.Misconfigured.
+const (
+	misconfigCredentials = "bucket refuses our credentials"
+	misconfigEndpoint    = "bucket URL answers as no Bucket does"
+)
 
 // RunOnce leases one batch, sends it and settles it. It reports whether it
 // found anything to deliver.
@@ -153,10 +163,19 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 		// attempt burned, nothing dead) until the operator fixes it.
 		f.breaker.Trip(now)
 		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptFailed, se.StatusCode
-		out.Attempt.Error = credentialsError(se)
+		out.Attempt.Error, out.misconfig = credentialsError(se), misconfigCredentials
 		if wrongEndpoint(se.StatusCode) {
-			out.Attempt.Error = endpointError(se)
+			out.Attempt.Error, out.misconfig = endpointError(se), misconfigEndpoint
 		}
+	case notProtocol(sendErr, se):
+		// Something answered, but not as a Bucket does (a proxy's page,
+		// another service): the same as a wrong path.
+		f.breaker.Trip(now)
+		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptFailed, http.StatusOK
+		if isStatus {
+			out.Attempt.HTTPStatus = se.StatusCode
+		}
+		out.Attempt.Error, out.misconfig = notProtocolError(sendErr), misconfigEndpoint
 	case isStatus && permanent(se.StatusCode):
 		f.breaker.Success() // the Bucket is up; it refuses this batch
 		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptRejected, se.StatusCode
@@ -191,6 +210,27 @@ func refusedCredentials(code int) bool {
 // --bucket-url, a proxy in front): no record is at fault.
 func wrongEndpoint(code int) bool {
 	return code == http.StatusNotFound || code == http.StatusMethodNotAllowed
+}
+
+// notProtocol reports whether sendErr is an answer that is not the
+// Bucket protocol and means "wrong endpoint": a 2xx that is not the
+// protocol's results, or a 4xx without the protocol's error body. A 5xx,
+// 408 or 429 stays transient whatever its body (a proxy's page for a
+// Bucket that is down), and 413 splits the batch whatever its body.
+func notProtocol(sendErr error, se *bucket.StatusError) bool {
+	if !errors.Is(sendErr, bucket.ErrNotProtocol) {
+		return false
+	}
+	if se == nil {
+		return true
+	}
+	return se.StatusCode < 400 || permanent(se.StatusCode) && se.StatusCode != http.StatusRequestEntityTooLarge
+}
+
+// notProtocolError is the last error of a delivery answered by something
+// that is not a Bucket.
+func notProtocolError(sendErr error) string {
+	return fmt.Sprintf("bucket URL answers as no Bucket does: check --bucket-url (%v)", sendErr)
 }
 
 // endpointError is the last error of a delivery sent to the wrong place.
@@ -250,13 +290,7 @@ func (f *Forwarder) note(out Outcome) {
 	case bridge.AttemptFailed:
 		f.reachable.Store(out.Attempt.HTTPStatus != 0)
 		f.lastError = out.Attempt.Error
-		f.misconfig = ""
-		switch code := out.Attempt.HTTPStatus; {
-		case refusedCredentials(code):
-			f.misconfig = "bucket refuses our credentials"
-		case wrongEndpoint(code):
-			f.misconfig = "bucket URL answers as no Bucket does"
-		}
+		f.misconfig = out.misconfig
 	default:
 		f.reachable.Store(true)
 		f.misconfig = ""
