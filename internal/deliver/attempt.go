@@ -47,7 +47,7 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	now := f.cfg.Now()
 	lease, err := f.store.Lease(ctx, bridge.LeaseParams{
 		Owner: f.cfg.Owner, Now: bridge.Truncate(now), TTL: f.cfg.LeaseTTL,
-		MaxRecords: f.cfg.BatchSize, MaxBytes: f.cfg.BatchBytes, Strict: f.cfg.StrictOrder,
+		MaxRecords: f.cfg.BatchSize, MaxBytes: f.sizer.Budget(), Strict: f.cfg.StrictOrder,
 		MaxWait: max(f.cfg.BackoffCap, f.cfg.MaxRetryAfter) + clockMargin,
 	})
 	if err != nil || lease == nil {
@@ -107,7 +107,9 @@ const ConflictReason = "the Bucket holds different data for this id (conflict): 
 
 // classify turns the Bucket's answer (the protocol of package bucket) into
 // per-record fates: stored or duplicate → synced; rejected or conflict, or
-// a 4xx for the batch other than 408/429 → dead; network error, timeout,
+// a protocol 4xx for the batch other than 408/413/429 → dead; 413 → sent
+// again in halves, dead only for a single record; 401/403/404/405 or an
+// answer that is not the protocol → held, breaker open; network error, timeout,
 // 5xx, 408, 429 → retry with backoff, or dead past MaxAttempts or MaxAge.
 func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr error, now time.Time, latency time.Duration) Outcome {
 	recs := l.Records
@@ -118,6 +120,7 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 	switch {
 	case sendErr == nil:
 		f.breaker.Success()
+		f.sizer.Through(now)
 		out.Attempt.HTTPStatus = http.StatusOK
 		byID := make(map[string]bucket.Result, len(results))
 		for _, r := range results {
@@ -158,6 +161,24 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 			out.Attempt.Outcome = bridge.AttemptPartial
 			f.retry(&out, missing, "bucket answered no result for the record", 0, now)
 		}
+	case isStatus && se.StatusCode == http.StatusRequestEntityTooLarge:
+		f.breaker.Success() // the Bucket is up; the batch is too large for it
+		out.Attempt.Outcome, out.Attempt.HTTPStatus = bridge.AttemptFailed, se.StatusCode
+		if len(recs) > 1 {
+			// Send it in halves: nothing is charged or dead, the records
+			// stay due, and the next lease of the module takes the first
+			// half (its head) under the lowered budget.
+			size := dataBytes(recs)
+			f.sizer.TooLarge(size, now)
+			out.Attempt.Error = fmt.Sprintf("bucket refused a batch of %d records (%d data bytes) as too large (HTTP 413): sending it in halves: %s",
+				len(recs), size, se.Message)
+			break
+		}
+		out.Attempt.Outcome = bridge.AttemptRejected
+		out.Attempt.Error = "the Bucket refuses the record as too large (HTTP 413): " + se.Message
+		r := recs[0]
+		r.LastError = out.Attempt.Error
+		out.Dead = append(out.Dead, r)
 	case isStatus && (refusedCredentials(se.StatusCode) || wrongEndpoint(se.StatusCode)):
 		// Our configuration, not the records: hold everything back (no
 		// attempt burned, nothing dead) until the operator fixes it.

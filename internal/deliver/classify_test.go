@@ -90,8 +90,9 @@ func TestRejectedRecordIsDeadOthersSynced(t *testing.T) {
 }
 
 func TestBatchRefusalDeadLettersTheBatch(t *testing.T) {
-	// 404 and 405 say "wrong endpoint", not "wrong records": see TestWrongEndpointHoldsEverything.
-	for _, code := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity} {
+	// 404 and 405 say "wrong endpoint", not "wrong records": see
+	// TestWrongEndpointHoldsEverything; 413 splits: see TestTooLargeSplitsTheBatch.
+	for _, code := range []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			st, clk := newStore(t), newClock()
 			ids := appendRecs(t, st, clk.Now(), 0, "m", "m")

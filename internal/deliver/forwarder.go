@@ -124,6 +124,7 @@ type Forwarder struct {
 	cfg     Config
 	backoff Backoff
 	breaker *Breaker
+	sizer   *sizer
 	logs    *logState
 	wake    chan struct{}
 
@@ -141,6 +142,7 @@ func New(store bridge.Store, sender Sender, log *slog.Logger, cfg Config) *Forwa
 		store: store, sender: sender, log: log, cfg: cfg,
 		backoff: Backoff{Base: cfg.BackoffBase, Cap: cfg.BackoffCap, Rand: cfg.Rand},
 		breaker: &Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown},
+		sizer:   newSizer(cfg.BatchBytes),
 		logs:    newLogState(log, cfg),
 		wake:    make(chan struct{}, cfg.Concurrency),
 	}
