@@ -277,7 +277,11 @@ type DeliveryStatus struct {
 	Reachable     bool      `json:"bucket_reachable"`
 	Breaker       string    `json:"breaker"` // closed, open, half-open
 	BreakerOpened time.Time `json:"breaker_opened_at,omitzero"`
-	LastError     string    `json:"last_delivery_error,omitempty"`
+	// FailingSince is the first failed attempt (or check of /healthz) of
+	// the current outage: when the Bucket became unreachable, which is
+	// earlier than BreakerOpened. Zero while deliveries go through.
+	FailingSince time.Time `json:"bucket_failing_since,omitzero"`
+	LastError    string    `json:"last_delivery_error,omitempty"`
 	// Misconfigured, when the last attempt failed for the bridge's own
 	// configuration rather than the Bucket's health (credentials refused,
 	// a URL that is no Bucket), says so in a few words; "" otherwise.

@@ -41,6 +41,7 @@ func (f *Forwarder) RunOnce(ctx context.Context) (bool, error) {
 // runOnce is RunOnce reporting how many records the batch held.
 func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	f.logs.flush(f.cfg.Now())
+	f.check(ctx)
 	if ctx.Err() != nil || !f.breaker.Allow() {
 		return 0, nil
 	}
@@ -307,19 +308,57 @@ func (f *Forwarder) retry(out *Outcome, recs []bridge.Record, reason string, ret
 func (f *Forwarder) note(out Outcome) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch out.Attempt.Outcome {
-	case bridge.AttemptFailed:
+	split := out.Attempt.HTTPStatus == http.StatusRequestEntityTooLarge // the Bucket answered
+	switch {
+	case out.Attempt.Outcome == bridge.AttemptFailed && !split:
 		f.reachable.Store(out.Attempt.HTTPStatus != 0)
 		f.lastError = out.Attempt.Error
 		f.misconfig = out.misconfig
+		if f.failingSince.IsZero() {
+			f.failingSince = out.Attempt.At
+		}
 	default:
 		f.reachable.Store(true)
 		f.misconfig = ""
-		f.lastOK = out.Attempt.At
+		f.failingSince = time.Time{}
+		if !split {
+			f.lastOK = out.Attempt.At
+		}
 		if out.Attempt.Error != "" {
 			f.lastError = out.Attempt.Error
 		}
 	}
+}
+
+// check asks the Bucket's /healthz, when the breaker wants it, before a
+// delivery charges records for a Bucket that may be gone: at start and
+// after a transient failure. No answer at all (network error, timeout,
+// 5xx, 408, 429) opens the breaker; any other answer lets the delivery
+// go, which says more precisely what is wrong, if anything.
+func (f *Forwarder) check(ctx context.Context) {
+	if !f.breaker.CheckDue() {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	err := f.sender.Healthy(pctx)
+	cancel()
+	now := f.cfg.Now()
+	var se *bucket.StatusError
+	answered := err == nil || ctx.Err() != nil || errors.As(err, &se) && !se.Temporary()
+	f.breaker.Checked(answered, now)
+	if answered {
+		return
+	}
+	cause := "bucket does not answer GET /healthz: " + err.Error()
+	f.mu.Lock()
+	f.reachable.Store(false)
+	f.lastError, f.misconfig = cause, ""
+	if f.failingSince.IsZero() {
+		f.failingSince = bridge.Truncate(now)
+	}
+	f.mu.Unlock()
+	state, _ := f.breaker.State()
+	f.logs.breaker(state, cause, now)
 }
 
 // Status returns the forwarder's view of the Bucket.
@@ -331,5 +370,6 @@ func (f *Forwarder) Status() bridge.DeliveryStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return bridge.DeliveryStatus{BucketURL: f.cfg.BucketURL, Reachable: f.reachable.Load() && state != BreakerOpen,
-		Breaker: state.String(), BreakerOpened: opened, LastError: f.lastError, LastOK: f.lastOK, Misconfigured: f.misconfig}
+		Breaker: state.String(), BreakerOpened: opened, FailingSince: f.failingSince, LastError: f.lastError,
+		LastOK: f.lastOK, Misconfigured: f.misconfig}
 }

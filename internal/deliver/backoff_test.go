@@ -59,8 +59,15 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	b := &Breaker{Threshold: 3, Cooldown: 5 * time.Second}
 	for i := range 2 {
 		b.Failure(now)
-		if s, _ := b.State(); s != BreakerClosed || !b.Allow() {
-			t.Fatalf("after %d failures: %s, want closed and allowing", i+1, s)
+		if s, _ := b.State(); s != BreakerClosed || b.Allow() {
+			t.Fatalf("after %d failures: %s, want closed and holding deliveries until a check", i+1, s)
+		}
+		if !b.CheckDue() || b.CheckDue() {
+			t.Fatalf("after %d failures: want exactly one check due", i+1)
+		}
+		b.Checked(true, now)
+		if !b.Allow() {
+			t.Fatalf("after %d failures and a check that got an answer: refusing", i+1)
 		}
 	}
 	b.Failure(now)
@@ -102,6 +109,27 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	b.Success()
 	if s, _ := b.State(); s != BreakerClosed || !b.Allow() || !b.Allow() {
 		t.Fatalf("after a good trial: %s, want closed", s)
+	}
+}
+
+// A check that gets no answer opens the breaker at once, whatever the
+// count of failures: records are not charged to find out.
+func TestBreakerCheckOpensWithoutFailures(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	b := &Breaker{Threshold: 5, Cooldown: time.Second}
+	b.CheckFirst()
+	if b.Allow() {
+		t.Fatal("a breaker that must check first allowed a delivery")
+	}
+	if !b.CheckDue() {
+		t.Fatal("no check due at start")
+	}
+	b.Checked(false, now)
+	if s, at := b.State(); s != BreakerOpen || !at.Equal(now) || b.Allow() {
+		t.Fatalf("after a check without answer: %s since %s, want open", s, at)
+	}
+	if b.CheckDue() {
+		t.Fatal("an open breaker asked for a check (it probes instead)")
 	}
 }
 

@@ -19,11 +19,18 @@ func (s BreakerState) String() string {
 }
 
 // Breaker stops calling a Bucket that fails every call. After Threshold
-// consecutive transient failures it opens; while open no delivery is sent
-// (so records do not burn attempts on a Bucket that is down) and, every
-// Cooldown, a cheap probe (GET /healthz) asks whether the Bucket is back.
-// A good probe half-opens it: the next delivery is the trial; success
-// closes it, failure opens it again.
+// consecutive transient failures (of every worker's deliveries together)
+// it opens; while open no delivery is sent (so records do not burn
+// attempts on a Bucket that is down) and, every Cooldown, a cheap probe
+// (GET /healthz) asks whether the Bucket is back. A good probe half-opens
+// it: the next delivery is the trial; success closes it, failure opens it
+// again.
+//
+// Closed, it still checks before it charges records for a Bucket that
+// may be gone: at start (a restart must not let records burn Threshold
+// more attempts) and after every transient failure, no delivery is sent
+// until one probe (CheckDue, Checked) says the Bucket answers; a probe
+// that gets no answer opens the breaker at once.
 type Breaker struct {
 	Threshold int
 	Cooldown  time.Duration
@@ -34,6 +41,18 @@ type Breaker struct {
 	openedAt  time.Time
 	lastProbe time.Time
 	trial     bool // a trial delivery is in flight (half-open)
+	unchecked bool // closed, but a probe must answer before the next delivery
+	checking  bool // that probe is in flight
+}
+
+// CheckFirst makes the breaker probe the Bucket before its first delivery
+// (New does so: a process starts knowing nothing of the Bucket).
+func (b *Breaker) CheckFirst() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == BreakerClosed {
+		b.unchecked = true
+	}
 }
 
 // Allow reports whether a delivery may be sent now. In half-open it admits
@@ -43,7 +62,7 @@ func (b *Breaker) Allow() bool {
 	defer b.mu.Unlock()
 	switch b.state {
 	case BreakerClosed:
-		return true
+		return !b.unchecked
 	case BreakerHalfOpen:
 		if b.trial {
 			return false
@@ -66,6 +85,35 @@ func (b *Breaker) ProbeDue(now time.Time) bool {
 	return true
 }
 
+// CheckDue reports whether a closed breaker must probe the Bucket before
+// the next delivery, and if so marks the probe as taken: one caller
+// probes, the others wait for its Checked.
+func (b *Breaker) CheckDue() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != BreakerClosed || !b.unchecked || b.checking {
+		return false
+	}
+	b.checking = true
+	return true
+}
+
+// Checked applies the outcome of the probe CheckDue asked for: answered,
+// deliveries go on; not, the breaker opens without charging any record.
+func (b *Breaker) Checked(answered bool, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.checking = false
+	if b.state != BreakerClosed {
+		return
+	}
+	b.unchecked = !answered
+	if !answered {
+		b.state, b.openedAt, b.lastProbe, b.trial, b.unchecked = BreakerOpen, now, now, false, false
+		b.failures = max(b.failures, b.Threshold)
+	}
+}
+
 // ProbeResult applies a probe's outcome.
 func (b *Breaker) ProbeResult(ok bool, now time.Time) {
 	b.mu.Lock()
@@ -80,7 +128,7 @@ func (b *Breaker) ProbeResult(ok bool, now time.Time) {
 func (b *Breaker) Success() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.state, b.failures, b.trial = BreakerClosed, 0, false
+	b.state, b.failures, b.trial, b.unchecked = BreakerClosed, 0, false, false
 }
 
 // Failure records a transient failure (network, timeout, 5xx, 408, 429).
@@ -89,7 +137,11 @@ func (b *Breaker) Failure(now time.Time) {
 	defer b.mu.Unlock()
 	b.failures++
 	if b.state == BreakerHalfOpen || b.state == BreakerClosed && b.failures >= b.Threshold {
-		b.state, b.openedAt, b.lastProbe, b.trial = BreakerOpen, now, now, false
+		b.state, b.openedAt, b.lastProbe, b.trial, b.unchecked = BreakerOpen, now, now, false, false
+		return
+	}
+	if b.state == BreakerClosed {
+		b.unchecked = true // ask the Bucket before charging records again
 	}
 }
 
@@ -103,7 +155,7 @@ func (b *Breaker) Trip(now time.Time) {
 	if b.state == BreakerClosed {
 		b.openedAt = now // a refused trial keeps the outage's start
 	}
-	b.state, b.lastProbe, b.trial = BreakerOpen, now, false
+	b.state, b.lastProbe, b.trial, b.unchecked = BreakerOpen, now, false, false
 	b.failures = max(b.failures, b.Threshold)
 }
 

@@ -133,6 +133,9 @@ type Forwarder struct {
 	lastError string
 	misconfig string // see bridge.DeliveryStatus.Misconfigured
 	lastOK    time.Time
+	// failingSince is the first failure of the current outage (a failed
+	// delivery or check); zero while deliveries go through.
+	failingSince time.Time
 }
 
 // New returns a forwarder; Run starts it.
@@ -146,6 +149,7 @@ func New(store bridge.Store, sender Sender, log *slog.Logger, cfg Config) *Forwa
 		logs:    newLogState(log, cfg),
 		wake:    make(chan struct{}, cfg.Concurrency),
 	}
+	f.breaker.CheckFirst()
 	f.reachable.Store(true)
 	return f
 }

@@ -177,7 +177,9 @@ func TestForwarderBreakerHoldsDeliveriesUntilProbeAndTrial(t *testing.T) {
 			return storeAll(recs), nil
 		},
 	}
-	healthy := errors.New("connection refused")
+	// /healthz answers while /v1/records fails: the checks before each
+	// delivery let it go, and the failures of deliveries open the breaker.
+	var healthy error
 	s.HealthyFn = func(context.Context) error { return healthy }
 	// A draw of 0 makes every retry due at once, so only the breaker holds
 	// deliveries back.
@@ -198,20 +200,26 @@ func TestForwarderBreakerHoldsDeliveriesUntilProbeAndTrial(t *testing.T) {
 	if runOnce(t, f) || s.sends() != 3 {
 		t.Fatalf("an open breaker let a delivery through (%d sends)", s.sends())
 	}
+	// One check at start and one after each failure but the last.
+	checks := s.probeCount()
+	if checks != 3 {
+		t.Fatalf("%d checks of /healthz before the breaker opened, want 3", checks)
+	}
+	healthy = errors.New("connection refused")
 
 	clk.Set(t0.Add(4 * time.Second))
-	if f.ProbeOnce(context.Background()) || s.probeCount() != 0 {
+	if f.ProbeOnce(context.Background()) || s.probeCount() != checks {
 		t.Fatalf("probed before the cooldown (%d probes)", s.probeCount())
 	}
 	clk.Set(t0.Add(5 * time.Second))
-	if !f.ProbeOnce(context.Background()) || s.probeCount() != 1 {
+	if !f.ProbeOnce(context.Background()) || s.probeCount() != checks+1 {
 		t.Fatalf("no probe after the cooldown (%d probes)", s.probeCount())
 	}
 	if f.Status().Breaker != "open" || runOnce(t, f) {
 		t.Fatalf("a failed probe must keep the breaker open; it is %s", f.Status().Breaker)
 	}
 	clk.Set(t0.Add(6 * time.Second))
-	if f.ProbeOnce(context.Background()) || s.probeCount() != 1 {
+	if f.ProbeOnce(context.Background()) || s.probeCount() != checks+1 {
 		t.Fatal("probed again within one cooldown of the last probe")
 	}
 
@@ -234,7 +242,7 @@ func TestForwarderBreakerHoldsDeliveriesUntilProbeAndTrial(t *testing.T) {
 	// The next good probe and a good trial close it.
 	clk.Set(t0.Add(15 * time.Second))
 	down = false
-	if !f.ProbeOnce(context.Background()) || s.probeCount() != 3 {
+	if !f.ProbeOnce(context.Background()) || s.probeCount() != checks+3 {
 		t.Fatalf("no probe one cooldown after the failed trial (%d probes)", s.probeCount())
 	}
 	if !runOnce(t, f) || s.sends() != 5 {

@@ -131,12 +131,15 @@ func (h *Hub) Health(ctx context.Context) Health {
 		if d.Misconfigured != "" {
 			what = d.Misconfigured // it answers, but as a misconfigured bridge's Bucket
 		}
-		degraded(fmt.Sprintf("%s since %s (circuit breaker open): %s",
-			what, bridge.FormatTime(d.BreakerOpened), d.LastError))
+		degraded(fmt.Sprintf("%s %s: %s", what, outageSince(d), d.LastError))
 	} else if d.BucketURL != "" && !d.Reachable {
 		// Failing, but not yet often enough to open the breaker: records
 		// are retrying and using up attempts meanwhile.
-		degraded("bucket unreachable (retrying, circuit breaker still closed): " + d.LastError)
+		since := ""
+		if !d.FailingSince.IsZero() {
+			since = " since " + bridge.FormatTime(d.FailingSince) + " (first failure)"
+		}
+		degraded("bucket unreachable" + since + " (retrying, circuit breaker still closed): " + d.LastError)
 	}
 	if age := time.Duration(v.OldestPendingAgeS * float64(time.Second)); age > h.cfg.StaleAfter {
 		degraded(fmt.Sprintf("oldest pending record is %s old (stale after %s)", age.Round(time.Second), h.cfg.StaleAfter))
@@ -164,6 +167,16 @@ func (h *Hub) Health(ctx context.Context) Health {
 		down("store is not writable: " + err.Error())
 	}
 	return v
+}
+
+// outageSince dates an open breaker's outage: from its first failed
+// attempt, and when the breaker opened if that was later.
+func outageSince(d bridge.DeliveryStatus) string {
+	opened := bridge.FormatTime(d.BreakerOpened)
+	if d.FailingSince.IsZero() || !d.FailingSince.Before(d.BreakerOpened) {
+		return "since " + opened + " (first failure; circuit breaker open)"
+	}
+	return fmt.Sprintf("since %s (first failure), circuit breaker open since %s", bridge.FormatTime(d.FailingSince), opened)
 }
 
 // IngestRefused tells the hub that ingest refused producers, and why,
