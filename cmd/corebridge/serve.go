@@ -41,6 +41,7 @@ type serveConfig struct {
 	maxAge        time.Duration
 	timeout       time.Duration
 	staleAfter    time.Duration
+	degradedPct   float64
 	retention     time.Duration
 	instance      string
 	breakerCool   time.Duration
@@ -106,7 +107,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&cfg.maxAttempts, "max-attempts", deliver.DefaultMaxAttempts, "dead-letter a record after this many failed attempts")
 	fs.DurationVar(&cfg.maxAge, "max-age", deliver.DefaultMaxAge, "dead-letter a failing record older than this")
 	fs.DurationVar(&cfg.timeout, "delivery-timeout", deliver.DefaultTimeout, "timeout of one delivery request to the Bucket")
-	fs.DurationVar(&cfg.staleAfter, "stale-after", insight.DefaultStaleAfter, "health is degraded while the oldest pending record is older than this")
+	fs.DurationVar(&cfg.staleAfter, "stale-after", insight.DefaultStaleAfter, "health is degraded while the oldest pending record is older than this, and for this long after records go dead")
+	fs.Float64Var(&cfg.degradedPct, "degraded-success-pct", insight.DefaultDegradedSuccessPct, "health is degraded while the 24 h sync success rate (percent) is below this; 0 turns it off")
 	fs.DurationVar(&cfg.retention, "retention", maintenance.DefaultRetention, "prune synced records (and attempt history) older than this")
 	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
 	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", deliver.DefaultBreakerCooldown, "while the circuit breaker is open, probe the Bucket this often")

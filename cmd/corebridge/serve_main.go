@@ -73,6 +73,9 @@ func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
 	if err := checkBucketURL(cfg.bucketURL); err != nil {
 		return nil, err
 	}
+	if !(cfg.degradedPct >= 0 && cfg.degradedPct <= 100) {
+		return nil, usageError{fmt.Sprintf("--degraded-success-pct must be between 0 (off) and 100, not %v", cfg.degradedPct)}
+	}
 	m := &serveMain{cfg: cfg, log: log}
 	if err := m.checkExposure(); err != nil {
 		return nil, err
@@ -284,7 +287,7 @@ func (m *serveMain) openInsight(context.Context) error {
 	cfg := m.cfg
 	hub, err := insight.New(insight.Config{
 		Store: m.store, Log: m.log.With("component", "insight"), Version: buildVersion(), StoreKind: m.storeKind,
-		StaleAfter: cfg.staleAfter, Auth: m.authKind(), StrictOrder: cfg.strictOrder,
+		StaleAfter: cfg.staleAfter, DegradedSuccessPct: cfg.degradedPct, Auth: m.authKind(), StrictOrder: cfg.strictOrder,
 		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
 		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
 		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,

@@ -94,11 +94,18 @@ func TestRunUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"corebridge", "serve", "--bogus"}, noenv, nil, io.Discard, io.Discard); exitCode(err) != 2 {
 		t.Fatalf("bad flag: %v", err)
 	}
+	for _, v := range []string{"-1", "101", "NaN"} {
+		err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir(), "--degraded-success-pct", v}, noenv, nil, io.Discard, io.Discard)
+		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--degraded-success-pct") {
+			t.Errorf("--degraded-success-pct %s: %v (exit %d), want a usage error naming the flag", v, err, exitCode(err))
+		}
+	}
 	var help syncBuffer
 	if err := run(context.Background(), []string{"corebridge", "serve", "--help"}, noenv, nil, io.Discard, &help); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, want := range []string{"--addr", "COREBRIDGE_ADDR", "--bucket-url", "COREBRIDGE_BUCKET_URL", "--data-dir", "COREBRIDGE_DATA_DIR", "--max-body", "--max-pending"} {
+	for _, want := range []string{"--addr", "COREBRIDGE_ADDR", "--bucket-url", "COREBRIDGE_BUCKET_URL", "--data-dir", "COREBRIDGE_DATA_DIR", "--max-body", "--max-pending",
+		"--degraded-success-pct", "COREBRIDGE_DEGRADED_SUCCESS_PCT"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, help.String())
 		}

@@ -73,10 +73,12 @@ type Health struct {
 }
 
 // Health judges the bridge at the hub's now: down when the store cannot be
-// read or written; degraded when the breaker is open, the oldest pending
-// record is older than StaleAfter, the clock went back behind the store's
-// times (clock.go), a module is silent or blocked by a dead record
-// (StrictOrder), or the 24 h figures cannot be read; else ok.
+// read or written; degraded when the Bucket is unreachable or the breaker
+// open, the 24 h success rate is below DegradedSuccessPct, records went
+// dead within StaleAfter, the oldest pending record is older than
+// StaleAfter, the clock went back behind the store's times (clock.go), a
+// module is silent or blocked by a dead record (StrictOrder), ingest
+// refuses producers or the 24 h figures cannot be read; else ok.
 func (h *Hub) Health(ctx context.Context) Health {
 	if h == nil {
 		return Health{Status: "down", Reasons: []string{"insight is not running"}, SilentModules: []string{}, BlockedModules: []string{}}
@@ -120,6 +122,9 @@ func (h *Hub) Health(ctx context.Context) Health {
 		v.Failed24h, v.Dead24h, v.Replayed24h, v.IngestErrors24h = t.Failed, t.Dead, t.Replayed, t.IngestErrors
 		v.FailedAttempts24h, v.ErrorCount24h = t.Failed+t.Dead, f.ErrorCount
 		v.SyncRatePerS = f.SyncRate
+		if p := f.SyncSuccessPct; p != nil && *p < h.cfg.DegradedSuccessPct {
+			degraded(fmt.Sprintf("24 h sync success rate is %.1f%%, below the %g%% threshold", *p, h.cfg.DegradedSuccessPct))
+		}
 		if d.BucketURL == "" || (d.Reachable && d.Breaker != "open") {
 			// While the Bucket is unreachable, the recent rate says
 			// nothing about when the queue drains: no estimate.
@@ -140,6 +145,9 @@ func (h *Hub) Health(ctx context.Context) Health {
 			since = " since " + bridge.FormatTime(d.FailingSince) + " (first failure)"
 		}
 		degraded("bucket unreachable" + since + " (retrying, circuit breaker still closed): " + d.LastError)
+	}
+	for _, why := range h.dead.reasons(now, h.cfg.StaleAfter) {
+		degraded(why)
 	}
 	if age := time.Duration(v.OldestPendingAgeS * float64(time.Second)); age > h.cfg.StaleAfter {
 		degraded(fmt.Sprintf("oldest pending record is %s old (stale after %s)", age.Round(time.Second), h.cfg.StaleAfter))

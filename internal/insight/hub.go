@@ -33,6 +33,10 @@ type Config struct {
 	// StaleAfter: health is degraded while the oldest pending record is
 	// older than this (default DefaultStaleAfter).
 	StaleAfter time.Duration
+	// DegradedSuccessPct: health is degraded while the 24 h sync success
+	// rate is below this percentage. Unlike the other fields, 0 turns the
+	// rule off; serve's default is DefaultDegradedSuccessPct.
+	DegradedSuccessPct float64
 	// PingEvery bounds how often health and /readyz take a real test
 	// write of the store (default 5 s).
 	PingEvery time.Duration
@@ -75,6 +79,7 @@ type Hub struct {
 	security     *security               // refusals of the last 24 h, by reason
 	refusing     atomic.Pointer[refusal] // ingest refuses producers (queue full); nil: it accepts
 	clockWarned  atomic.Bool             // health logged that the clock went back (clock.go)
+	dead         *recentDead             // dead letters of the last StaleAfter, by module
 
 	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
 	pingAt  time.Time
@@ -113,8 +118,15 @@ func New(cfg Config) (*Hub, error) {
 	}
 	cfg.Silence.defaults()
 	h := &Hub{cfg: cfg, log: cfg.Log, feed: NewFeed(), win: window{store: cfg.Store},
-		pending: bridge.RollupSet{}, security: newSecurity()}
+		pending: bridge.RollupSet{}, security: newSecurity(), dead: newRecentDead()}
 	h.metrics = newMetrics(h)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := h.seedDead(sctx)
+	cancel()
+	if err != nil {
+		// Not fatal: only the dead letters from before the restart go unnamed.
+		h.log.Warn("insight: read recent dead letters", "err", err)
+	}
 	for _, f := range []struct {
 		path string
 		dst  **LogFile

@@ -109,6 +109,9 @@ func (h *Hub) Delivered(a bridge.Attempt, synced, dead, retried []bridge.Record)
 		return
 	}
 	h.metrics.attempts.WithLabelValues(a.Outcome).Inc()
+	if len(dead) > 0 {
+		h.dead.add(dead[0].Module, int64(len(dead)), dead[len(dead)-1].LastError, a.At)
+	}
 	n := len(synced) + len(dead) + len(retried)
 	evs := make([]Event, 0, n)
 	for _, r := range synced {
