@@ -112,7 +112,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&cfg.retention, "retention", maintenance.DefaultRetention, "prune synced records (and attempt history) older than this")
 	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
 	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", deliver.DefaultBreakerCooldown, "while the circuit breaker is open, probe the Bucket this often")
-	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", deliver.DefaultBreakerThreshold, "consecutive failed deliveries that open the circuit breaker")
+	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", deliver.DefaultBreakerThreshold, "consecutive failed deliveries (across all workers) that open the circuit breaker; a /healthz check without answer opens it at once")
 	_ = cfg.strictOrder.Set(deliver.DefaultStrictOrder)
 	fs.Var(&cfg.strictOrder, "strict-order", "modules a dead record blocks until it is replayed or purged: all, or a list like finance,robotics; empty = none (later records pass a dead one)")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it on loopback")
