@@ -250,7 +250,11 @@ func TestDashboardDeadLetterReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bk.Stop(context.Background()) })
-	base, _ := startServe(t, "--data-dir", t.TempDir(), "--bucket-url", bk.URL)
+	// New dead letters make health degraded for --stale-after, and 2 of 2
+	// dead is a 0% success rate: shorten the one and turn off the other, so
+	// that health is ok again and the badge shows its dead-letter warning.
+	base, _ := startServe(t, "--data-dir", t.TempDir(), "--bucket-url", bk.URL,
+		"--stale-after", "1s", "--degraded-success-pct", "0")
 	b.open(base)
 	b.waitJS("live updates", 5*time.Second, `document.getElementById('live-state').dataset.live === 'live'`)
 
@@ -345,8 +349,10 @@ func TestDashboardStatusFollowsBucket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One failed delivery among four is a 75% success rate, which keeps
+	// health degraded for 24 h by default: the rule is not this test's.
 	base, _ := startServe(t, "--data-dir", t.TempDir(), "--bucket-url", bk.URL,
-		"--breaker-threshold", "1", "--breaker-cooldown", "500ms")
+		"--breaker-threshold", "1", "--breaker-cooldown", "500ms", "--degraded-success-pct", "0")
 	postBatch(t, base, "robotics", 0, 2)
 	waitFor(t, "2 records synced", 20*time.Second, func() bool {
 		return num(getJSON(t, base+"/bucket/status"), "total_sync_count") == 2
