@@ -246,6 +246,8 @@ func runFaultRow(t *testing.T, b *browser, row faultRow) {
 	faulty := func(h map[string]any) bool { return h["status"] == row.status && anyReason(h, row.reason) }
 	if h, ok := waitHealth(t, base, faulty); !ok {
 		t.Errorf("during the fault: health %s; want %s with a reason matching %s", brief(h), row.status, row.reason)
+	} else {
+		t.Logf("during the fault: health %s", brief(h))
 	}
 	if code := readyz(t, base); code != row.ready {
 		t.Errorf("during the fault: /readyz %d, want %d", code, row.ready)
@@ -284,7 +286,7 @@ func runFaultRow(t *testing.T, b *browser, row faultRow) {
 	if n := len(logLines(logs, mark, "WARN", row.warn)); n != 1 {
 		t.Errorf("over the fault and its recovery: %d WARN lines matching %s, want 1 (rate-limited)", n, row.warn)
 	}
-	t.Logf("probe lines while the fault lasted: %d", len(logLines(logs, mark, "INFO", regexp.MustCompile(`"msg":"bucket answers again`))))
+	t.Logf("\"bucket answers again\" INFO lines over the fault and its recovery: %d", len(logLines(logs, mark, "INFO", regexp.MustCompile(`"msg":"bucket answers again`))))
 	b.do("leave the page", chromedp.Navigate("about:blank")) // before serve stops under it
 }
 
