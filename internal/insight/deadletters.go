@@ -15,6 +15,12 @@ import (
 // below which health says degraded.
 const DefaultDegradedSuccessPct = 90
 
+// minSuccessSample is the fewest records judged in 24 h (synced, failed
+// or gone dead) for the success rate to make health degraded: on a quiet
+// bridge, one failed attempt next to three synced records is 75% and
+// would otherwise keep health degraded for a day.
+const minSuccessSample = 20
+
 // maxDeadMarks bounds what recentDead keeps of one module: beyond it, new
 // dead letters are added to the latest mark.
 const maxDeadMarks = 64
@@ -72,14 +78,15 @@ func later(a, b time.Time) time.Time {
 }
 
 // reasons forgets what is older than window and returns one health
-// reason per module with dead letters within it, sorted by module.
-func (d *recentDead) reasons(now time.Time, window time.Duration) []string {
+// reason per module with dead letters within it that still has dead
+// letters now (deadNow), sorted by module.
+func (d *recentDead) reasons(now time.Time, window time.Duration, deadNow func(module string) bool) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []string
 	for name, m := range d.modules {
 		m.marks = slices.DeleteFunc(m.marks, func(k deadMark) bool { return now.Sub(k.at) > window })
-		if len(m.marks) == 0 {
+		if len(m.marks) == 0 || !deadNow(name) {
 			delete(d.modules, name)
 			continue
 		}

@@ -76,31 +76,68 @@ func TestHealthDegradedOnRecentDeadLetters(t *testing.T) {
 	}
 }
 
+// Dead letters replayed (or purged) within the window are dealt with: the
+// reason goes at once, not when the window ends.
+func TestHealthForgetsDeadLettersReplayed(t *testing.T) {
+	r := newRig(t)
+	r.append(deadRec("f1", "finance"), deadRec("f2", "finance"), deadRec("e1", "edu"))
+	now := at(time.Minute)
+	r.clk.Set(now)
+	kill(r, now, 2, "rejected by the bucket: amount must be a number")
+	kill(r, now, 1, "rejected by the bucket: score is missing")
+	r.clk.Set(now.Add(time.Minute))
+	if h := r.hub.Health(t.Context()); reasonWith(h, "of finance went dead") == "" || reasonWith(h, "of edu went dead") == "" {
+		t.Fatalf("health %s %q, want both modules' dead letters named", h.Status, h.Reasons)
+	}
+	if _, err := r.store.ReplayDead(t.Context(), bridge.ReplayParams{Module: "finance", Now: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	h := r.hub.Health(t.Context())
+	if got := reasonWith(h, "of finance went dead"); got != "" {
+		t.Errorf("finance's dead letters were replayed, but health says %q", got)
+	}
+	if reasonWith(h, "of edu went dead") == "" {
+		t.Errorf("health %q, want edu's dead letters still named", h.Reasons)
+	}
+}
+
 // The 24 h success rate falling below the threshold makes health degraded,
-// with the figure and the threshold; 0 turns the rule off.
+// with the figure and the threshold; 0 turns the rule off; fewer than
+// minSuccessSample records judged are too few to judge (a quiet bridge with
+// one failed attempt next to three synced would be degraded for a day).
 func TestHealthDegradedOnLowSuccessRate(t *testing.T) {
-	for _, pct := range []float64{90, 0} {
-		t.Run(fmt.Sprint(pct), func(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		pct  float64
+		n    int // records: 3/4 synced, 1/4 retried
+		want bool
+	}{{"90", 90, 20, true}, {"off", 0, 20, false}, {"too few", 90, 4, false}} {
+		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t)
 			r.close()
-			hub, err := insight.New(insight.Config{Store: r.store, Now: r.clk.Now, DegradedSuccessPct: pct,
+			hub, err := insight.New(insight.Config{Store: r.store, Now: r.clk.Now, DegradedSuccessPct: c.pct,
 				StaleAfter: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
 			r.hub = hub
-			r.append(deadRec("a", "edu"), deadRec("b", "edu"), deadRec("c", "edu"), deadRec("d", "edu"))
+			var recs []bridge.NewRecord
+			for i := range c.n {
+				recs = append(recs, deadRec(fmt.Sprint("r", i), "edu"))
+			}
+			r.append(recs...)
 			now := at(time.Minute)
-			r.settle(now, 4, func(ids []string, s *bridge.Settlement) {
-				s.Synced = ids[:3]
-				s.Retry, s.RetryAt, s.Error = ids[3:], now.Add(time.Hour), "timeout"
+			synced := c.n * 3 / 4
+			r.settle(now, c.n, func(ids []string, s *bridge.Settlement) {
+				s.Synced = ids[:synced]
+				s.Retry, s.RetryAt, s.Error = ids[synced:], now.Add(time.Hour), "timeout"
 			})
 			r.clk.Set(now.Add(30 * time.Second))
 			h := r.hub.Health(t.Context())
 			got := reasonWith(h, "success rate")
-			if pct == 0 {
+			if !c.want {
 				if got != "" {
-					t.Errorf("rule off, but health says %q", got)
+					t.Errorf("health says %q, want no success-rate reason", got)
 				}
 				return
 			}

@@ -122,7 +122,7 @@ func (h *Hub) Health(ctx context.Context) Health {
 		v.Failed24h, v.Dead24h, v.Replayed24h, v.IngestErrors24h = t.Failed, t.Dead, t.Replayed, t.IngestErrors
 		v.FailedAttempts24h, v.ErrorCount24h = t.Failed+t.Dead, f.ErrorCount
 		v.SyncRatePerS = f.SyncRate
-		if p := f.SyncSuccessPct; p != nil && *p < h.cfg.DegradedSuccessPct {
+		if p := f.SyncSuccessPct; p != nil && *p < h.cfg.DegradedSuccessPct && t.Synced+t.Failed+t.Dead >= minSuccessSample {
 			degraded(fmt.Sprintf("24 h sync success rate is %.1f%%, below the %g%% threshold", *p, h.cfg.DegradedSuccessPct))
 		}
 		if d.BucketURL == "" || (d.Reachable && d.Breaker != "open") {
@@ -146,7 +146,18 @@ func (h *Hub) Health(ctx context.Context) Health {
 		}
 		degraded("bucket unreachable" + since + " (retrying, circuit breaker still closed): " + d.LastError)
 	}
-	for _, why := range h.dead.reasons(now, h.cfg.StaleAfter) {
+	mods, modsErr := h.cfg.Store.Modules(ctx)
+	deadNow := func(string) bool { return true } // unknown: say it
+	if modsErr == nil {
+		dead := make(map[string]bool, len(mods))
+		for _, m := range mods {
+			dead[m.Module] = m.Dead > 0
+		}
+		deadNow = func(module string) bool { return dead[module] }
+	}
+	// Dead letters that were replayed or purged since are dealt with: the
+	// operator acted, so they no longer make health degraded.
+	for _, why := range h.dead.reasons(now, h.cfg.StaleAfter, deadNow) {
 		degraded(why)
 	}
 	if age := time.Duration(v.OldestPendingAgeS * float64(time.Second)); age > h.cfg.StaleAfter {
@@ -155,7 +166,7 @@ func (h *Hub) Health(ctx context.Context) Health {
 	for _, why := range h.clockReasons(now, st) {
 		degraded(why)
 	}
-	if mods, err := h.cfg.Store.Modules(ctx); err == nil {
+	if modsErr == nil {
 		for _, m := range mods {
 			if silent, why := h.cfg.Silence.Silent(m, now); silent {
 				v.SilentModules = append(v.SilentModules, m.Module)
