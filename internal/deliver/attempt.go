@@ -69,7 +69,7 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 
 	out := f.classify(lease, results, sendErr, bridge.Truncate(f.cfg.Now()), latency)
 	state, _ := f.breaker.State()
-	f.logs.breaker(state, out.Attempt.Error, f.cfg.Now())
+	f.logs.breaker(state, out.misconfig, out.Attempt.Error, f.cfg.Now())
 	st := bridge.Settlement{LeaseID: lease.ID, Module: lease.Module, Now: out.Attempt.At,
 		RetryAt: out.RetryAt, Error: out.Attempt.Error, Attempt: &out.Attempt}
 	for _, r := range out.Synced {
@@ -216,7 +216,12 @@ func (f *Forwarder) classify(l *bridge.Lease, results []bucket.Result, sendErr e
 				retryAfter = min(se.RetryAfter, f.cfg.MaxRetryAfter)
 			}
 		}
-		f.retry(&out, recs, sendErr.Error(), retryAfter, now)
+		reason := sendErr.Error()
+		if errors.Is(sendErr, context.DeadlineExceeded) {
+			// A slow Bucket, not a gone one: say which setting it missed.
+			reason = fmt.Sprintf("no answer within --delivery-timeout %s: %s", f.cfg.Timeout, reason)
+		}
+		f.retry(&out, recs, reason, retryAfter, now)
 	}
 	return out
 }
@@ -358,7 +363,7 @@ func (f *Forwarder) check(ctx context.Context) {
 	}
 	f.mu.Unlock()
 	state, _ := f.breaker.State()
-	f.logs.breaker(state, cause, now)
+	f.logs.breaker(state, "", cause, now)
 }
 
 // Status returns the forwarder's view of the Bucket.

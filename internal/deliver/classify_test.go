@@ -128,15 +128,21 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 		name   string
 		err    error
 		status int
+		reason string // the last error, when not err's text
 	}{
-		{"408", &bucket.StatusError{StatusCode: http.StatusRequestTimeout, Message: "slow"}, 408},
-		{"429", &bucket.StatusError{StatusCode: http.StatusTooManyRequests, Message: "slow down"}, 429},
-		{"500", &bucket.StatusError{StatusCode: http.StatusInternalServerError, Message: "oops"}, 500},
-		{"503", &bucket.StatusError{StatusCode: http.StatusServiceUnavailable, Message: "later"}, 503},
-		{"network error", errNetwork, 0},
-		{"timeout", fmt.Errorf("bucket: POST /v1/records: %w", context.DeadlineExceeded), 0},
+		{"408", &bucket.StatusError{StatusCode: http.StatusRequestTimeout, Message: "slow"}, 408, ""},
+		{"429", &bucket.StatusError{StatusCode: http.StatusTooManyRequests, Message: "slow down"}, 429, ""},
+		{"500", &bucket.StatusError{StatusCode: http.StatusInternalServerError, Message: "oops"}, 500, ""},
+		{"503", &bucket.StatusError{StatusCode: http.StatusServiceUnavailable, Message: "later"}, 503, ""},
+		{"network error", errNetwork, 0, ""},
+		{"timeout", fmt.Errorf("bucket: POST /v1/records: %w", context.DeadlineExceeded), 0,
+			"no answer within --delivery-timeout 30s: bucket: POST /v1/records: context deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			want := tc.reason
+			if want == "" {
+				want = tc.err.Error()
+			}
 			st, clk := newStore(t), newClock()
 			t0 := clk.Now()
 			ids := appendRecs(t, st, t0, 0, "m", "m")
@@ -153,9 +159,9 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 				t.Helper()
 				for _, id := range ids {
 					r := get(t, st, id)
-					if r.State != bridge.StatePending || r.Attempts != attempt || !r.NextAttemptAt.Equal(due) || r.LastError != tc.err.Error() {
+					if r.State != bridge.StatePending || r.Attempts != attempt || !r.NextAttemptAt.Equal(due) || r.LastError != want {
 						t.Fatalf("after attempt %d, %s: state %s, attempts %d, next %s, error %q; want pending, %d, %s, %q",
-							attempt, id, r.State, r.Attempts, r.NextAttemptAt, r.LastError, attempt, due, tc.err.Error())
+							attempt, id, r.State, r.Attempts, r.NextAttemptAt, r.LastError, attempt, due, want)
 					}
 				}
 			}
@@ -163,10 +169,10 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 			due1 := t0.Add(500 * time.Millisecond) // 0.5 · 1 s
 			check(1, due1)
 			a := attempts(t, st, ids[0])
-			if len(a) != 1 || a[0].Outcome != bridge.AttemptFailed || a[0].HTTPStatus != tc.status || a[0].Error != tc.err.Error() {
+			if len(a) != 1 || a[0].Outcome != bridge.AttemptFailed || a[0].HTTPStatus != tc.status || a[0].Error != want {
 				t.Fatalf("attempts %+v, want one failed attempt with HTTP status %d", a, tc.status)
 			}
-			if st := f.Status(); st.Reachable != (tc.status != 0) || st.LastError != tc.err.Error() {
+			if st := f.Status(); st.Reachable != (tc.status != 0) || st.LastError != want {
 				t.Errorf("status %+v: reachable should be %v", st, tc.status != 0)
 			}
 

@@ -239,7 +239,7 @@ func (f *Forwarder) ProbeOnce(ctx context.Context) bool {
 	err := f.sender.Healthy(pctx)
 	f.breaker.ProbeResult(err == nil, f.cfg.Now())
 	if err == nil {
-		f.log.Info("bucket answers again: trying a delivery")
+		f.logs.probeAnswered()
 		f.Notify()
 	}
 	return true

@@ -23,6 +23,7 @@ type logState struct {
 	mu        sync.Mutex
 	open      bool      // a breaker-open line was logged and no recovery since
 	openSince time.Time // when it was logged
+	probed    bool      // a good probe of this outage was logged
 	dead      map[string]*deadLog
 	blocked   map[string]string // strict modules blocked since their last line: the blocking record
 }
@@ -40,20 +41,39 @@ func newLogState(log *slog.Logger, cfg Config) *logState {
 }
 
 // breaker logs a change of the breaker between closed and not closed
-// since the last call; cause is the error of the attempt just classified.
-// A failed trial (half-open back to open) is the same outage: no new line.
-func (l *logState) breaker(state BreakerState, cause string, now time.Time) {
+// since the last call; cause is the error of the attempt just classified,
+// misconfig what the Bucket's answer says of our configuration ("" when
+// it did not answer). A failed trial (half-open back to open) is the same
+// outage: no new line.
+func (l *logState) breaker(state BreakerState, misconfig, cause string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case state != BreakerClosed && !l.open:
-		l.open, l.openSince = true, now
-		l.log.Warn("bucket unreachable: circuit breaker open", "cause", cause,
+		l.open, l.openSince, l.probed = true, now, false
+		what := "bucket unreachable"
+		if misconfig != "" {
+			what = misconfig // it answers, as no Bucket configured for us does
+		}
+		l.log.Warn(what+": circuit breaker open", "cause", cause,
 			"threshold", l.threshold, "bucket_url", l.bucketURL)
 	case state == BreakerClosed && l.open:
 		l.open = false
 		l.log.Info("bucket reachable again", "open_for", now.Sub(l.openSince), "bucket_url", l.bucketURL)
 	}
+}
+
+// probeAnswered logs the first good probe of an outage: later ones (a
+// Bucket whose /healthz answers while it refuses our deliveries) would
+// repeat it every cooldown.
+func (l *logState) probeAnswered() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.probed {
+		return
+	}
+	l.probed = true
+	l.log.Info("bucket answers again: trying a delivery")
 }
 
 // deadLettered counts recs, dead-lettered for module, and logs them unless
