@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"corebridge/internal/bridge"
 )
@@ -64,8 +65,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		wait := retryAfterSeconds
 		var rl *rateLimited
+		var be *bridge.Error
 		if errors.As(err, &rl) {
 			wait = rl.retryAfter()
+		} else if errors.As(err, &be) && be.RetryAfter > 0 {
+			wait = int((be.RetryAfter + time.Second - 1) / time.Second)
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 	}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to one HTTP status in the api package.
@@ -26,6 +27,9 @@ type Error struct {
 	Message string
 	Fields  []FieldError // for EINVALID: every problem found, by location
 	Err     error
+	// RetryAfter, for EUNAVAILABLE, is how long the caller should wait
+	// before trying again (0: the API's default).
+	RetryAfter time.Duration
 }
 
 // FieldError is one validation problem, in the shape FastAPI (pydantic)

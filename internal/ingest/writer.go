@@ -66,9 +66,13 @@ type Writer struct {
 	stale   atomic.Bool // pending grew outside the writer (a replay): re-read it
 
 	// Writer goroutine only: what the operator was last told.
-	refused       int64 // records refused since ingest started refusing; 0: accepting
-	failedCommits int   // commits failed in a row; 0: commits succeed
+	refused       int64     // records refused since ingest started refusing; 0: accepting
+	failedCommits int       // commits failed in a row; 0: commits succeed
+	failLogged    time.Time // when a storage fault was last logged
 }
+
+// failLogEvery is how often a storage fault that lasts is logged again.
+const failLogEvery = time.Minute
 
 type commitReq struct {
 	recs []bridge.NewRecord
@@ -230,8 +234,8 @@ func (w *Writer) commit(group []*commitReq) {
 		w.observe(len(recs), time.Since(start), err)
 	}
 	if err != nil {
-		w.log.Error("commit failed", "records", len(recs), "err", err)
 		w.failedCommits++
+		w.logFailed(len(recs), err)
 	} else {
 		if w.failedCommits > 0 {
 			w.log.Info("commits succeed again", "failed_commits", w.failedCommits)
@@ -250,6 +254,21 @@ func (w *Writer) commit(group []*commitReq) {
 		}
 		i += len(r.recs)
 		close(r.done)
+	}
+}
+
+// logFailed logs a failed commit. A storage fault (EUNAVAILABLE: a full
+// disk, a read-only file) is a state that lasts while producers retry:
+// WARN when commits start failing, then at most every failLogEvery. Any
+// other failure is logged at ERROR each time.
+func (w *Writer) logFailed(records int, err error) {
+	if bridge.ErrorCode(err) != bridge.EUNAVAILABLE {
+		w.log.Error("commit failed", "records", records, "err", err)
+		return
+	}
+	if now := time.Now(); w.failedCommits == 1 || now.Sub(w.failLogged) >= failLogEvery {
+		w.failLogged = now
+		w.log.Warn("commit failed: storage unavailable", "records", records, "failed_commits", w.failedCommits, "err", err)
 	}
 }
 

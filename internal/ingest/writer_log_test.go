@@ -179,3 +179,35 @@ func TestWriterLogsCommitsSucceedAgain(t *testing.T) {
 		t.Errorf("recovery line %v, want failed_commits 2", infos[0])
 	}
 }
+
+// A storage fault (a full disk: EUNAVAILABLE from the store) is logged at
+// WARN when commits start failing, not once per refused commit (producers
+// retry every few seconds while the disk stays full), and at INFO when
+// they succeed again.
+func TestWriterLogsStorageFaultOnce(t *testing.T) {
+	st := &stubStore{Mem: storetest.NewMem()}
+	var logs logBuf
+	w := startLogged(t, st, &logs, -1)
+	const failed, ok = "commit failed: storage unavailable", "commits succeed again"
+
+	st.set(0, &bridge.Error{Code: bridge.EUNAVAILABLE, Message: "storage is full", Err: errors.New("database or disk is full")})
+	for _, id := range []string{"a", "b", "c"} {
+		if err := submit(w, id); bridge.ErrorCode(err) != bridge.EUNAVAILABLE {
+			t.Fatalf("submit %s on a full store: %v, want an unavailable error", id, err)
+		}
+	}
+	if n := len(logs.lines(t, "WARN", failed)); n != 1 {
+		t.Fatalf("%d WARN %q lines after three failed commits, want 1", n, failed)
+	}
+	if n := len(logs.lines(t, "ERROR", "commit failed")); n != 0 {
+		t.Fatalf("%d ERROR lines for a storage fault, want none", n)
+	}
+	st.set(0, nil)
+	if err := submit(w, "d"); err != nil {
+		t.Fatal(err)
+	}
+	infos := logs.lines(t, "INFO", ok)
+	if len(infos) != 1 || infos[0]["failed_commits"] != float64(3) {
+		t.Fatalf("recovery lines %v, want one with failed_commits 3", infos)
+	}
+}

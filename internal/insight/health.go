@@ -269,9 +269,12 @@ func (h *Hub) writable(ctx context.Context) error {
 		}
 	}
 	if h.pingErr != nil {
-		return errors.New("a test write failed")
+		return errors.New("a test write failed: " + bridge.ErrorMessage(h.pingErr))
 	}
 	if h.commitFailed.Load() {
+		if why := h.commitWhy.Load(); why != nil {
+			return errors.New("the last commit failed: " + *why)
+		}
 		return errors.New("the last commit failed")
 	}
 	return nil

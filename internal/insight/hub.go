@@ -76,6 +76,7 @@ type Hub struct {
 	pending bridge.RollupSet // counts not yet in the store
 
 	commitFailed atomic.Bool             // the last group commit failed
+	commitWhy    atomic.Pointer[string]  // and why, as its producers were told
 	security     *security               // refusals of the last 24 h, by reason
 	refusing     atomic.Pointer[refusal] // ingest refuses producers (queue full); nil: it accepts
 	clockWarned  atomic.Bool             // health logged that the clock went back (clock.go)

@@ -36,6 +36,10 @@ func (h *Hub) Committed(records int, took time.Duration, err error) {
 	if h == nil {
 		return
 	}
+	if err != nil {
+		why := bridge.ErrorMessage(err)
+		h.commitWhy.Store(&why)
+	}
 	h.commitFailed.Store(err != nil)
 	h.metrics.commitSize.Observe(float64(records))
 	h.metrics.commitTime.Observe(took.Seconds())

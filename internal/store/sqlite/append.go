@@ -8,8 +8,15 @@ import (
 	"corebridge/internal/bridge"
 )
 
-// Append stores recs in one transaction; see bridge.Store.
+// Append stores recs in one transaction; see bridge.Store. A storage
+// fault (a full disk, an I/O error, a read-only file) is an EUNAVAILABLE
+// error that says which.
 func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+	out, err := s.append(ctx, recs)
+	return out, storageFault(err)
+}
+
+func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
