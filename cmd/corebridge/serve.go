@@ -29,6 +29,7 @@ type serveConfig struct {
 	maxBody         byteSize
 	maxBatchBody    byteSize
 	maxPending      int64
+	minFreeDisk     ingest.MinFree
 	sqliteSync      string
 	shutdownTimeout time.Duration
 
@@ -84,7 +85,7 @@ type serveConfig struct {
 // serveFlags defines serve's flags on fs; demo reuses them.
 func serveFlags(fs *flag.FlagSet) *serveConfig {
 	cfg := &serveConfig{maxBody: api.DefaultMaxBody, maxBatchBody: api.DefaultMaxBatchBody, batchBytes: deliver.DefaultBatchBytes,
-		allowedHosts: listFlag{"localhost", "127.0.0.1", "::1"}, openProbes: listFlag{"readyz"}}
+		allowedHosts: listFlag{"localhost", "127.0.0.1", "::1"}, openProbes: listFlag{"readyz"}, minFreeDisk: ingest.DefaultMinFreeDisk}
 	host, _ := os.Hostname()
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "data", "directory for the database (created if missing)")
@@ -93,6 +94,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Var(&cfg.maxBody, "max-body", "largest /core/update body, in bytes or with KiB/MiB")
 	fs.Var(&cfg.maxBatchBody, "max-batch-body", "largest /core/updates body")
 	fs.Int64Var(&cfg.maxPending, "max-pending", ingest.DefaultMaxPending, "refuse ingest (503) while this many records wait for delivery; -1 = no bound")
+	fs.Var(minFreeFlag{&cfg.minFreeDisk}, "min-free-disk", "refuse ingest (503) before the disk fills: while free space on --data-dir's filesystem is below this size (512MiB, 1GiB) or share (5%); delivery keeps draining; 0 = off")
 	fs.DurationVar(&cfg.commitWait, "commit-wait", 0, "when several requests queue for a commit, wait up to this (e.g. 500us) for more to share its fsync; helps with many producers and delivery on the same cores, hurts with few; 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests and deliveries in flight")
@@ -168,6 +170,25 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 		return err
 	}
 	return m.run(ctx, ready)
+}
+
+// minFreeFlag is --min-free-disk: a size or a share of the filesystem.
+type minFreeFlag struct{ v *ingest.MinFree }
+
+func (f minFreeFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return f.v.String()
+}
+
+func (f minFreeFlag) Set(s string) error {
+	m, err := ingest.ParseMinFree(s)
+	if err != nil {
+		return err
+	}
+	*f.v = m
+	return nil
 }
 
 // logPath turns "off" (or "none", "-") into "": the file is not written.

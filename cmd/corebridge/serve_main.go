@@ -52,6 +52,7 @@ type serveMain struct {
 	fwd       *deliver.Forwarder
 	janitor   *maintenance.Janitor
 	writer    *ingest.Writer
+	guard     *ingest.DiskGuard // nil: --min-free-disk 0
 	dash      *dashboard.Dashboard
 	ln        net.Listener
 	hs        *http.Server
@@ -113,6 +114,7 @@ func (m *serveMain) open(ctx context.Context) error {
 		m.openAuth,
 		m.openTLS,
 		m.openStore,
+		m.newDiskGuard,
 		m.auditReloads,
 		m.startBucket,
 		m.openInsight,
@@ -259,6 +261,20 @@ func (m *serveMain) openStore(ctx context.Context) error {
 	return nil
 }
 
+// newDiskGuard builds the guard that refuses ingest before the store's
+// disk fills (--min-free-disk), and looks once: a bridge started on a
+// full disk refuses from its first request.
+func (m *serveMain) newDiskGuard(context.Context) error {
+	if m.cfg.minFreeDisk.Off() {
+		m.log.Info("disk guard off (--min-free-disk 0): ingest is refused only once the disk is full")
+		return nil
+	}
+	m.guard = ingest.NewDiskGuard(ingest.GuardConfig{Dir: filepath.Dir(m.dbPath), MinFree: m.cfg.minFreeDisk,
+		Log: m.log.With("component", "ingest")})
+	m.guard.Check()
+	return nil
+}
+
 // startBucket takes the user's Bucket, or starts a reference one inside
 // this process when --bucket-url is not given.
 func (m *serveMain) startBucket(ctx context.Context) error {
@@ -288,6 +304,7 @@ func (m *serveMain) openInsight(context.Context) error {
 	hub, err := insight.New(insight.Config{
 		Store: m.store, Log: m.log.With("component", "insight"), Version: buildVersion(), StoreKind: m.storeKind,
 		StaleAfter: cfg.staleAfter, DegradedSuccessPct: cfg.degradedPct, Auth: m.authKind(), StrictOrder: cfg.strictOrder,
+		DiskGuard:   m.guard.Refusing,
 		Silence:     insight.SilenceConfig{Factor: cfg.silenceFactor, Min: cfg.silenceMin, MaxGap: cfg.silenceMaxGap},
 		CoreSyncLog: logPath(cfg.coreSyncLog), FlowLog: logPath(cfg.flowLog), MetricsLog: logPath(cfg.metricsLog),
 		LogData: cfg.logData, MetricsInterval: cfg.metricsInterval, LogMaxSizeMB: cfg.logMaxSize, LogBackups: cfg.logBackups,
@@ -353,7 +370,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		Summary: func(ctx context.Context) (any, error) { return m.hub.Health(ctx), nil },
 	})
 	m.writer = ingest.New(m.store, m.log, ingest.Config{MaxPending: m.cfg.maxPending, Wait: m.cfg.commitWait,
-		OnCommit: m.fwd.Notify, Observe: m.hub.Committed})
+		OnCommit: m.fwd.Notify, Observe: m.hub.Committed, Guard: m.guard})
 	srv := api.NewServer(m.store, m.writer, m.hub, m.log, api.Config{
 		MaxBody: int64(m.cfg.maxBody), MaxBatchBody: int64(m.cfg.maxBatchBody),
 		Version: buildVersion(), OpenAPIJSON: doc, OnReplay: m.fwd.Notify,

@@ -53,6 +53,7 @@ func (m *serveMain) startServices(ctx context.Context) context.Context {
 	g.Go(func() error { return m.fwd.Run(gctx) })
 	g.Go(func() error { return m.janitor.Run(gctx) })
 	g.Go(func() error { return m.hub.Run(gctx) })
+	g.Go(func() error { return m.guard.Run(gctx) }) // nil-safe: returns at once without a guard
 	if m.tokens != nil {
 		g.Go(func() error { return m.tokens.Run(gctx) }) // reloads on SIGHUP and on change
 	}
@@ -86,7 +87,7 @@ func (m *serveMain) startDebug() error {
 func (m *serveMain) serveHTTP(ready func(apiURL, bucketURL string)) <-chan error {
 	addr := m.ln.Addr().String()
 	m.log.Info("listening", "addr", addr, "url", m.scheme()+addr, "dashboard", m.scheme()+addr+"/", "tls", m.tls.cert != nil,
-		"version", buildVersion(), "store", m.storeKind, "db", m.dbPath, "sqlite_sync", m.cfg.sqliteSync,
+		"version", buildVersion(), "store", m.storeKind, "db", m.dbPath, "sqlite_sync", m.cfg.sqliteSync, "min_free_disk", m.cfg.minFreeDisk.String(),
 		"bucket", auth.RedactURL(m.bucketURL), "auth", m.authMode(), "allowed_hosts", m.cfg.allowedHosts.String())
 	errc := make(chan error, 1)
 	go func() { errc <- m.hs.Serve(m.ln) }()

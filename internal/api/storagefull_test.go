@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
 )
@@ -85,4 +87,53 @@ func TestFullStoreAnswers503(t *testing.T) {
 	if r.object(t)["duplicate"] == true {
 		t.Errorf("the key of a refused update was answered as a duplicate: %s", r.body)
 	}
+}
+
+// While the disk guard refuses (free space below --min-free-disk), ingest
+// answers 503 with Retry-After and the reason, nothing is stored, health
+// is degraded naming it and /readyz is 503; once there is room, all of it
+// recovers by itself.
+func TestDiskGuardRefusesIngest(t *testing.T) {
+	const mib = 1 << 20
+	var free atomic.Uint64
+	free.Store(100 * mib)
+	g := ingest.NewDiskGuard(ingest.GuardConfig{Dir: "/data", MinFree: ingest.MinFree{Bytes: 512 * mib},
+		Space: func(string) (uint64, uint64, error) { return free.Load(), 4096 * mib, nil }})
+	f := newFixtureWith(t, setup{sqlite: true, ingest: ingest.Config{Guard: g}, insight: insight.Config{DiskGuard: g.Refusing}})
+	f.do(t, "POST", "/core/update", `{"module":"m","data":{}}`).want(t, http.StatusOK)
+	g.Check()
+
+	for _, c := range []struct{ path, body string }{
+		{"/core/update", `{"module":"m","data":{}}`},
+		{"/core/updates", `[{"module":"m","data":{}}]`},
+	} {
+		r := f.do(t, "POST", c.path, c.body)
+		r.want(t, http.StatusServiceUnavailable)
+		if r.header.Get("Retry-After") != "5" {
+			t.Errorf("%s: Retry-After = %q, want 5", c.path, r.header.Get("Retry-After"))
+		}
+		if d := fmt.Sprint(r.object(t)["detail"]); !strings.Contains(d, "disk almost full: 100 MiB free") || !strings.Contains(d, "--min-free-disk 512MiB") {
+			t.Errorf("%s: detail %q, want free space and the flag", c.path, d)
+		}
+	}
+	if n := f.stats(t).Received; n != 1 {
+		t.Errorf("store holds %d records, want 1 (none while the guard refuses)", n)
+	}
+	h := f.do(t, "GET", "/core/health", "").object(t)
+	if h["status"] != "degraded" || !strings.Contains(fmt.Sprint(h["reasons"]), "disk almost full") {
+		t.Errorf("health while the guard refuses: %v %v, want degraded naming the disk", h["status"], h["reasons"])
+	}
+	r := f.do(t, "GET", "/readyz", "")
+	r.want(t, http.StatusServiceUnavailable)
+	if !strings.Contains(string(r.body), "disk almost full") {
+		t.Errorf("/readyz body %s, want the reason", r.body)
+	}
+
+	free.Store(600 * mib)
+	g.Check()
+	f.do(t, "GET", "/readyz", "").want(t, http.StatusOK)
+	if h := f.do(t, "GET", "/core/health", "").object(t); h["status"] != "ok" {
+		t.Errorf("health once the disk has room: %v %v, want ok", h["status"], h["reasons"])
+	}
+	f.do(t, "POST", "/core/update", `{"module":"m","data":{}}`).want(t, http.StatusOK)
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// Observe, when set, is told of every group commit: its records, how
 	// long it took and whether it failed.
 	Observe func(records int, took time.Duration, err error)
+	// Guard, when set, refuses every request while the disk is almost
+	// full, before anything is written; a failed commit makes it look again.
+	Guard *DiskGuard
 }
 
 // Writer is the one group-commit writer that every ingest request shares,
@@ -57,6 +60,7 @@ type Writer struct {
 	wait       time.Duration
 	onCommit   func()
 	observe    func(records int, took time.Duration, err error)
+	guard      *DiskGuard
 
 	in   chan *commitReq // unbuffered: a send pairs with the writer, so nothing is stranded at stop
 	quit chan struct{}
@@ -94,7 +98,7 @@ func New(store bridge.Store, log *slog.Logger, cfg Config) *Writer {
 	}
 	return &Writer{
 		store: store, log: log, maxBatch: cfg.MaxBatch, maxPending: cfg.MaxPending, wait: cfg.Wait,
-		onCommit: cfg.OnCommit, observe: cfg.Observe,
+		onCommit: cfg.OnCommit, observe: cfg.Observe, guard: cfg.Guard,
 		in: make(chan *commitReq), quit: make(chan struct{}),
 	}
 }
@@ -192,6 +196,15 @@ func (w *Writer) gather(group []*commitReq, n int) []*commitReq {
 }
 
 func (w *Writer) commit(group []*commitReq) {
+	// The disk guard (which logs its own way down and back) refuses
+	// before anything is written.
+	if err := w.guard.Refusal(); err != nil {
+		for _, r := range group {
+			r.err = err
+			close(r.done)
+		}
+		return
+	}
 	// Backpressure: refuse requests that would take the queue over
 	// maxPending. The estimate only grows between store readings, so it is
 	// re-read before refusing anyone (once per group, so that a flood of
@@ -236,6 +249,7 @@ func (w *Writer) commit(group []*commitReq) {
 	if err != nil {
 		w.failedCommits++
 		w.logFailed(len(recs), err)
+		w.guard.Poke() // the disk may have filled since its last look
 	} else {
 		if w.failedCommits > 0 {
 			w.log.Info("commits succeed again", "failed_commits", w.failedCommits)

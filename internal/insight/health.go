@@ -78,7 +78,7 @@ type Health struct {
 // dead within StaleAfter, the oldest pending record is older than
 // StaleAfter, the clock went back behind the store's times (clock.go), a
 // module is silent or blocked by a dead record (StrictOrder), ingest
-// refuses producers or the 24 h figures cannot be read; else ok.
+// refuses producers (a full queue, the disk guard) or the 24 h figures cannot be read; else ok.
 func (h *Hub) Health(ctx context.Context) Health {
 	if h == nil {
 		return Health{Status: "down", Reasons: []string{"insight is not running"}, SilentModules: []string{}, BlockedModules: []string{}}
@@ -182,6 +182,9 @@ func (h *Hub) Health(ctx context.Context) Health {
 	if why := h.Refusing(ctx); why != "" {
 		degraded(why)
 	}
+	if why := h.diskRefusing(); why != "" {
+		degraded(why)
+	}
 	if err := h.writable(ctx); err != nil {
 		down("store is not writable: " + err.Error())
 	}
@@ -241,6 +244,14 @@ func (h *Hub) Refusing(ctx context.Context) string {
 	return fmt.Sprintf("ingest refuses producers since %s: %s", bridge.FormatTime(r.since), r.why)
 }
 
+// diskRefusing says why the disk guard refuses ingest, or "".
+func (h *Hub) diskRefusing() string {
+	if h.cfg.DiskGuard == nil {
+		return ""
+	}
+	return h.cfg.DiskGuard()
+}
+
 type refusal struct {
 	why   string
 	since time.Time
@@ -258,13 +269,16 @@ func (h *Hub) writable(ctx context.Context) error {
 	h.pingMu.Lock()
 	defer h.pingMu.Unlock()
 	if now := time.Now(); now.Sub(h.pingAt) >= h.cfg.PingEvery {
+		failed := h.pingErr != nil
 		h.pingErr, h.pingAt = h.cfg.Store.Ping(ctx), now
 		if h.pingErr != nil {
-			h.log.Error("health: store is not writable", "err", h.pingErr)
-		} else if h.commitFailed.CompareAndSwap(true, false) {
-			// A test write succeeded after the failed commit: the store
-			// takes writes again, though nobody has sent since (a producer
-			// that checks health before sending would otherwise never).
+			if !failed { // once, not at every test write while it lasts
+				h.log.Warn("health: store is not writable", "err", h.pingErr)
+			}
+		} else if h.commitFailed.CompareAndSwap(true, false) || failed {
+			// A test write succeeded after a failed one or a failed commit:
+			// the store takes writes again, though nobody has sent since (a
+			// producer that checks health before sending would otherwise never).
 			h.log.Info("health: the store takes writes again")
 		}
 	}
@@ -281,14 +295,17 @@ func (h *Hub) writable(ctx context.Context) error {
 }
 
 // Ready says whether ingest can take updates now, for /readyz: not while
-// it refuses (a full queue), nor while the store cannot be written (the
-// last commit, or a test write at most every PingEvery: /readyz is cheap
-// to poll).
+// it refuses (a full queue, the disk guard), nor while the store cannot be
+// written (the last commit, or a test write at most every PingEvery:
+// /readyz is cheap to poll).
 func (h *Hub) Ready(ctx context.Context) error {
 	if h == nil {
 		return errors.New("insight is not running")
 	}
 	if why := h.Refusing(ctx); why != "" {
+		return errors.New(why)
+	}
+	if why := h.diskRefusing(); why != "" {
 		return errors.New(why)
 	}
 	if err := h.writable(ctx); err != nil {

@@ -43,6 +43,10 @@ type Config struct {
 	// StrictOrder names the modules a dead record blocks (serve's
 	// --strict-order): health names each blocked module and its blocker.
 	StrictOrder bridge.StrictOrder
+	// DiskGuard, when set, says why ingest refuses for lack of disk space
+	// (ingest.DiskGuard.Refusing), or "": health is degraded and /readyz
+	// not ready while it does.
+	DiskGuard func() string
 	// Delivery, when set, reports the forwarder's view of the Bucket
 	// (reachable, breaker state) for health and the metrics.
 	Delivery func() bridge.DeliveryStatus
@@ -197,13 +201,19 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer flush.Stop()
 	snap := time.NewTicker(h.cfg.MetricsInterval)
 	defer snap.Stop()
+	failing := 0 // flushes failed in a row (a full disk): logged once, not every second
 	for {
 		select {
 		case <-ctx.Done():
 			return h.flushCounts(context.WithoutCancel(ctx))
 		case <-flush.C:
 			if err := h.flushCounts(ctx); err != nil {
-				h.log.Warn("insight: write counts", "err", err)
+				if failing++; failing == 1 {
+					h.log.Warn("insight: write counts", "err", err)
+				}
+			} else if failing > 0 {
+				h.log.Info("insight: counts written again", "failed_flushes", failing)
+				failing = 0
 			}
 		case <-snap.C:
 			h.writeSnapshot(ctx)
