@@ -129,3 +129,25 @@ func TestRunUsage(t *testing.T) {
 		t.Fatalf("COREBRIDGE_LOG_FORMAT=yaml was not applied: %v", err)
 	}
 }
+
+// A --min-free-disk that does not parse is a usage error (exit 2) naming
+// the flag; the environment variable is read too.
+func TestMinFreeDiskFlag(t *testing.T) {
+	for _, bad := range []string{"lots", "-1GiB", "150%"} {
+		err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir(), "--min-free-disk", bad},
+			func(string) string { return "" }, strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "min-free-disk") {
+			t.Errorf("--min-free-disk %s: %v (exit %d), want exit 2 naming the flag", bad, err, exitCode(err))
+		}
+	}
+	env := func(k string) string {
+		if k == "COREBRIDGE_MIN_FREE_DISK" {
+			return "nonsense"
+		}
+		return ""
+	}
+	err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir()}, env, strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "COREBRIDGE_MIN_FREE_DISK") {
+		t.Errorf("COREBRIDGE_MIN_FREE_DISK=nonsense: %v (exit %d), want exit 2 naming the flag", err, exitCode(err))
+	}
+}
