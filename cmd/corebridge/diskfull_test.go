@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -139,20 +139,6 @@ func (p *drillProducers) fail(s string) {
 	p.wrong = append(p.wrong, s)
 }
 
-// logLines counts the JSON log lines at level whose message starts with msg.
-func logLines(logs string, level, msg string) int {
-	n := 0
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var l struct{ Level, Msg string }
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Level == level && strings.HasPrefix(l.Msg, msg) {
-			n++
-		}
-	}
-	return n
-}
-
 // TestDiskFullDrill: serve with its store on a 64 MiB tmpfs, producers
 // sending, the Bucket down; a ballast file fills the disk past
 // --min-free-disk. Ingest answers 503 with Retry-After (never 500),
@@ -256,11 +242,10 @@ func TestDiskFullDrill(t *testing.T) {
 	if err := stopServe(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	l := logs.String()
-	if n := logLines(l, "WARN", "ingest refusing: disk almost full"); n != 1 {
+	if n := len(logLines(logs, 0, "WARN", regexp.MustCompile(`"msg":"ingest refusing: disk almost full`))); n != 1 {
 		t.Errorf("%d WARN lines for the guard tripping, want 1", n)
 	}
-	if n := logLines(l, "INFO", "ingest accepts again: the disk has room"); n != 1 {
+	if n := len(logLines(logs, 0, "INFO", regexp.MustCompile(`"msg":"ingest accepts again: the disk has room`))); n != 1 {
 		t.Errorf("%d INFO lines for the guard letting go, want 1", n)
 	}
 	t.Logf("%d records acknowledged, %d refused (503) while the disk was almost full, all delivered exactly once", total, refusedBefore)
@@ -336,11 +321,10 @@ func TestDiskFullDrillSQLiteFull(t *testing.T) {
 	if err := stopServe(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	l := logs.String()
-	if n := logLines(l, "WARN", "commit failed: storage unavailable"); n != 1 {
+	if n := len(logLines(logs, 0, "WARN", regexp.MustCompile(`"msg":"commit failed: storage unavailable`))); n != 1 {
 		t.Errorf("%d WARN lines for the failed commits, want 1", n)
 	}
-	if n := logLines(l, "INFO", "commits succeed again"); n != 1 {
+	if n := len(logLines(logs, 0, "INFO", regexp.MustCompile(`"msg":"commits succeed again`))); n != 1 {
 		t.Errorf("%d INFO lines for commits succeeding again, want 1", n)
 	}
 	t.Logf("%d records acknowledged, %d refused (503) on a full disk, all delivered exactly once", acked(), refused)

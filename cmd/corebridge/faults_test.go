@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,7 +38,9 @@ type faultEnv struct {
 	t        *testing.T
 	base     string
 	bucket   *faultBucket
-	accepted int // records acknowledged, which must all be synced in the end
+	accepted int    // records acknowledged, which must all be synced in the end
+	dir      string // the data directory's filesystem (a tmpfs for the disk row)
+	ballast  string // the file that fills it
 }
 
 // post sends one update of module and returns the status; a 200 counts
@@ -61,6 +65,7 @@ type faultRow struct {
 	name string
 	skip string   // why the row cannot run yet
 	args []string // serve flags besides faultFlags (later ones win)
+	disk string   // if set, the data directory is on a tmpfs of this size (root only)
 
 	inject func(e *faultEnv)
 	status string         // health's status during the fault
@@ -160,14 +165,36 @@ var faultRows = []faultRow{
 		info: regexp.MustCompile(`"msg":"ingest accepts again"`),
 	},
 	{
-		// TODO(disk guard): --min-free-disk (issue 14, point 5) is being
-		// built with an injectable free-space function; once it is on
-		// main this row needs only its args, inject (report too little
-		// free space), clear (report enough), and:
-		//   status "degraded", reason /disk/, ready 503, badge /disk/,
-		//   warn its WARN line, info its INFO line.
+		// The store on a small tmpfs, filled by a ballast file past
+		// --min-free-disk: ingest refuses before the disk is full.
 		name: "disk guard",
-		skip: "TODO(disk guard): --min-free-disk is not on main yet; add its row here when it is",
+		disk: "64m",
+		args: []string{"--min-free-disk", "16MiB"},
+		inject: func(e *faultEnv) {
+			e.ballast = fillDisk(e.t, e.dir, 8<<20)
+			// The guard reads free space every second: until it has,
+			// records are still taken (and must be delivered).
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				code, h := e.post("education", 1)
+				if code == http.StatusServiceUnavailable && h.Get("Retry-After") != "" {
+					break
+				}
+				if code != http.StatusOK || time.Now().After(deadline) {
+					e.t.Fatalf("post on a nearly full disk: %d, Retry-After %q; want 503 with Retry-After", code, h.Get("Retry-After"))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		},
+		status: "degraded", reason: regexp.MustCompile(`disk almost full: .* below --min-free-disk 16MiB`), ready: 503,
+		badge: regexp.MustCompile(`disk almost full`),
+		warn:  regexp.MustCompile(`"msg":"ingest refusing: disk almost full`),
+		clear: func(e *faultEnv) {
+			if err := os.Remove(e.ballast); err != nil {
+				e.t.Fatal(err)
+			}
+		},
+		info: regexp.MustCompile(`"msg":"ingest accepts again: the disk has room`),
 	},
 	{
 		name: "dead letters",
@@ -223,9 +250,13 @@ func TestFaultsReportedTruthfully(t *testing.T) {
 
 func runFaultRow(t *testing.T, b *browser, row faultRow) {
 	fb := startFaultBucket(t)
-	args := append([]string{"--data-dir", t.TempDir(), "--bucket-url", fb.URL}, faultFlags...)
+	dir := t.TempDir()
+	if row.disk != "" {
+		dir = mountTmpfs(t, row.disk)
+	}
+	args := append([]string{"--data-dir", filepath.Join(dir, "data"), "--bucket-url", fb.URL}, faultFlags...)
 	base, logs, _ := startServeLogs(t, append(args, row.args...)...)
-	e := &faultEnv{t: t, base: base, bucket: fb}
+	e := &faultEnv{t: t, base: base, bucket: fb, dir: dir}
 
 	// Before: a record synced, all ok.
 	if code, _ := e.post("education", 0); code != 200 {
