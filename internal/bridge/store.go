@@ -43,6 +43,9 @@ type Store interface {
 	// Settle applies the outcome of delivering a lease and releases it.
 	// Each record named counts one attempt. Records of the lease not named
 	// stay pending and due as they were.
+	// A Settle that fails changes no record and releases the lease too,
+	// so the batch can be leased and sent again at once (the Bucket
+	// answers duplicate for what it already holds).
 	Settle(ctx context.Context, s Settlement) error
 
 	// Attempts returns the delivery attempts that included the record with

@@ -133,8 +133,16 @@ func (l memLease) live() bool { return time.Now().Before(l.deadline) }
 // Transitions apply only to records still pending, so settling twice (or
 // after the lease was lost and the batch redelivered) changes nothing more.
 // Each kind of outcome is one statement over the ids as a JSON array, so
-// settling 500 records costs a few statements, not 500.
-func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
+// settling 500 records costs a few statements, not 500. A settle that
+// fails (a full disk) releases the lease too: its records stay as they
+// were, so the batch is leased and sent again at once rather than after
+// the lease's TTL, and the Bucket answers duplicate for what it holds.
+func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
+	defer func() {
+		if err != nil {
+			s.releaseLease(st)
+		}
+	}()
 	now := micros(st.Now)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -217,12 +225,17 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("settle: commit: %w", err)
 	}
+	s.releaseLease(st)
+	return nil
+}
+
+// releaseLease frees st's lease if it still holds its module.
+func (s *Store) releaseLease(st bridge.Settlement) {
 	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
 	if l, ok := s.leases[st.Module]; ok && l.id == st.LeaseID {
 		delete(s.leases, st.Module)
 	}
-	s.leaseMu.Unlock()
-	return nil
 }
 
 // settleKeys picks how a settle statement finds its records: by seq (the
