@@ -237,7 +237,12 @@ func (h *Hub) Refusing(ctx context.Context) string {
 	}
 	if r.below > 0 {
 		if st, err := h.cfg.Store.Stats(ctx); err == nil && st.Pending < r.below {
-			h.refusing.CompareAndSwap(r, nil) // drained: producers may come back
+			// Drained: producers may come back. Said here, since a load
+			// balancer sends none until /readyz says so.
+			if h.refusing.CompareAndSwap(r, nil) {
+				h.log.Info("ingest ready again: the queue drained below --max-pending",
+					"pending", st.Pending, "max_pending", r.below, "refusing_since", r.since)
+			}
 			return ""
 		}
 	}
