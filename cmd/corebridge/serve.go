@@ -10,6 +10,7 @@ import (
 	"corebridge/internal/api"
 	"corebridge/internal/automation"
 	"corebridge/internal/bridge"
+	"corebridge/internal/dashboard"
 	"corebridge/internal/deliver"
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
@@ -29,6 +30,9 @@ type serveConfig struct {
 	maxBody         byteSize
 	maxBatchBody    byteSize
 	maxPending      int64
+	maxInflight     int
+	maxSSEClients   int
+	maxModules      int
 	minFreeDisk     ingest.MinFree
 	sqliteSync      string
 	shutdownTimeout time.Duration
@@ -94,6 +98,9 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Var(&cfg.maxBody, "max-body", "largest /core/update body, in bytes or with KiB/MiB")
 	fs.Var(&cfg.maxBatchBody, "max-batch-body", "largest /core/updates body")
 	fs.Int64Var(&cfg.maxPending, "max-pending", ingest.DefaultMaxPending, "refuse ingest (503) while this many records wait for delivery; -1 = no bound")
+	fs.IntVar(&cfg.maxInflight, "max-inflight-ingest", api.DefaultMaxInflightIngest, "ingest requests served at once; past it 503 with Retry-After, before the body is read; -1 = no bound")
+	fs.IntVar(&cfg.maxSSEClients, "max-sse-clients", dashboard.DefaultMaxClients, "dashboard event streams (/api/events) open at once; past it 503 with Retry-After; -1 = no bound")
+	fs.IntVar(&cfg.maxModules, "max-modules", ingest.DefaultMaxModules, "distinct module names; an update of a new module past it gets 422 (modules already stored keep working); -1 = no bound")
 	fs.Var(minFreeFlag{&cfg.minFreeDisk}, "min-free-disk", "refuse ingest (503) before the disk fills: while free space on --data-dir's filesystem is below this size (512MiB, 1GiB) or share (5%); delivery keeps draining; 0 = off")
 	fs.DurationVar(&cfg.commitWait, "commit-wait", 0, "when several requests queue for a commit, wait up to this (e.g. 500us) for more to share its fsync; helps with many producers and delivery on the same cores, hurts with few; 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")

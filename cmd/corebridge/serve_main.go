@@ -367,7 +367,9 @@ func (m *serveMain) newAPI(context.Context) error {
 	}
 	m.dash = dashboard.New(dashboard.Config{
 		Feed: m.hub.Feed(), Version: buildVersion(), Log: m.log.With("component", "dashboard"),
-		Summary: func(ctx context.Context) (any, error) { return m.hub.Health(ctx), nil },
+		Summary:    func(ctx context.Context) (any, error) { return m.hub.Health(ctx), nil },
+		MaxClients: m.cfg.maxSSEClients,
+		OnRefused:  func(why string) { m.hub.CapRefused(insight.CapSSEClients, why) },
 	})
 	m.writer = ingest.New(m.store, m.log, ingest.Config{MaxPending: m.cfg.maxPending, Wait: m.cfg.commitWait,
 		OnCommit: m.fwd.Notify, Observe: m.hub.Committed, Guard: m.guard})
@@ -378,6 +380,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		Automation: runs,
 		Auth:       m.authenticator(), Sessions: m.sessionManager(), RateLimits: m.rateLimits, AllowedHosts: m.cfg.allowedHosts,
 		OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric, SignatureTolerance: m.cfg.sigTolerance,
+		MaxInflightIngest: m.cfg.maxInflight, Modules: ingest.NewModuleCap(m.store, m.cfg.maxModules),
 	})
 	m.hs = &http.Server{
 		Handler:           srv,

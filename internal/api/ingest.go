@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -74,9 +75,15 @@ func handleUpdate(s *Server) http.Handler {
 		if sigID != "" {
 			s.insight.SignatureValid(u.Module, s.cfg.Now())
 		}
+		done, err := s.admitModules(r, []string{u.Module}, func(int) []any { return []any{"body", "module"} })
+		if err != nil {
+			s.fail(w, r, "update", u.Module, 1, err)
+			return
+		}
 		recs := []bridge.NewRecord{ingest.Identify(u, bridge.Truncate(s.cfg.Now()))}
 		recs[0].LoadTest = load
 		res, err := s.ingest.Submit(r.Context(), recs)
+		done(err == nil)
 		if err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
@@ -178,6 +185,16 @@ func handleUpdates(s *Server) http.Handler {
 			s.fail(w, r, "updates", batchModuleOf(modules), len(ups), err)
 			return
 		}
+		done, err := s.admitModules(r, modules, func(i int) []any {
+			if len(body) > 0 && body[0] == '{' {
+				return []any{"body", "updates", i, "module"}
+			}
+			return []any{"body", i, "module"}
+		})
+		if err != nil {
+			s.fail(w, r, "updates", batchModuleOf(modules), len(ups), err)
+			return
+		}
 		now := bridge.Truncate(s.cfg.Now())
 		recs := make([]bridge.NewRecord, len(ups))
 		for i, u := range ups {
@@ -189,6 +206,7 @@ func handleUpdates(s *Server) http.Handler {
 			}
 		}
 		res, err := s.ingest.Submit(r.Context(), recs)
+		done(err == nil)
 		if err != nil {
 			s.fail(w, r, "updates", batchModule(recs), len(recs), err)
 			return
@@ -255,6 +273,11 @@ func batchModuleOf(modules []string) string {
 // own failures (5xx, which error_count_24h includes) of n updates of
 // module ("" when unknown or not valid).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, route, module string, n int, err error) {
+	if !s.cfg.Modules.Known(module) {
+		// Counted without its name: a refused name must not grow the
+		// per-module counts that --max-modules bounds.
+		module = ""
+	}
 	if r.Context().Err() != nil {
 		// The producer has gone; nothing was taken in, and no one reads the answer.
 		err = bridge.Errorf(bridge.EUNAVAILABLE, "request cancelled before it was taken in")
@@ -265,4 +288,23 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, route, module stri
 		s.insight.IngestRefused("queue is full: more records wait for delivery than --max-pending allows", s.ingest.MaxPending())
 	}
 	writeError(w, r, s.log, err)
+}
+
+// admitModules holds a place for the request's new modules under
+// --max-modules (call done with whether the records were stored), or
+// refuses a new module past it: 422 naming the limit and the field
+// (locate gives the field of modules[i]).
+func (s *Server) admitModules(r *http.Request, modules []string, locate func(i int) []any) (done func(stored bool), err error) {
+	c := s.cfg.Modules
+	done, refused, err := c.Reserve(r.Context(), modules)
+	if err != nil {
+		return nil, err
+	}
+	if refused >= 0 {
+		why := c.Limit()
+		s.insight.CapRefused(insight.CapModules, fmt.Sprintf("new modules refused: --max-modules is %d", c.Max()))
+		return nil, &bridge.Error{Code: bridge.EINVALID, Message: why, Fields: []bridge.FieldError{{
+			Loc: locate(refused), Msg: fmt.Sprintf("%s (%q); existing modules keep working", why, modules[refused]), Type: "module_limit"}}}
+	}
+	return done, nil
 }

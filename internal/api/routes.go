@@ -18,8 +18,8 @@ func (s *Server) routes() {
 	if s.cfg.OpenMetrics {
 		metrics = auth.AccessOpen
 	}
-	s.handle("POST /core/update", auth.AccessProduce, handleUpdate(s))
-	s.handle("POST /core/updates", auth.AccessProduce, handleUpdates(s))
+	s.handle("POST /core/update", auth.AccessProduce, limitIngest(s, handleUpdate(s)))
+	s.handle("POST /core/updates", auth.AccessProduce, limitIngest(s, handleUpdates(s)))
 	s.handle("GET /bucket/status", auth.AccessView, handleBucketStatus(s))
 	s.handle("GET /core/health", auth.AccessView, handleHealth(s))
 	s.handle("GET /healthz", auth.AccessOpen, handleHealthz())

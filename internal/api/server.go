@@ -60,6 +60,13 @@ type Config struct {
 	// SignatureTolerance is how far a signed request's webhook-timestamp
 	// may be from Now, either way (default webhook.DefaultTolerance).
 	SignatureTolerance time.Duration
+	// MaxInflightIngest bounds the ingest requests served at once (503
+	// with Retry-After past it, before the body is read; default
+	// DefaultMaxInflightIngest; -1: no bound).
+	MaxInflightIngest int
+	// Modules, when set, bounds the distinct module names (422 naming
+	// the limit and the field past it); nil: no bound.
+	Modules *ingest.ModuleCap
 }
 
 // Dashboard is the web UI's handlers, built by internal/dashboard.
@@ -73,6 +80,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxBatchBody <= 0 {
 		c.MaxBatchBody = DefaultMaxBatchBody
+	}
+	if c.MaxInflightIngest == 0 {
+		c.MaxInflightIngest = DefaultMaxInflightIngest
 	}
 	if c.OnReplay == nil {
 		c.OnReplay = func() {}
@@ -93,6 +103,7 @@ type Server struct {
 	patterns []string
 	access   map[string]auth.Access // by pattern
 	limits   *limiter               // nil: no rate limits
+	inflight *inflight              // nil: no bound on ingest requests at once
 }
 
 // NewServer wires the API over store: updates go to the writer w (which
@@ -101,7 +112,7 @@ type Server struct {
 func NewServer(store bridge.Store, w *ingest.Writer, hub *insight.Hub, log *slog.Logger, cfg Config) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), ingest: w, insight: hub,
-		access: map[string]auth.Access{}, limits: newLimiter(cfg.RateLimits)}
+		access: map[string]auth.Access{}, limits: newLimiter(cfg.RateLimits), inflight: newInflight(cfg.MaxInflightIngest)}
 	s.routes()
 	return s
 }

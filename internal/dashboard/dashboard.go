@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"corebridge/internal/insight"
@@ -32,6 +33,13 @@ type Config struct {
 	// rest are counted as lost (default 200). A person cannot read more,
 	// and a browser tab should not be flooded at 30,000 records/s.
 	MaxEventsPerSecond int
+	// MaxClients bounds the event streams open at once; past it a new
+	// one is answered 503 with Retry-After (default DefaultMaxClients;
+	// -1: no bound).
+	MaxClients int
+	// OnRefused, when set, is told of each stream refused past
+	// MaxClients, with why in words that name the limit.
+	OnRefused func(why string)
 	// Version is shown on the page before the first summary arrives.
 	Version string
 	Log     *slog.Logger
@@ -46,7 +54,15 @@ type Dashboard struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	clients atomic.Int64 // open event streams
+	shared  sharedSummary
 }
+
+// DefaultMaxClients bounds the open event streams (--max-sse-clients):
+// each holds a connection, a goroutine, a feed buffer of
+// insight.DefaultBuffer events and a 16 KiB write buffer, about 200 KiB.
+const DefaultMaxClients = 100
 
 // New returns a dashboard for cfg; zero fields get their defaults.
 func New(cfg Config) *Dashboard {
@@ -62,7 +78,14 @@ func New(cfg Config) *Dashboard {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxClients == 0 {
+		cfg.MaxClients = DefaultMaxClients
+	}
+	if cfg.OnRefused == nil {
+		cfg.OnRefused = func(string) {}
+	}
 	d := &Dashboard{cfg: cfg, assets: builtAssets(), closed: make(chan struct{})}
+	d.shared = sharedSummary{compute: cfg.Summary, every: cfg.SummaryEvery}
 	d.page, d.etag = d.assets.renderPage(cfg.Version)
 	return d
 }

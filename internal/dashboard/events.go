@@ -28,6 +28,12 @@ const maxBurst = 256
 // It ends when the client goes away or Close is called.
 func (d *Dashboard) Events() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := d.clients.Add(1); d.cfg.MaxClients > 0 && n > int64(d.cfg.MaxClients) {
+			d.clients.Add(-1)
+			d.refuse(w)
+			return
+		}
+		defer d.clients.Add(-1)
 		rc := http.NewResponseController(w)
 		// The server's read and write timeouts are for requests that end;
 		// this one does not. Recorders in tests do not support deadlines.
@@ -159,7 +165,7 @@ func (s *stream) summary(ctx context.Context) error {
 	if s.d.cfg.Summary == nil {
 		return nil
 	}
-	v, err := s.d.cfg.Summary(ctx)
+	v, err := s.d.shared.get(ctx)
 	if err != nil {
 		// The page keeps its last figures; the next tick tries again.
 		s.d.cfg.Log.Warn("event stream: summary", "err", err)

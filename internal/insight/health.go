@@ -185,6 +185,9 @@ func (h *Hub) Health(ctx context.Context) Health {
 	if why := h.diskRefusing(); why != "" {
 		degraded(why)
 	}
+	for _, why := range h.capReasons(now) {
+		degraded(why)
+	}
 	if err := h.writable(ctx); err != nil {
 		down("store is not writable: " + err.Error())
 	}

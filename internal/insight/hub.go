@@ -85,6 +85,7 @@ type Hub struct {
 	refusing     atomic.Pointer[refusal] // ingest refuses producers (queue full); nil: it accepts
 	clockWarned  atomic.Bool             // health logged that the clock went back (clock.go)
 	dead         *recentDead             // dead letters of the last StaleAfter, by module
+	caps         caps                    // refusals past the caps (caps.go)
 
 	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
 	pingAt  time.Time
@@ -123,7 +124,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	cfg.Silence.defaults()
 	h := &Hub{cfg: cfg, log: cfg.Log, feed: NewFeed(), win: window{store: cfg.Store},
-		pending: bridge.RollupSet{}, security: newSecurity(), dead: newRecentDead()}
+		pending: bridge.RollupSet{}, security: newSecurity(), dead: newRecentDead(), caps: caps{eps: map[string]*capEpisode{}}}
 	h.metrics = newMetrics(h)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err := h.seedDead(sctx)
@@ -207,6 +208,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return h.flushCounts(context.WithoutCancel(ctx))
 		case <-flush.C:
+			h.capReasons(h.cfg.Now()) // logs the end of a refusal nobody asks health about
 			if err := h.flushCounts(ctx); err != nil {
 				if failing++; failing == 1 {
 					h.log.Warn("insight: write counts", "err", err)

@@ -30,6 +30,7 @@ type metrics struct {
 	feedDropped prometheus.CounterFunc
 	security    *prometheus.CounterVec
 	sigReplays  prometheus.Counter     // signature.go
+	capRefused  *prometheus.CounterVec // caps.go
 	sigFailures *prometheus.CounterVec // signature.go
 }
 
@@ -74,13 +75,14 @@ func newMetrics(h *Hub) *metrics {
 		m.security.WithLabelValues(r) // present at zero, so that rate() works from the start
 	}
 	m.sigReplays, m.sigFailures = newSignatureMetrics()
+	m.capRefused = newCapsMetric()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "corebridge_build_info", Help: "The running version.",
 		ConstLabels: prometheus.Labels{"version": h.cfg.Version, "store": h.cfg.StoreKind},
 	})
 	build.Set(1)
 	m.reg.MustRegister(m.ingest, m.attempts, m.latency, m.commitSize, m.commitTime, m.feedDropped, m.security, build,
-		m.sigReplays, m.sigFailures,
+		m.sigReplays, m.sigFailures, m.capRefused,
 		&storeCollector{h: h},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
