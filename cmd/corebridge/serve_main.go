@@ -382,6 +382,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric, SignatureTolerance: m.cfg.sigTolerance,
 		MaxInflightIngest: m.cfg.maxInflight, Modules: ingest.NewModuleCap(m.store, m.cfg.maxModules),
 	})
+	m.hub.SetIngestInflight(srv.Inflight)
 	m.hs = &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -68,3 +68,11 @@ func routeOf(r *http.Request) string {
 	}
 	return "update"
 }
+
+// Inflight is the number of ingest requests being served now.
+func (s *Server) Inflight() int {
+	if s.inflight == nil {
+		return 0
+	}
+	return len(s.inflight.slots)
+}

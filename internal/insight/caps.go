@@ -91,3 +91,28 @@ func (h *Hub) capReasons(now time.Time) []string {
 	}
 	return out
 }
+
+// SetIngestInflight sets where the metrics read the ingest requests being
+// served now (the API is built after the hub).
+func (h *Hub) SetIngestInflight(fn func() int) {
+	h.wireMu.Lock()
+	h.inflight = fn
+	h.wireMu.Unlock()
+}
+
+func (h *Hub) ingestInflight() float64 {
+	h.wireMu.Lock()
+	fn := h.inflight
+	h.wireMu.Unlock()
+	if fn == nil {
+		return 0
+	}
+	return float64(fn())
+}
+
+func newInflightGauge(h *Hub) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "corebridge_ingest_inflight_requests",
+		Help: "Ingest requests being served now (bounded by --max-inflight-ingest).",
+	}, h.ingestInflight)
+}

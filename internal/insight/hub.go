@@ -93,7 +93,8 @@ type Hub struct {
 
 	// wireMu guards cfg.Delivery, wired in after New: the forwarder is
 	// built after the hub it reports to.
-	wireMu sync.Mutex
+	wireMu   sync.Mutex
+	inflight func() int // ingest requests being served now (caps.go); guarded by wireMu
 }
 
 // New builds a hub and opens its log files.

@@ -82,7 +82,7 @@ func newMetrics(h *Hub) *metrics {
 	})
 	build.Set(1)
 	m.reg.MustRegister(m.ingest, m.attempts, m.latency, m.commitSize, m.commitTime, m.feedDropped, m.security, build,
-		m.sigReplays, m.sigFailures, m.capRefused,
+		m.sigReplays, m.sigFailures, m.capRefused, newInflightGauge(h),
 		&storeCollector{h: h},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
