@@ -50,9 +50,9 @@ func limitIngest(s *Server, h http.Handler) http.Handler {
 		default:
 			s.insight.CapRefused(insight.CapIngestInflight, f.why)
 			s.insight.Ingest(routeOf(r), "", http.StatusServiceUnavailable, 0)
-			// The body is left unread: the server closes the connection
-			// rather than drain a large one.
-			w.Header().Set("Connection", "close")
+			// The body is left unread. net/http drains up to 256 KiB of it
+			// after the answer to keep the connection, and closes the
+			// connection past that rather than read a large body.
 			writeError(w, r, s.log, &bridge.Error{Code: bridge.EUNAVAILABLE, Message: f.why + "; retry later", RetryAfter: inflightRetryAfter})
 			return
 		}
