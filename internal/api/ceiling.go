@@ -24,7 +24,7 @@ func NewCeiling(maxBody int64) http.Handler {
 			writeError(w, r, slog.Default(), err)
 			return
 		}
-		rec := ingest.Identify(u, bridge.Truncate(time.Now()))
+		rec := ingest.DefaultDedupe.Identify(u, "", bridge.Truncate(time.Now()))
 		writeJSON(w, http.StatusOK, newUpdateResponse(u.Module, bridge.Appended{
 			ID: rec.ID, SessionID: rec.SessionID, ReceivedAt: rec.ReceivedAt}))
 	}))

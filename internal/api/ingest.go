@@ -80,12 +80,12 @@ func handleUpdate(s *Server) http.Handler {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
-		recs := []bridge.NewRecord{ingest.Identify(u, bridge.Truncate(s.cfg.Now()))}
+				recs := []bridge.NewRecord{s.cfg.dedupe().Identify(u, s.keyOwner(r), bridge.Truncate(s.cfg.Now()))}
 		recs[0].LoadTest = load
 		res, err := s.ingest.Submit(r.Context(), recs)
 		done(err == nil)
 		if err != nil {
-			s.fail(w, r, "update", u.Module, 1, err)
+			s.fail(w, r, "update", u.Module, 1, updateConflict(err, r, u))
 			return
 		}
 		s.insight.IngestAccepted()
@@ -197,9 +197,10 @@ func handleUpdates(s *Server) http.Handler {
 		}
 		now := bridge.Truncate(s.cfg.Now())
 		recs := make([]bridge.NewRecord, len(ups))
+		dedupe, owner := s.cfg.dedupe(), s.keyOwner(r)
 		for i, u := range ups {
 			signedKey(&u, sigID, i)
-			recs[i] = ingest.Identify(u, now)
+			recs[i] = dedupe.Identify(u, owner, now)
 			recs[i].LoadTest = load
 			if sigID != "" {
 				s.insight.SignatureValid(u.Module, now)
@@ -208,7 +209,7 @@ func handleUpdates(s *Server) http.Handler {
 		res, err := s.ingest.Submit(r.Context(), recs)
 		done(err == nil)
 		if err != nil {
-			s.fail(w, r, "updates", batchModule(recs), len(recs), err)
+			s.fail(w, r, "updates", batchModule(recs), len(recs), batchConflict(err, body, ups))
 			return
 		}
 		s.insight.IngestAccepted()

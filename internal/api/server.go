@@ -67,6 +67,13 @@ type Config struct {
 	// Modules, when set, bounds the distinct module names (422 naming
 	// the limit and the field past it); nil: no bound.
 	Modules *ingest.ModuleCap
+	// DedupeWindow is how long an idempotency key is remembered (default
+	// ingest.DefaultDedupeWindow).
+	DedupeWindow time.Duration
+	// ContentDedupeWindow is how long an update without a key is a resend
+	// of an identical one (default ingest.DefaultContentDedupeWindow;
+	// < 0: content dedupe is off).
+	ContentDedupeWindow time.Duration
 }
 
 // Dashboard is the web UI's handlers, built by internal/dashboard.
@@ -90,6 +97,17 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.DedupeWindow <= 0 {
+		c.DedupeWindow = ingest.DefaultDedupeWindow
+	}
+	if c.ContentDedupeWindow == 0 {
+		c.ContentDedupeWindow = ingest.DefaultContentDedupeWindow
+	}
+}
+
+// dedupe is the dedupe policy of cfg.
+func (c *Config) dedupe() ingest.Dedupe {
+	return ingest.Dedupe{KeyWindow: c.DedupeWindow, ContentWindow: max(c.ContentDedupeWindow, 0)}
 }
 
 // Server is the API, an http.Handler.

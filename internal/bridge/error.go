@@ -79,3 +79,21 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// KeyConflict is why Store.Append refused a record: its DedupeKey is held,
+// within the record's DedupeSince, by an original with another content.
+// It travels inside an ECONFLICT *Error; errors.As finds it.
+type KeyConflict struct {
+	Index      int    // of the refused record in the records handed to Append
+	OriginalID string // the stored record that holds the key
+	Field      string // the first field that differs: "module", "session_id" or "data"
+}
+
+func (c *KeyConflict) Error() string {
+	return fmt.Sprintf("dedupe key already used by record %s with another %s", c.OriginalID, c.Field)
+}
+
+// ConflictError wraps c in the ECONFLICT *Error that Append returns.
+func ConflictError(c *KeyConflict) *Error {
+	return &Error{Code: ECONFLICT, Message: c.Error(), Err: c}
+}

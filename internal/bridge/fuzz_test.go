@@ -32,7 +32,7 @@ func FuzzDecodeUpdate(f *testing.F) {
 			again.SessionID != u.SessionID || again.IdempotencyKey != u.IdempotencyKey {
 			t.Fatalf("re-encoded update differs: %+v, was %+v", again, u)
 		}
-		if ingest.DedupeKey(again) != ingest.DedupeKey(u) {
+		if ingest.DedupeKey(again, "") != ingest.DedupeKey(u, "") {
 			t.Fatal("re-encoded update has another dedupe key")
 		}
 	})

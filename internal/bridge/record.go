@@ -56,14 +56,38 @@ type NewRecord struct {
 	Data       json.RawMessage // compact JSON object
 	ReceivedAt time.Time
 	// DedupeKey identifies "the same update", so that duplicates are
-	// absorbed: records with an equal non-empty key are stored once. See
-	// Update.DedupeKey.
+	// absorbed: records with an equal non-empty key are stored once while
+	// the original is within DedupeSince (see Store.Append). Ingest makes
+	// it (ingest.DedupeKey).
 	DedupeKey string
+	// DedupeSince bounds how far back DedupeKey looks: a stored record
+	// with the same key is the original only if its ReceivedAt is at or
+	// after DedupeSince; an older one is not (this record is stored, and
+	// the key then stands for it). Ingest sets it to ReceivedAt minus the
+	// window of the key's kind (--dedupe-window, --content-dedupe-window).
+	// The zero time: no bound.
+	DedupeSince time.Time
 	// LoadTest marks load-test traffic (the Corebridge-Load-Test header,
 	// sent by `corebridge mock --load`): stored, delivered and counted
 	// like any record, but the module's usual interval, which silence
 	// detection compares against, is not learnt from it.
 	LoadTest bool
+}
+
+// Differs names the first field in which a stored original (module,
+// session, data) differs from the record n that has its key, or "" when
+// they hold the same update. Data is compared as bytes: both are compact
+// JSON (Update.Data), so formatting does not count, but key order does.
+func (n NewRecord) Differs(module, session string, data []byte) string {
+	switch {
+	case module != n.Module:
+		return "module"
+	case session != n.SessionID:
+		return "session_id"
+	case string(data) != string(n.Data):
+		return "data"
+	}
+	return ""
 }
 
 // Appended is the outcome of one NewRecord: the stored record's identity,

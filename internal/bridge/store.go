@@ -11,9 +11,15 @@ import (
 type Store interface {
 	// Append stores recs in one transaction, in order, and returns one
 	// Appended per input. A record whose DedupeKey matches a stored record,
-	// or an earlier record of the same call, is not stored again: its
-	// Appended names the original. Either all new records are committed
-	// durably or none is and an error is returned.
+	// or an earlier record of the same call, received at or after its
+	// DedupeSince, is not stored again: its Appended names the original.
+	// If the original holds another update (its Module, SessionID or Data,
+	// compared as stored bytes, differ), Append stores nothing and fails
+	// with an ECONFLICT *Error wrapping a *KeyConflict that names the
+	// record. An original received before DedupeSince does not count: the
+	// record is stored, and later records with the key find it instead.
+	// Either all new records are committed durably or none is and an
+	// error is returned.
 	Append(ctx context.Context, recs []NewRecord) ([]Appended, error)
 
 	// Lease claims the head of one module's pending records for delivery:

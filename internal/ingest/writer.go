@@ -6,6 +6,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -243,6 +244,18 @@ func (w *Writer) commit(group []*commitReq) {
 	}
 	start := time.Now()
 	res, err := w.store.Append(context.Background(), recs)
+	for err != nil {
+		// A reused key with another payload refuses its own request only:
+		// the others of the group are committed without it.
+		rest, more := w.refuseConflict(admitted, recs, err)
+		if len(rest) == len(admitted) {
+			break // not a conflict: the whole group fails
+		}
+		if admitted, recs = rest, more; len(admitted) == 0 {
+			return
+		}
+		res, err = w.store.Append(context.Background(), recs)
+	}
 	if w.observe != nil {
 		w.observe(len(recs), time.Since(start), err)
 	}
@@ -269,6 +282,35 @@ func (w *Writer) commit(group []*commitReq) {
 		i += len(r.recs)
 		close(r.done)
 	}
+}
+
+// refuseConflict answers the request whose record err (from Append of
+// recs) refuses for a reused dedupe key (bridge.KeyConflict), with the
+// record's index within that request, and returns the other requests and
+// their records to commit again. For any other error it returns admitted
+// and recs as they were.
+func (w *Writer) refuseConflict(admitted []*commitReq, recs []bridge.NewRecord, err error) ([]*commitReq, []bridge.NewRecord) {
+	var kc *bridge.KeyConflict
+	if !errors.As(err, &kc) || kc.Index < 0 || kc.Index >= len(recs) {
+		return admitted, recs
+	}
+	rest := admitted[:0:0]
+	var more []bridge.NewRecord
+	i := 0
+	for _, r := range admitted {
+		if at := kc.Index - i; at >= 0 && at < len(r.recs) {
+			own := *kc
+			own.Index = at
+			r.err = bridge.ConflictError(&own)
+			w.pending -= int64(len(r.recs))
+			close(r.done)
+		} else {
+			rest = append(rest, r)
+			more = append(more, r.recs...)
+		}
+		i += len(r.recs)
+	}
+	return rest, more
 }
 
 // logFailed logs a failed commit. A storage fault (EUNAVAILABLE: a full

@@ -50,13 +50,18 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		if r.DedupeKey != "" {
 			key, keyArg = digestOf(r.DedupeKey), r.DedupeKey
 			if a, ok := fresh[key]; ok {
-				out[i] = out[a.i]
-				out[i].Duplicate = true
-				rollups.At(r.ReceivedAt, r.Module).Duplicates++
-				continue
-			}
-			if seq, ok := s.keys.m[key]; ok {
-				a, found, err := s.original(ctx, tx, seq, key)
+				dup, err := sameCall(recs, a.i, i)
+				if err != nil {
+					return nil, err
+				}
+				if dup {
+					out[i] = out[a.i]
+					out[i].Duplicate = true
+					rollups.At(r.ReceivedAt, r.Module).Duplicates++
+					continue
+				}
+			} else if seq, ok := s.keys.m[key]; ok {
+				a, found, err := s.original(ctx, tx, seq, key, r, i)
 				if err != nil {
 					return nil, err
 				}
@@ -120,12 +125,16 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 }
 
 // original reads the stored record that key (found in memory at seq)
-// stands for. found is false if that record is gone, which the keydir
-// would already know; it is checked so that memory can never make a new
-// record a duplicate of nothing.
-func (s *Store) original(ctx context.Context, tx *sql.Tx, seq int64, key digest) (a bridge.Appended, found bool, err error) {
+// stands for, and decides what r, the i-th record of the call, is to it.
+// found is true when r is its duplicate. It is false when that record is
+// gone (which the keydir would already know; it is checked so that memory
+// can never make a new record a duplicate of nothing) or was received
+// before r.DedupeSince: then r is stored, and the key moves to it. An
+// original within the window that holds another update is a KeyConflict.
+func (s *Store) original(ctx context.Context, tx *sql.Tx, seq int64, key digest, r bridge.NewRecord, i int) (a bridge.Appended, found bool, err error) {
 	var at int64
-	var stored string
+	var module, stored string
+	var data []byte
 	rows, err := s.ws.query(ctx, tx, qFindOriginal, seq)
 	if err != nil {
 		return a, false, fmt.Errorf("append: find original: %w", err)
@@ -134,13 +143,33 @@ func (s *Store) original(ctx context.Context, tx *sql.Tx, seq int64, key digest)
 	if !rows.Next() {
 		return a, false, rows.Err()
 	}
-	if err := rows.Scan(&a.ID, &a.SessionID, &at, &stored); err != nil {
+	if err := rows.Scan(&a.ID, &module, &a.SessionID, &data, &at, &stored); err != nil {
 		return a, false, fmt.Errorf("append: find original: %w", err)
 	}
 	if digestOf(stored) != key {
 		return a, false, nil
 	}
+	if !r.DedupeSince.IsZero() && at < micros(r.DedupeSince) {
+		return a, false, nil // past its window: r is new
+	}
+	if field := r.Differs(module, a.SessionID, data); field != "" {
+		return a, false, bridge.ConflictError(&bridge.KeyConflict{Index: i, OriginalID: a.ID, Field: field})
+	}
 	a.ReceivedAt = fromMicros(at)
 	a.Duplicate = true
 	return a, true, nil
+}
+
+// sameCall decides what recs[i] is to recs[first], an earlier record of
+// the same call with its key: its duplicate (true), a new record when the
+// first is before recs[i].DedupeSince (false), or a KeyConflict.
+func sameCall(recs []bridge.NewRecord, first, i int) (bool, error) {
+	o, r := recs[first], recs[i]
+	if !r.DedupeSince.IsZero() && o.ReceivedAt.Before(r.DedupeSince) {
+		return false, nil
+	}
+	if field := r.Differs(o.Module, o.SessionID, o.Data); field != "" {
+		return false, bridge.ConflictError(&bridge.KeyConflict{Index: i, OriginalID: o.ID, Field: field})
+	}
+	return true, nil
 }

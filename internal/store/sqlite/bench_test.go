@@ -106,7 +106,7 @@ func filler(keyed bool) func(b *testing.B, s *sqlite.Store, n int) {
 			recs[i] = bridge.NewRecord{ID: uuid.Must(uuid.NewV7()).String(), Module: u.Module, SessionID: u.SessionID,
 				Data: u.Data, ReceivedAt: now}
 			if keyed {
-				recs[i].DedupeKey = ingest.DedupeKey(u)
+				recs[i].DedupeKey = ingest.DedupeKey(u, "")
 			}
 		}
 		return recs

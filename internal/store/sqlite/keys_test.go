@@ -18,8 +18,8 @@ import (
 )
 
 func keyedRecord(id, key string, at time.Time) bridge.NewRecord {
-	return bridge.NewRecord{ID: id, Module: "m", SessionID: "s-" + id, Data: json.RawMessage(`{"n":1}`),
-		ReceivedAt: at, DedupeKey: key}
+	return bridge.NewRecord{ID: id, Module: "m", SessionID: "s", Data: json.RawMessage(`{"n":1}`),
+		ReceivedAt: at, DedupeKey: key} // one session: a resend of the same key is the same update
 }
 
 func openTest(t *testing.T, path string) *Store {
@@ -91,7 +91,7 @@ func TestKeydirNeverInventsDuplicates(t *testing.T) {
 
 func TestDigest(t *testing.T) {
 	u := bridge.Update{Module: "m", SessionID: "s", Data: json.RawMessage(`{}`)}
-	hexKey := ingest.DedupeKey(u)
+	hexKey := ingest.DedupeKey(u, "")
 	d := digestOf(hexKey)
 	if got := hex.EncodeToString(d[:]); got != hexKey {
 		t.Fatalf("digest of the 32-hex key %s is %s, want its bytes", hexKey, got)
@@ -136,8 +136,8 @@ func TestMigrationFromUniqueIndex(t *testing.T) {
 	}
 	u := bridge.Update{Module: "m", SessionID: "s", Data: json.RawMessage(`{"n":1}`)}
 	if _, err := db.W.ExecContext(ctx, `INSERT INTO records (id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
-		VALUES ('old-1', 'm', 's', '{"n":1}', 1, 1, ?), ('old-2', 'm', 't', '{}', 2, 2, 'a-test-key'), ('old-3', 'm', 'u', '{}', 3, 3, NULL)`,
-		ingest.DedupeKey(u)); err != nil {
+		VALUES ('old-1', 'm', 's', '{"n":1}', 1, 1, ?), ('old-2', 'm', 's', '{"n":1}', 2, 2, 'a-test-key'), ('old-3', 'm', 'u', '{}', 3, 3, NULL)`,
+		ingest.DedupeKey(u, "")); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -151,7 +151,7 @@ func TestMigrationFromUniqueIndex(t *testing.T) {
 		t.Fatalf("records_dedupe still there (%d, %v)", n, err)
 	}
 	at := time.Now().UTC()
-	got, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("new-1", ingest.DedupeKey(u), at), keyedRecord("new-2", "a-test-key", at)})
+	got, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("new-1", ingest.DedupeKey(u, ""), at), keyedRecord("new-2", "a-test-key", at)})
 	if err != nil {
 		t.Fatal(err)
 	}

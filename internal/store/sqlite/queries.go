@@ -28,7 +28,7 @@ const (
 			intervals = CASE WHEN ?5 / 1000000 <= last_seen_at / 1000000 THEN intervals
 				WHEN interval_us < 1000000 THEN 1 ELSE intervals + 1 END,
 			last_seen_at = max(last_seen_at, excluded.last_seen_at)`
-	qFindOriginal = `SELECT id, session_id, received_at, dedupe_key FROM records WHERE seq = ?`
+	qFindOriginal = `SELECT id, module, session_id, data, received_at, dedupe_key FROM records WHERE seq = ?`
 	qFreeHeads    = `SELECT m.module,
 			(SELECT seq FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1),
 			(SELECT next_attempt_at FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1)

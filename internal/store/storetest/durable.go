@@ -9,7 +9,8 @@ import (
 // testReopen checks that Close loses nothing committed: records, states,
 // counters, dead letters, dedupe keys and the Seq counter survive.
 func testReopen(t *testing.T, e *env) {
-	e.append(keyed(rec("a1", "a", 0), "ka1"), rec("b1", "b", 0), rec("a2", "a", 0))
+	a1 := keyed(rec("a1", "a", 0), "ka1")
+	e.append(a1, rec("b1", "b", 0), rec("a2", "a", 0))
 	e.append(rec("b2", "b", 1), rec("a3", "a", 1))
 	la := e.mustLease(lp(ts(1), 2), "a", "a1", "a2")
 	e.settle(bridge.Settlement{LeaseID: la.ID, Module: "a", Now: ts(2),
@@ -36,7 +37,7 @@ func testReopen(t *testing.T, e *env) {
 	checkModules(t, e.modules(), ms)
 	checkRecords(t, "ListDead after reopen", e.listDead(bridge.DeadQuery{Limit: 100}), dead)
 
-	got := e.append(keyed(rec("dup", "a", 5), "ka1"), rec("c1", "c", 5))
+	got := e.append(resend(a1, "dup", 5), rec("c1", "c", 5))
 	checkAppended(t, 0, got[0], bridge.Appended{ID: "a1", SessionID: "sess-a1", ReceivedAt: ts(0), Duplicate: true})
 	if seq := e.get("c1").Seq; seq <= maxSeq {
 		t.Errorf("Seq of a record appended after reopen = %d, want > %d", seq, maxSeq)

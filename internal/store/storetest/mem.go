@@ -54,11 +54,14 @@ func (s *Mem) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appende
 			return nil, bridge.Errorf(bridge.ECONFLICT, "id %s exists", n.ID)
 		}
 	}
+	if err := s.checkKeys(in); err != nil {
+		return nil, err
+	}
 	out := make([]bridge.Appended, len(in))
 	first := map[string]time.Time{} // each module's first new record of this call
 	prev := map[string]time.Time{}  // each module's last seen before this call
 	for i, n := range in {
-		if o := s.byKey[n.DedupeKey]; n.DedupeKey != "" && o != nil {
+		if o := s.byKey[n.DedupeKey]; n.DedupeKey != "" && o != nil && !o.ReceivedAt.Before(n.DedupeSince) {
 			out[i] = bridge.Appended{ID: o.ID, SessionID: o.SessionID, ReceivedAt: o.ReceivedAt, Duplicate: true}
 			s.roll(n.ReceivedAt, n.Module).Duplicates++
 			continue
@@ -105,6 +108,30 @@ func (s *Mem) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appende
 		m.Intervals++
 	}
 	return out, nil
+}
+
+// checkKeys finds, before anything is stored, a record of in whose key
+// an original within its DedupeSince holds with another content (the
+// KeyConflict that refuses the whole call).
+func (s *Mem) checkKeys(in []bridge.NewRecord) error {
+	call := map[string]bridge.Record{} // the originals this call would store
+	for i, n := range in {
+		if n.DedupeKey == "" {
+			continue
+		}
+		o, ok := call[n.DedupeKey]
+		if r := s.byKey[n.DedupeKey]; !ok && r != nil {
+			o, ok = *r, true
+		}
+		if ok && !o.ReceivedAt.Before(n.DedupeSince) {
+			if field := n.Differs(o.Module, o.SessionID, o.Data); field != "" {
+				return bridge.ConflictError(&bridge.KeyConflict{Index: i, OriginalID: o.ID, Field: field})
+			}
+			continue
+		}
+		call[n.DedupeKey] = bridge.Record{ID: n.ID, Module: n.Module, SessionID: n.SessionID, Data: n.Data, ReceivedAt: n.ReceivedAt}
+	}
+	return nil
 }
 
 func (s *Mem) mod(name string) *bridge.ModuleSummary {

@@ -36,6 +36,13 @@ func keyed(r bridge.NewRecord, k string) bridge.NewRecord {
 	return r
 }
 
+// resend is orig sent again: the same update (module, session, data, key)
+// with a new id, received at ts(sec).
+func resend(orig bridge.NewRecord, id string, sec int) bridge.NewRecord {
+	orig.ID, orig.ReceivedAt = id, ts(sec)
+	return orig
+}
+
 // sized returns r with data of exactly n bytes (n >= 8).
 func sized(r bridge.NewRecord, n int) bridge.NewRecord {
 	r.Data = json.RawMessage(`{"p":"` + strings.Repeat("x", n-8) + `"}`)

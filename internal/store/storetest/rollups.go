@@ -53,8 +53,9 @@ func hist(ds ...time.Duration) (h [bridge.LatencyBuckets]int64) {
 func testRollupsCountWhatHappens(t *testing.T, e *env) {
 	const b = 34 // ts(34) is the start of a minute (plus t0's fraction)
 	m0, m1 := bridge.Minute(ts(b+0)), bridge.Minute(ts(b+60))
-	e.append(keyed(rec("a1", "alpha", b+0), "k1"), rec("a2", "alpha", b+1), rec("b1", "beta", b+2))
-	e.append(keyed(rec("dup", "alpha", b+3), "k1"), rec("a3", "alpha", b+61), rec("a4", "alpha", b+62))
+	a1 := keyed(rec("a1", "alpha", b+0), "k1")
+	e.append(a1, rec("a2", "alpha", b+1), rec("b1", "beta", b+2))
+	e.append(resend(a1, "dup", b+3), rec("a3", "alpha", b+61), rec("a4", "alpha", b+62))
 
 	// alpha: a1 synced at ts(b+10) (10 s), a2 retried at ts(b+10); later a2,
 	// a3 synced at ts(b+70) (69 s, 9 s), a4 dead at ts(b+70) and replayed.

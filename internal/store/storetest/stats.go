@@ -19,9 +19,10 @@ func testStatsEmpty(t *testing.T, e *env) {
 // testStatsMix checks every figure after appends, a duplicate, a sync, a
 // death and a retry across three modules appended out of name order.
 func testStatsMix(t *testing.T, e *env) {
-	e.append(keyed(rec("z1", "zeta", 0), "kz"), rec("a1", "alpha", 1), rec("z2", "zeta", 2))
+	z1 := keyed(rec("z1", "zeta", 0), "kz")
+	e.append(z1, rec("a1", "alpha", 1), rec("z2", "zeta", 2))
 	e.append(rec("m1", "mid", 3), rec("a2", "alpha", 4), rec("z3", "zeta", 5))
-	e.append(keyed(rec("zd", "zeta", 5), "kz"))
+	e.append(resend(z1, "zd", 5))
 
 	e.synced(e.mustLease(lp(ts(10), 1), "zeta", "z1"), ts(10), "z1")
 	e.dead(e.mustLease(lp(ts(11), 1), "alpha", "a1"), ts(11), "a1")

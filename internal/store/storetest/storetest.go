@@ -40,6 +40,9 @@ var suite = []struct {
 	{"Dedupe", []test{
 		{"LaterCallGetsOriginal", testDedupeLaterCall},
 		{"SameCallGetsFirst", testDedupeSameCall},
+		{"SinceBoundsTheOriginal", testDedupeSinceBounds},
+		{"SinceHoldsAcrossReopen", testDedupeSinceAcrossReopen},
+		{"OtherContentConflicts", testDedupeConflict},
 		{"EmptyKeyNeverDedupes", testDedupeEmptyKey},
 		{"SyncedOriginalStillDedupes", testDedupeAfterSync},
 		{"DedupesAcrossReopen", testDedupeAcrossReopen},
