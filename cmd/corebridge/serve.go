@@ -48,6 +48,8 @@ type serveConfig struct {
 	staleAfter    time.Duration
 	degradedPct   float64
 	retention     time.Duration
+	dedupeWindow  time.Duration
+	contentWindow time.Duration
 	instance      string
 	breakerCool   time.Duration
 	breakerThresh int
@@ -118,7 +120,9 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&cfg.timeout, "delivery-timeout", deliver.DefaultTimeout, "timeout of one delivery request to the Bucket")
 	fs.DurationVar(&cfg.staleAfter, "stale-after", insight.DefaultStaleAfter, "health is degraded while the oldest pending record is older than this, and for this long after records go dead")
 	fs.Float64Var(&cfg.degradedPct, "degraded-success-pct", insight.DefaultDegradedSuccessPct, "health is degraded while the 24 h sync success rate (percent) is below this; 0 turns it off")
-	fs.DurationVar(&cfg.retention, "retention", maintenance.DefaultRetention, "prune synced records (and attempt history) older than this")
+	fs.DurationVar(&cfg.retention, "retention", maintenance.DefaultRetention, "prune synced records (and attempt history) older than this; at least --dedupe-window")
+	fs.DurationVar(&cfg.dedupeWindow, "dedupe-window", ingest.DefaultDedupeWindow, "an Idempotency-Key (or idempotency_key, or signed webhook-id) resent within this answers the original record; after it, it is a new record")
+	fs.DurationVar(&cfg.contentWindow, "content-dedupe-window", ingest.DefaultContentDedupeWindow, "an update without a key repeating the module, session_id and data of one accepted within this is a duplicate (a retry); 0 = off: every such update is stored")
 	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
 	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", deliver.DefaultBreakerCooldown, "while the circuit breaker is open, probe the Bucket this often")
 	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", deliver.DefaultBreakerThreshold, "consecutive failed deliveries (across all workers) that open the circuit breaker; a /healthz check without answer opens it at once")

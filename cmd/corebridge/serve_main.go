@@ -77,6 +77,9 @@ func newServeMain(cfg *serveConfig, log *slog.Logger) (*serveMain, error) {
 	if !(cfg.degradedPct >= 0 && cfg.degradedPct <= 100) {
 		return nil, usageError{fmt.Sprintf("--degraded-success-pct must be between 0 (off) and 100, not %v", cfg.degradedPct)}
 	}
+	if err := checkDedupeWindows(cfg); err != nil {
+		return nil, err
+	}
 	m := &serveMain{cfg: cfg, log: log}
 	if err := m.checkExposure(); err != nil {
 		return nil, err
@@ -381,6 +384,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		Auth:       m.authenticator(), Sessions: m.sessionManager(), RateLimits: m.rateLimits, AllowedHosts: m.cfg.allowedHosts,
 		OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric, SignatureTolerance: m.cfg.sigTolerance,
 		MaxInflightIngest: m.cfg.maxInflight, Modules: ingest.NewModuleCap(m.store, m.cfg.maxModules),
+		DedupeWindow: m.cfg.dedupeWindow, ContentDedupeWindow: contentWindow(m.cfg.contentWindow),
 	})
 	m.hub.SetIngestInflight(srv.Inflight)
 	m.hs = &http.Server{
@@ -413,4 +417,35 @@ func (m *serveMain) listen(context.Context) error {
 			Logger: m.log}) // the runner adds its own component attribute
 	}
 	return nil
+}
+
+// checkDedupeWindows refuses windows that cannot hold: pruning after
+// --retention would delete originals that a window still needs, and a
+// resend would then be stored again. It refuses rather than clamps, so
+// that what runs is what was asked for.
+func checkDedupeWindows(cfg *serveConfig) error {
+	if cfg.dedupeWindow <= 0 {
+		return usageError{fmt.Sprintf("--dedupe-window must be positive, not %s", cfg.dedupeWindow)}
+	}
+	if cfg.contentWindow < 0 {
+		return usageError{fmt.Sprintf("--content-dedupe-window must be positive or 0 (off), not %s", cfg.contentWindow)}
+	}
+	retention := cfg.retention
+	if retention == 0 {
+		retention = maintenance.DefaultRetention
+	}
+	if need := max(cfg.dedupeWindow, cfg.contentWindow); retention > 0 && retention < need {
+		return usageError{fmt.Sprintf("--retention %s is shorter than --dedupe-window %s / --content-dedupe-window %s: pruning would delete originals a window still needs; raise --retention or lower the window",
+			cfg.retention, cfg.dedupeWindow, cfg.contentWindow)}
+	}
+	return nil
+}
+
+// contentWindow is --content-dedupe-window as api.Config takes it: 0 (off)
+// is negative there, where 0 is the default.
+func contentWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
