@@ -26,20 +26,26 @@ const conflictType = "idempotency_key_reused"
 
 // updateConflict turns the store's KeyConflict for the update u of r into
 // the answer a producer reads: 422 naming where the key came from (the
-// Idempotency-Key header or a signed request's webhook-id), the record
-// that holds it and what differs. 422, not 409, as the IETF draft
-// "The Idempotency-Key HTTP Header Field" says for a key reused with
-// another payload: the request is wrong and resending it cannot succeed,
-// whereas 409 there means the first request is still being processed.
-// Any other error is returned as it is.
-func updateConflict(err error, r *http.Request, u bridge.Update) error {
+// Idempotency-Key header, the body's idempotency_key, or a signed
+// request's webhook-id; ownKey says whether the update carried a key
+// before the signature's was applied), the record that holds it and
+// what differs. 422, not 409, as the IETF draft "The Idempotency-Key HTTP
+// Header Field" says for a key reused with another payload: the request
+// is wrong and resending it cannot succeed, whereas 409 there means the
+// first request is still being processed. Any other error is returned as
+// it is.
+func updateConflict(err error, r *http.Request, u bridge.Update, ownKey bool) error {
 	var kc *bridge.KeyConflict
 	if !errors.As(err, &kc) {
 		return err
 	}
-	loc, what := []any{"header", "idempotency-key"}, fmt.Sprintf("Idempotency-Key %q", u.IdempotencyKey)
+	var loc []any
+	var what string
 	switch {
 	case r.Header.Get("Idempotency-Key") != "":
+		loc, what = []any{"header", "idempotency-key"}, fmt.Sprintf("Idempotency-Key %q", u.IdempotencyKey)
+	case ownKey:
+		loc, what = []any{"body", "idempotency_key"}, fmt.Sprintf("idempotency_key %q", u.IdempotencyKey)
 	case u.IdempotencyKey != "":
 		loc, what = []any{"header", "webhook-id"}, fmt.Sprintf("webhook-id %q (the idempotency key of a signed request)", u.IdempotencyKey)
 	default: // content dedupe: only a hash collision gets here

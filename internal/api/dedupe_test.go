@@ -88,6 +88,10 @@ func TestIdempotencyKeyOtherPayload(t *testing.T) {
 		t.Errorf("original = %s, %v; want it unchanged", rec.Data, err)
 	}
 
+	// The key in the body's idempotency_key is the same key, named there.
+	r = f.do(t, "POST", "/core/update", `{"module":"m","session_id":"s","data":{"v":9},"idempotency_key":"key-1"}`)
+	wantDetail(t, r, `["body","idempotency_key"]`, "idempotency_key_reused")
+
 	same := wantUpdateOK(t, f.do(t, "POST", "/core/update", `{"module":"m","session_id":"s","data":{"v":1}}`, "Idempotency-Key", "key-1"), "m", true)
 	if same["record_id"] != id {
 		t.Errorf("same payload answered %v, want the original %s", same["record_id"], id)

@@ -67,6 +67,7 @@ func handleUpdate(s *Server) http.Handler {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
+		ownKey := u.IdempotencyKey != ""
 		signedKey(&u, sigID, -1)
 		if err := s.allowed(r, 1, u.Module); err != nil {
 			s.fail(w, r, "update", u.Module, 1, err)
@@ -85,7 +86,7 @@ func handleUpdate(s *Server) http.Handler {
 		res, err := s.ingest.Submit(r.Context(), recs)
 		done(err == nil)
 		if err != nil {
-			s.fail(w, r, "update", u.Module, 1, updateConflict(err, r, u))
+			s.fail(w, r, "update", u.Module, 1, updateConflict(err, r, u, ownKey))
 			return
 		}
 		s.insight.IngestAccepted()
