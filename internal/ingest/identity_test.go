@@ -68,8 +68,9 @@ func TestDedupeKey(t *testing.T) {
 		if ingest.DedupeKey(edu, "lab-1") == ingest.DedupeKey(edu, "lab-2") {
 			t.Error("key 42 of two principals is one key")
 		}
-		if ingest.DedupeKey(edu, "lab-1") != ingest.DedupeKey(edu, "lab-1") {
-			t.Error("the same key of the same principal and module differs")
+		other := bridge.Update{Module: "education", Data: json.RawMessage(`{"x":1}`), IdempotencyKey: "42"}
+		if ingest.DedupeKey(edu, "lab-1") != ingest.DedupeKey(other, "lab-1") {
+			t.Error("the same key of the same principal and module differs with the data")
 		}
 	})
 	t.Run("idempotency key is not confused with a session", func(t *testing.T) {
