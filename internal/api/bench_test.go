@@ -28,6 +28,7 @@ func benchPost(b *testing.B, h http.Handler) {
 		for pb.Next() {
 			body := benchBody(n.Add(1))
 			req := httptest.NewRequest("POST", "/core/update", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json") // state-changing routes require JSON
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {
@@ -53,4 +54,28 @@ func BenchmarkUpdateHandler(b *testing.B) {
 // which stores nothing: the bound BenchmarkUpdateHandler is compared to.
 func BenchmarkCeilingHandler(b *testing.B) {
 	benchPost(b, api.NewCeiling(0))
+}
+
+// BenchmarkUpdateDuplicates is producers resending: 64 distinct updates
+// (module, session, data) posted over and over, so every request after
+// the first 64 is a duplicate: the path where the store reads the
+// original to decide (issue 15 reads its module and data too).
+func BenchmarkUpdateDuplicates(b *testing.B) {
+	f := newFixtureWith(b, setup{api: api.Config{Now: time.Now}, sqlite: true})
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("POST", "/core/update", strings.NewReader(benchBody(n.Add(1)%64)))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			f.srv.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("status %d: %s", rec.Code, rec.Body)
+				return
+			}
+		}
+	})
 }
