@@ -13,6 +13,7 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/store/sqlite"
+	"corebridge/internal/webhook"
 )
 
 // The dedupe rules of issue 15 (points 1 and 2), on a real SQLite store
@@ -286,5 +287,28 @@ func TestDedupeWindowsAcrossRestart(t *testing.T) {
 	st, err := b.st.Stats(t.Context())
 	if err != nil || st.Received != 4 {
 		t.Errorf("received = %d, %v; want 4 (two heartbeats, two invoices)", st.Received, err)
+	}
+}
+
+// A signed request's webhook-id is its idempotency key: the same id
+// signed over another body is a 422 naming the webhook-id, on both routes.
+func TestSignedIDReusedWithOtherBody(t *testing.T) {
+	f, s, _ := signedFixture(t)
+	now := f.clock.Now()
+	post := func(path, id, body string) response {
+		return f.do(t, "POST", path, body, signedHeaders("cbt_signer", id, now, webhook.Sign(id, now, []byte(body), s))...)
+	}
+	post("/core/update", "msg_1", `{"module":"education","data":{"a":1}}`).want(t, http.StatusOK)
+	d := wantDetail(t, post("/core/update", "msg_1", `{"module":"education","data":{"a":2}}`), `["header","webhook-id"]`, "idempotency_key_reused")
+	if msg := d[0].(map[string]any)["msg"].(string); !strings.Contains(msg, "msg_1") {
+		t.Errorf("message %q does not name the webhook-id", msg)
+	}
+	post("/core/updates", "msg_2", `[{"module":"education","data":{"b":1}}]`).want(t, http.StatusOK)
+	d = wantDetail(t, post("/core/updates", "msg_2", `[{"module":"education","data":{"b":2}}]`), `["header","webhook-id"]`, "idempotency_key_reused")
+	if msg := d[0].(map[string]any)["msg"].(string); !strings.Contains(msg, "item 0") {
+		t.Errorf("message %q does not name the item", msg)
+	}
+	if st := f.stats(t); st.Received != 2 {
+		t.Errorf("received = %d, want the two originals only", st.Received)
 	}
 }
