@@ -81,7 +81,7 @@ func handleUpdate(s *Server) http.Handler {
 			s.fail(w, r, "update", u.Module, 1, err)
 			return
 		}
-				recs := []bridge.NewRecord{s.cfg.dedupe().Identify(u, s.keyOwner(r), bridge.Truncate(s.cfg.Now()))}
+		recs := []bridge.NewRecord{s.cfg.dedupe().Identify(u, s.keyOwner(r), bridge.Truncate(s.cfg.Now()))}
 		recs[0].LoadTest = load
 		res, err := s.ingest.Submit(r.Context(), recs)
 		done(err == nil)
