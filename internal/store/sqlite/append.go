@@ -21,8 +21,8 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		return nil, nil
 	}
 	out := make([]bridge.Appended, len(recs))
-	// The dedupe index is in memory (keydir); hold it until the commit is
-	// done or undone.
+	// The dedupe index (keydir) follows the commit; hold it until the
+	// commit is done or undone.
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -40,8 +40,8 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	rollups := bridge.RollupSet{}
 	// This call's new keys: their seq, and where they are in out.
 	type added struct {
-		seq int64
-		i   int
+		seq, at int64
+		i       int
 	}
 	var fresh map[digest]added
 	for i, r := range recs {
@@ -60,8 +60,8 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 					rollups.At(r.ReceivedAt, r.Module).Duplicates++
 					continue
 				}
-			} else if seq, ok := s.keys.m[key]; ok {
-				a, found, err := s.original(ctx, tx, seq, key, r, i)
+			} else {
+				a, found, err := s.lookup(ctx, tx, key, r, i)
 				if err != nil {
 					return nil, err
 				}
@@ -92,7 +92,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 			if fresh == nil {
 				fresh = map[digest]added{}
 			}
-			fresh[key] = added{seq, i}
+			fresh[key] = added{seq, micros(r.ReceivedAt), i}
 		}
 		out[i] = bridge.Appended{ID: r.ID, SessionID: r.SessionID, ReceivedAt: r.ReceivedAt}
 		rollups.At(r.ReceivedAt, r.Module).Received++
@@ -119,16 +119,34 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
 	for k, a := range fresh {
-		s.keys.m[k] = a.seq
+		s.keys.add(k, a.seq, a.at)
 	}
 	return out, nil
+}
+
+// lookup finds the stored record that key stands for and decides what
+// r, the i-th record of the call, is to it (see original): the latest
+// that memory or a run points to and that is still there.
+func (s *Store) lookup(ctx context.Context, tx *sql.Tx, key digest, r bridge.NewRecord, i int) (a bridge.Appended, found bool, err error) {
+	for _, seq := range s.keys.inMemory(key) {
+		if a, found, err = s.original(ctx, tx, seq, key, r, i); found || err != nil {
+			return a, found, err
+		}
+	}
+	found, err = s.inRuns(ctx, tx, key, func(seq int64) (bool, error) {
+		var ok bool
+		a, ok, err = s.original(ctx, tx, seq, key, r, i)
+		return ok, err
+	})
+	return a, found, err
 }
 
 // original reads the stored record that key (found in memory at seq)
 // stands for, and decides what r, the i-th record of the call, is to it.
 // found is true when r is its duplicate. It is false when that record is
-// gone (which the keydir would already know; it is checked so that memory
-// can never make a new record a duplicate of nothing) or was received
+// gone (a run keeps the keys of deleted records until the whole run
+// goes; it is checked so that the index can never make a new record a
+// duplicate of nothing) or was received
 // before r.DedupeSince: then r is stored, and the key moves to it. An
 // original within the window that holds another update is a KeyConflict.
 func (s *Store) original(ctx context.Context, tx *sql.Tx, seq int64, key digest, r bridge.NewRecord, i int) (a bridge.Appended, found bool, err error) {

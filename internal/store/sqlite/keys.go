@@ -36,57 +36,179 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// keydir is the dedupe index, which absorbs duplicates, in memory: the seq
-// of the record that holds each stored key. A unique index in SQLite did
-// the same job, but its keys are random, so every record of a commit
-// dirtied a page of its own, and ingest slowed as the store grew. The keys
-// stay in records.dedupe_key; the keydir is read from them (through the
-// records_seq_key index, which grows only at its end) when the store opens
-// and kept in step by every write that adds or deletes records. Those hold
-// mu across their transaction: they share one write connection anyway, so
-// mu adds no wait. The map holds no pointers, so the garbage collector does
-// not walk it: ~40 bytes a stored key.
+// keydir is the dedupe index, which absorbs duplicates: for each stored
+// key, the seq of the latest record holding it. A unique index in SQLite
+// did the same job, but its keys are random, so every record of a commit
+// dirtied a page of its own, and ingest slowed as the store grew; a map of
+// every key made memory and open time grow with the store instead. So the
+// index is an LSM-like one (runs.go):
+//   - mem, the recent keys, in a map bounded by the budget (memKeys);
+//   - frozen, a full mem being written to disk by the flusher;
+//   - runs, the written ones, newest first: their keys sorted on disk in
+//     dedupe_keys, a Bloom filter of each in memory (all filters bounded
+//     by the budget too, folded when they outgrow it).
+//
+// A lookup asks mem, frozen, then each run whose filter says maybe; every
+// hit is confirmed by reading the record (original), so a stale entry can
+// never make a new record a duplicate of nothing. The keys stay in
+// records.dedupe_key, written with the record: a crash loses only mem and
+// frozen, rebuilt at open from the records after the last run's seq.
+// Writes that add or delete records hold mu across their transaction:
+// they share one write connection anyway, so mu adds no wait.
 type keydir struct {
-	mu sync.Mutex
-	m  map[digest]int64
+	mu     sync.Mutex
+	mem    *memtable
+	frozen *memtable // nil unless a flush is under way
+	runs   []*keyRun // newest first
+	next   int64     // id of the next run
+
+	memKeys     int // mem is frozen at this many keys
+	filterBytes int // the filters' budget
+	kick        chan struct{}
+}
+
+// memtable is a map of keys and what its records span. The map holds no
+// pointers, so the garbage collector does not walk it: ~40 bytes a key.
+type memtable struct {
+	keys         map[digest]int64
+	firstSeq     int64 // 0 when empty
+	lastSeq      int64
+	minAt, maxAt int64 // received_at, unix microseconds
+}
+
+func newMemtable() *memtable { return &memtable{keys: map[digest]int64{}} }
+
+func (t *memtable) add(k digest, seq, at int64) {
+	t.keys[k] = seq
+	if t.firstSeq == 0 || seq < t.firstSeq {
+		t.firstSeq = seq
+	}
+	t.lastSeq = max(t.lastSeq, seq)
+	if t.minAt == 0 || at < t.minAt {
+		t.minAt = at
+	}
+	t.maxAt = max(t.maxAt, at)
+}
+
+// keyBytes is what a key costs in a map (its 24-byte slot, the map's
+// spare room and control bytes), for the budget.
+const keyBytes = 48
+
+// DefaultDedupeMemory is Options.DedupeMemory's default: half for the
+// recent keys (up to two maps of them while one is written), half for the
+// runs' filters.
+const DefaultDedupeMemory = 32 << 20
+
+func newKeydir(budget int64) keydir {
+	if budget <= 0 {
+		budget = DefaultDedupeMemory
+	}
+	return keydir{
+		mem:         newMemtable(),
+		memKeys:     max(int(budget/4/keyBytes), 64),
+		filterBytes: max(int(budget/2), 64),
+		kick:        make(chan struct{}, 1),
+	}
+}
+
+// add records a committed key; a full mem is handed to the flusher.
+func (d *keydir) add(k digest, seq, at int64) {
+	d.mem.add(k, seq, at)
+	if len(d.mem.keys) >= d.memKeys && d.frozen == nil {
+		d.frozen, d.mem = d.mem, newMemtable()
+		select {
+		case d.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// candidates are the seqs key may point to, newest first, from memory;
+// the runs are asked by lookup.
+func (d *keydir) inMemory(k digest) []int64 {
+	var out []int64
+	if seq, ok := d.mem.keys[k]; ok {
+		out = append(out, seq)
+	}
+	if d.frozen != nil {
+		if seq, ok := d.frozen.keys[k]; ok {
+			out = append(out, seq)
+		}
+	}
+	return out
 }
 
 const (
-	qCountKeys = `SELECT count(*) FROM records INDEXED BY records_seq_key WHERE dedupe_key IS NOT NULL`
-	qLoadKeys  = `SELECT seq, dedupe_key FROM records INDEXED BY records_seq_key WHERE dedupe_key IS NOT NULL`
+	qLoadTail = `SELECT seq, dedupe_key, received_at FROM records WHERE seq > ? AND dedupe_key IS NOT NULL ORDER BY seq`
 )
 
-// DedupeKeys is how many dedupe keys the store holds in memory.
+// DedupeKeys is how many dedupe keys the store holds in memory (the
+// others are in runs on disk: DedupeRuns).
 func (s *Store) DedupeKeys() int {
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
-	return len(s.keys.m)
+	n := len(s.keys.mem.keys)
+	if s.keys.frozen != nil {
+		n += len(s.keys.frozen.keys)
+	}
+	return n
 }
 
-// loadKeys reads every stored key into memory.
-func loadKeys(ctx context.Context, db *sql.DB) (map[digest]int64, error) {
-	var n int64
-	if err := db.QueryRowContext(ctx, qCountKeys).Scan(&n); err != nil {
-		return nil, fmt.Errorf("load dedupe keys: %w", err)
+// DedupeRuns is how many runs of dedupe keys the store has on disk, how
+// many keys they hold, and the bytes of their filters in memory.
+func (s *Store) DedupeRuns() (runs int, keys int64, filterBytes int) {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	for _, r := range s.keys.runs {
+		keys += r.keys
+		filterBytes += r.filter.size()
 	}
-	m := make(map[digest]int64, n)
-	rows, err := db.QueryContext(ctx, qLoadKeys)
+	return len(s.keys.runs), keys, filterBytes
+}
+
+// loadTail reads the keys of the records that no run covers (those stored
+// since the last flush) into mem, writing a run whenever mem fills, so a
+// store that never flushed (one made before runs) opens within the budget.
+func (s *Store) loadTail(ctx context.Context) error {
+	after := int64(0)
+	if len(s.keys.runs) > 0 {
+		after = s.keys.runs[0].lastSeq
+	}
+	for {
+		full, last, err := s.loadTailFrom(ctx, after)
+		if err != nil {
+			return fmt.Errorf("load dedupe keys: %w", err)
+		}
+		if !full {
+			return nil
+		}
+		s.keys.frozen, s.keys.mem = s.keys.mem, newMemtable()
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+		after = last
+	}
+}
+
+// loadTailFrom adds the keys after seq to mem until it is full.
+func (s *Store) loadTailFrom(ctx context.Context, after int64) (full bool, last int64, err error) {
+	rows, err := s.w.QueryContext(ctx, qLoadTail, after)
 	if err != nil {
-		return nil, fmt.Errorf("load dedupe keys: %w", err)
+		return false, 0, err
 	}
 	defer rows.Close()
-	var seq int64
+	var seq, at int64
 	var key sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&seq, &key); err != nil {
-			return nil, fmt.Errorf("load dedupe keys: %w", err)
+		if err := rows.Scan(&seq, &key, &at); err != nil {
+			return false, 0, err
 		}
-		m[digestOf(string(key))] = seq
+		s.keys.mem.add(digestOf(string(key)), seq, at)
+		if len(s.keys.mem.keys) >= s.keys.memKeys {
+			return true, seq, nil
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load dedupe keys: %w", err)
-	}
-	return m, nil
+	return false, seq, rows.Err()
 }
 
 // keyAt is a deleted record's key, for drop.
@@ -120,12 +242,16 @@ func deleteRecords(ctx context.Context, tx *sql.Tx, perModule map[string]int64, 
 	return gone, rows.Err()
 }
 
-// drop forgets the keys of committed deletions. A key that now points to
-// another record (stored again after its original went) stays.
+// drop forgets the keys of committed deletions from memory. A key that
+// now points to another record (stored again after its original went)
+// stays. Runs keep theirs until the whole run goes (dropRuns): a lookup
+// that finds a deleted record there reads on.
 func (d *keydir) drop(keys []keyAt) {
 	for _, k := range keys {
-		if d.m[k.key] == k.seq {
-			delete(d.m, k.key)
+		for _, t := range []*memtable{d.mem, d.frozen} {
+			if t != nil && t.keys[k.key] == k.seq {
+				delete(t.keys, k.key)
+			}
 		}
 	}
 }

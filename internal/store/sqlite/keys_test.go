@@ -43,7 +43,7 @@ func TestKeydirFollowsDeletes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(s.keys.m); n != 3 {
+	if n := len(s.keys.mem.keys); n != 3 {
 		t.Fatalf("keydir holds %d keys after appending 3 keyed records, want 3", n)
 	}
 	if _, err := s.w.ExecContext(ctx, `UPDATE records SET state = 1, synced_at = 1 WHERE id IN ('a', 'd')`); err != nil {
@@ -55,14 +55,14 @@ func TestKeydirFollowsDeletes(t *testing.T) {
 	if n, err := s.Prune(ctx, bridge.PruneParams{SyncedBefore: at, Limit: 10}); err != nil || n != 2 {
 		t.Fatalf("prune = %d, %v; want 2", n, err)
 	}
-	if _, ok := s.keys.m[digestOf("ka")]; ok || len(s.keys.m) != 2 {
-		t.Fatalf("after pruning a: keydir %v, want kb and kc only", s.keys.m)
+	if _, ok := s.keys.mem.keys[digestOf("ka")]; ok || len(s.keys.mem.keys) != 2 {
+		t.Fatalf("after pruning a: keydir %v, want kb and kc only", s.keys.mem.keys)
 	}
 	if _, err := s.PurgeDead(ctx, bridge.ReplayParams{IDs: []string{"b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.keys.m[digestOf("kc")]; !ok || len(s.keys.m) != 1 {
-		t.Fatalf("after purging b: keydir %v, want kc only", s.keys.m)
+	if _, ok := s.keys.mem.keys[digestOf("kc")]; !ok || len(s.keys.mem.keys) != 1 {
+		t.Fatalf("after purging b: keydir %v, want kc only", s.keys.mem.keys)
 	}
 }
 
@@ -76,7 +76,7 @@ func TestKeydirNeverInventsDuplicates(t *testing.T) {
 	if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("a", "ka", at)}); err != nil {
 		t.Fatal(err)
 	}
-	s.keys.m[digestOf("kb")] = s.keys.m[digestOf("ka")]
+	s.keys.mem.keys[digestOf("kb")] = s.keys.mem.keys[digestOf("ka")]
 	got, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("b", "kb", at)})
 	if err != nil {
 		t.Fatal(err)
@@ -101,14 +101,19 @@ func TestDigest(t *testing.T) {
 	}
 }
 
-// TestLoadKeysReadsTheIndex: opening a store reads the keys from the
-// narrow records_seq_key index, not from the records themselves.
-func TestLoadKeysReadsTheIndex(t *testing.T) {
+// TestDedupeQueryPlans: opening reads only the records after the last
+// run (a range of the primary key), a run is read by (run, digest), and
+// whether a run can go is a seek in the narrow records_seq_key index.
+func TestDedupeQueryPlans(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
 	defer s.Close()
-	for _, q := range []string{qLoadKeys, qCountKeys} {
-		if plan := queryPlan(t, s.r, q); !strings.Contains(plan, "COVERING INDEX records_seq_key") {
-			t.Fatalf("plan of %q is %q, want the covering index records_seq_key", q, plan)
+	for q, want := range map[string]string{
+		qLoadTail: "SEARCH records USING INDEX records_seq_key (seq>?)",
+		qRunKey:   "SEARCH dedupe_keys USING PRIMARY KEY (run=? AND digest=?)",
+		qRunLive:  "SEARCH records USING COVERING INDEX records_seq_key (seq>? AND seq<?)",
+	} {
+		if plan := queryPlan(t, s.r, q); !strings.Contains(plan, want) {
+			t.Fatalf("plan of %q is %q, want %q", q, plan, want)
 		}
 	}
 }

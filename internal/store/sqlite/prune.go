@@ -49,10 +49,15 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 			return 0, fmt.Errorf("prune edits: %w", err)
 		}
 	}
+	runs, err := s.dropRuns(ctx, tx)
+	if err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("prune: commit: %w", err)
 	}
 	s.keys.drop(gone)
+	s.keys.forgetRuns(runs)
 	n := 0
 	for _, c := range perModule {
 		n += int(c)

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -32,6 +33,10 @@ type Options struct {
 	// transaction when they select a module or all (DefaultDeadPage), so
 	// that an ingest commit waits for one page, not for all of them.
 	DeadPage int
+	// DedupeMemory is the dedupe index's memory budget in bytes
+	// (DefaultDedupeMemory): recent keys and the filters of the keys on
+	// disk. More memory, fewer reads of the disk per new key.
+	DedupeMemory int64
 }
 
 // DefaultDeadPage is Options.DeadPage's default.
@@ -45,7 +50,11 @@ type Store struct {
 	ws *stmts  // prepared statements of w
 	rs *stmts  // prepared statements of r
 
-	keys keydir // the dedupe index
+	keys     keydir       // the dedupe index
+	flushMu  sync.Mutex   // one flush at a time
+	flushErr atomic.Value // errBox: the last flush's outcome
+	stop     func()       // stops the flusher
+	stopped  chan struct{}
 
 	leaseMu sync.Mutex
 	leases  map[string]memLease // by module
@@ -86,15 +95,21 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, held: map[string]int{}, unlock: unlock,
-		deadPage: opts.DeadPage}
+		deadPage: opts.DeadPage, keys: newKeydir(opts.DedupeMemory)}
 	if s.deadPage <= 0 {
 		s.deadPage = DefaultDeadPage
 	}
-	if s.keys.m, err = loadKeys(ctx, s.w); err != nil {
+	s.ws, s.rs = newStmts(s.w), newStmts(s.r)
+	if err := s.loadRuns(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s.ws, s.rs = newStmts(s.w), newStmts(s.r)
+	// Not under the 30 s of ctx: a store made before runs writes its
+	// keys as runs the first time (about a second per million keys).
+	if err := s.loadTail(context.Background()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	if err := s.rs.prepare(ctx, readQueries...); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: prepare: %w", path, err)
@@ -103,6 +118,12 @@ func Open(path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: prepare: %w", path, err)
 	}
+	flushCtx, stop := context.WithCancel(context.Background())
+	s.stop, s.stopped = stop, make(chan struct{})
+	go func() {
+		defer close(s.stopped)
+		s.runFlusher(flushCtx)
+	}()
 	return s, nil
 }
 
@@ -148,6 +169,10 @@ func (s *Store) ping(ctx context.Context) error {
 // Close closes both pools (a checkpoint folds the WAL into the main
 // file) and releases the file lock.
 func (s *Store) Close() error {
+	if s.stop != nil {
+		s.stop()
+		<-s.stopped
+	}
 	s.ws.close()
 	s.rs.close()
 	err := s.db.Close()

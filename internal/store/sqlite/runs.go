@@ -1,0 +1,260 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// keyRun is a run of dedupe keys on disk (dedupe_keys, by run then
+// digest) and what memory keeps of it: its filter and what it spans.
+type keyRun struct {
+	id                int64
+	firstSeq, lastSeq int64
+	minAt, maxAt      int64
+	keys              int64
+	filter            *bloom
+}
+
+func (r *keyRun) bitsPerKey() float64 {
+	return float64(r.filter.size()*8) / float64(max(r.keys, 1))
+}
+
+const (
+	qLoadRuns     = `SELECT run, first_seq, last_seq, min_at, max_at, keys, filter FROM dedupe_runs ORDER BY run DESC`
+	qDropPartial  = `DELETE FROM dedupe_keys WHERE run > ?`
+	qRunKey       = `SELECT seq FROM dedupe_keys WHERE run = ? AND digest = ?`
+	qInsertRunKey = `INSERT INTO dedupe_keys (run, digest, seq) VALUES (?, ?, ?)`
+	qInsertRun    = `INSERT INTO dedupe_runs (run, first_seq, last_seq, min_at, max_at, keys, filter) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// A run can go once no keyed record of its span is left.
+	qRunLive = `SELECT EXISTS (SELECT 1 FROM records INDEXED BY records_seq_key
+		WHERE seq BETWEEN ? AND ? AND dedupe_key IS NOT NULL)`
+)
+
+// flushChunk is how many keys one transaction of a flush writes: the
+// flusher holds the write path (keydir.mu) that long, ~10 ms.
+const flushChunk = 4096
+
+// loadRuns reads the runs' filters (never their keys) and drops the keys
+// of a run a crash interrupted.
+func (s *Store) loadRuns(ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, qLoadRuns)
+	if err != nil {
+		return fmt.Errorf("load dedupe runs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r := &keyRun{}
+		var filter []byte
+		if err := rows.Scan(&r.id, &r.firstSeq, &r.lastSeq, &r.minAt, &r.maxAt, &r.keys, &filter); err != nil {
+			return fmt.Errorf("load dedupe runs: %w", err)
+		}
+		if r.filter, err = unmarshalBloom(filter); err != nil {
+			return fmt.Errorf("load dedupe run %d: %w", r.id, err)
+		}
+		s.keys.runs = append(s.keys.runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load dedupe runs: %w", err)
+	}
+	rows.Close()
+	if len(s.keys.runs) > 0 {
+		s.keys.next = s.keys.runs[0].id + 1
+	} else {
+		s.keys.next = 1
+	}
+	if _, err := s.w.ExecContext(ctx, qDropPartial, s.keys.next-1); err != nil {
+		return fmt.Errorf("drop a partly written dedupe run: %w", err)
+	}
+	s.keys.fitFilters()
+	return nil
+}
+
+// fitFilters folds the filters with the most bits per key until all of
+// them fit the budget.
+func (d *keydir) fitFilters() {
+	for {
+		total := 0
+		var widest *keyRun
+		for _, r := range d.runs {
+			total += r.filter.size()
+			if len(r.filter.words) > 1 && (widest == nil || r.bitsPerKey() > widest.bitsPerKey()) {
+				widest = r
+			}
+		}
+		if total <= d.filterBytes || widest == nil {
+			return
+		}
+		widest.filter.fold()
+	}
+}
+
+// runFlusher writes frozen memtables to disk, off the ingest path, until
+// ctx ends. A failed flush keeps the memtable (lookups still see it) and
+// is tried again.
+func (s *Store) runFlusher(ctx context.Context) {
+	retry := time.NewTicker(5 * time.Second)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.keys.kick:
+		case <-retry.C:
+		}
+		s.flushErr.Store(errBox{s.flush(ctx)})
+	}
+}
+
+type errBox struct{ err error }
+
+// DedupeFlushError is the last flush's error (nil once one succeeds): a
+// memtable that cannot be written stays in memory, past the budget.
+func (s *Store) DedupeFlushError() error {
+	if b, ok := s.flushErr.Load().(errBox); ok {
+		return b.err
+	}
+	return nil
+}
+
+// flush writes frozen as the next run: sorted, in transactions of
+// flushChunk keys, the run's row (and so the run itself) in the last.
+// Deletions meanwhile leave stale entries in the run, which lookups
+// confirm against the records anyway.
+func (s *Store) flush(ctx context.Context) error {
+	type entry struct {
+		k   digest
+		seq int64
+	}
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.keys.mu.Lock()
+	f := s.keys.frozen
+	if f == nil {
+		s.keys.mu.Unlock()
+		return nil
+	}
+	id := s.keys.next
+	entries := make([]entry, 0, len(f.keys))
+	for k, seq := range f.keys {
+		entries = append(entries, entry{k, seq})
+	}
+	run := &keyRun{id: id, firstSeq: f.firstSeq, lastSeq: f.lastSeq, minAt: f.minAt, maxAt: f.maxAt,
+		keys: int64(len(entries))}
+	s.keys.mu.Unlock()
+
+	slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.k[:], b.k[:]) })
+	run.filter = newBloom(len(entries))
+	for _, e := range entries {
+		run.filter.add(e.k)
+	}
+	for start := 0; ; start += flushChunk {
+		end := min(start+flushChunk, len(entries))
+		last := end == len(entries)
+		err := func() error {
+			s.keys.mu.Lock()
+			defer s.keys.mu.Unlock()
+			tx, err := s.w.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			ins, err := s.ws.stmt(ctx, tx, qInsertRunKey)
+			if err != nil {
+				return err
+			}
+			for _, e := range entries[start:end] {
+				if _, err := ins.ExecContext(ctx, id, e.k[:], e.seq); err != nil {
+					return err
+				}
+			}
+			if last {
+				if _, err := tx.ExecContext(ctx, qInsertRun, id, run.firstSeq, run.lastSeq, run.minAt, run.maxAt,
+					run.keys, run.filter.marshal()); err != nil {
+					return err
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				return err
+			}
+			if last {
+				s.keys.runs = append([]*keyRun{run}, s.keys.runs...)
+				s.keys.next = id + 1
+				s.keys.frozen = nil
+				s.keys.fitFilters()
+			}
+			return nil
+		}()
+		if err != nil {
+			return fmt.Errorf("flush dedupe run %d: %w", id, storageFault(err))
+		}
+		if last {
+			return nil
+		}
+	}
+}
+
+// inRuns asks the runs, newest first, for key: each seq a run holds for
+// it, until found accepts one. A run whose filter says no is not read.
+func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, key digest, found func(seq int64) (bool, error)) (bool, error) {
+	for _, r := range s.keys.runs {
+		if !r.filter.mayHold(key) {
+			continue
+		}
+		rows, err := s.ws.query(ctx, tx, qRunKey, r.id, key[:])
+		if err != nil {
+			return false, fmt.Errorf("dedupe run %d: %w", r.id, err)
+		}
+		var seq int64
+		ok := rows.Next()
+		if ok {
+			err = rows.Scan(&seq)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+		if err != nil {
+			return false, fmt.Errorf("dedupe run %d: %w", r.id, err)
+		}
+		if !ok {
+			continue
+		}
+		if hit, err := found(seq); hit || err != nil {
+			return hit, err
+		}
+	}
+	return false, nil
+}
+
+// dropRuns deletes, in tx, the oldest runs none of whose keyed records is
+// left (pruned or purged), up to a few per call; gone returns them for
+// forgetRuns once tx commits.
+func (s *Store) dropRuns(ctx context.Context, tx *sql.Tx) (gone int, err error) {
+	for i := len(s.keys.runs) - 1; i >= 0 && gone < 4; i-- {
+		r := s.keys.runs[i]
+		var live bool
+		if err := tx.QueryRowContext(ctx, qRunLive, r.firstSeq, r.lastSeq).Scan(&live); err != nil {
+			return 0, fmt.Errorf("dedupe run %d: %w", r.id, err)
+		}
+		if live {
+			break
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe_keys WHERE run = ?`, r.id); err != nil {
+			return 0, fmt.Errorf("drop dedupe run %d: %w", r.id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe_runs WHERE run = ?`, r.id); err != nil {
+			return 0, fmt.Errorf("drop dedupe run %d: %w", r.id, err)
+		}
+		gone++
+	}
+	return gone, nil
+}
+
+// forgetRuns forgets the n oldest runs, which dropRuns deleted.
+func (d *keydir) forgetRuns(n int) {
+	d.runs = d.runs[:len(d.runs)-n]
+}

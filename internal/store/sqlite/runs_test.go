@@ -1,0 +1,257 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"corebridge/internal/bridge"
+)
+
+// tinyBudget makes s freeze its memtable every memKeys keys and squeeze
+// its filters into filterBytes.
+func tinyBudget(s *Store, memKeys, filterBytes int) {
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	s.keys.memKeys, s.keys.filterBytes = memKeys, filterBytes
+	s.keys.fitFilters()
+}
+
+// flushAll writes any frozen memtable (the flusher may be at it too).
+func flushAll(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appendKeys appends one keyed record per key, one call each, and
+// returns what each call answered.
+func appendKeys(t *testing.T, s *Store, prefix string, keys []string, at time.Time) []bridge.Appended {
+	t.Helper()
+	var out []bridge.Appended
+	for i, k := range keys {
+		got, err := s.Append(context.Background(), []bridge.NewRecord{keyedRecord(fmt.Sprintf("%s-%d", prefix, i), k, at)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, got[0])
+		if len(s.keys.kick) == 0 { // the flusher took the kick: let it finish
+			flushAll(t, s)
+		}
+	}
+	return out
+}
+
+func keyList(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return out
+}
+
+// wantDuplicates: every key of keys answers a duplicate of the record
+// first stored with it (ids first-0, first-1, …).
+func wantDuplicates(t *testing.T, s *Store, keys []string, first string) {
+	t.Helper()
+	at := time.Now().UTC()
+	for i, a := range appendKeys(t, s, "again-"+first, keys, at) {
+		if want := fmt.Sprintf("%s-%d", first, i); !a.Duplicate || a.ID != want {
+			t.Fatalf("key %s answered %+v, want a duplicate of %s", keys[i], a, want)
+		}
+	}
+}
+
+// TestDedupeMemoryBounded: 1,000 keyed records with room in memory for
+// 64 keys: memory holds at most two memtables of them (the rest are in
+// runs on disk) before and after a restart, and every key still dedupes.
+// On main every key stays in memory (1,000 keys).
+func TestDedupeMemoryBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	s, err := Open(path, Options{DedupeMemory: 64 * keyBytes * 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := keyList("k", 1000)
+	appendKeys(t, s, "first", keys, time.Now().UTC())
+	flushAll(t, s)
+	if n := s.DedupeKeys(); n > 2*64 {
+		t.Fatalf("%d keys in memory after 1,000 keyed records with room for 64, want at most 128", n)
+	}
+	runs, onDisk, _ := s.DedupeRuns()
+	if runs < 10 || onDisk < 1000-128 {
+		t.Fatalf("%d runs holding %d keys, want the keys written out", runs, onDisk)
+	}
+	wantDuplicates(t, s, keys, "first")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{DedupeMemory: 64 * keyBytes * 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := s.DedupeKeys(); n > 64 {
+		t.Fatalf("%d keys read into memory at open, want only the unflushed tail (< 64)", n)
+	}
+	wantDuplicates(t, s, keys, "first")
+}
+
+// TestDedupeCrashMidFlush: a store killed while a run was half written
+// (its keys there, its row not) and with keys not yet flushed reopens
+// with the half run gone and every key, in runs or in the tail, deduping.
+// Close writes nothing of the memtable, so closing is a crash for the
+// index; the half run is written by hand.
+func TestDedupeCrashMidFlush(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "k.db")
+	s := openTest(t, path)
+	tinyBudget(s, 8, 1<<20)
+	keys := keyList("k", 30) // three runs of 8 and a tail of 6
+	appendKeys(t, s, "first", keys, time.Now().UTC())
+	flushAll(t, s)
+	runs, _, _ := s.DedupeRuns()
+	if runs != 3 || s.DedupeKeys() != 6 {
+		t.Fatalf("%d runs, %d keys in memory; want 3 and 6", runs, s.DedupeKeys())
+	}
+	// A half-written fourth run claims "k-29" for a record that never was.
+	half := digestOf("k-29")
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO dedupe_keys (run, digest, seq) VALUES (4, ?, 999), (4, x'00', 998)`, half[:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path)
+	defer s.Close()
+	var orphans int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM dedupe_keys WHERE run = 4`).Scan(&orphans); err != nil || orphans != 0 {
+		t.Fatalf("%d keys of the half-written run left (%v), want 0", orphans, err)
+	}
+	if n := s.DedupeKeys(); n != 6 {
+		t.Fatalf("%d keys in memory after reopening, want the 6 of the tail", n)
+	}
+	wantDuplicates(t, s, keys, "first")
+}
+
+// TestDedupeFilterFalsePositives: filters squeezed to one word each say
+// "maybe" to nearly every key; new keys are still stored, old ones still
+// answered as duplicates of the right record.
+func TestDedupeFilterFalsePositives(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	tinyBudget(s, 16, 8)
+	keys := keyList("k", 200)
+	appendKeys(t, s, "first", keys, time.Now().UTC())
+	flushAll(t, s)
+	runs, _, filterBytes := s.DedupeRuns()
+	if runs < 10 || filterBytes != 8*runs {
+		t.Fatalf("%d runs with %d bytes of filters, want one word each", runs, filterBytes)
+	}
+	var maybe int
+	for _, k := range keyList("new", 100) {
+		if s.keys.runs[0].filter.mayHold(digestOf(k)) {
+			maybe++
+		}
+	}
+	if maybe < 10 {
+		t.Fatalf("a one-word filter said maybe to %d of 100 new keys: the test needs false positives", maybe)
+	}
+	for i, a := range appendKeys(t, s, "new", keyList("new", 100), time.Now().UTC()) {
+		if a.Duplicate || a.ID != fmt.Sprintf("new-%d", i) {
+			t.Fatalf("new key %d answered %+v, want it stored", i, a)
+		}
+	}
+	wantDuplicates(t, s, keys, "first")
+}
+
+// TestDedupeAfterPrune: a key whose record was pruned is stored again
+// (the run that still names the pruned record does not make a duplicate
+// of nothing), the new record is what the key answers from then on, even
+// after it too is flushed and the store restarts; and a run whose records
+// are all gone is dropped with its keys.
+func TestDedupeAfterPrune(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "k.db")
+	s := openTest(t, path)
+	tinyBudget(s, 4, 1<<20)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	appendKeys(t, s, "old", keyList("k", 8), at) // two runs of 4
+	flushAll(t, s)
+	if runs, _, _ := s.DedupeRuns(); runs != 2 {
+		t.Fatalf("%d runs, want 2", runs)
+	}
+	// k-0 (in the oldest run) is synced and pruned.
+	if _, err := s.w.ExecContext(ctx, `UPDATE records SET state = 1, synced_at = 1 WHERE id = 'old-0'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Prune(ctx, bridge.PruneParams{SyncedBefore: at, Limit: 10}); err != nil || n != 1 {
+		t.Fatalf("prune = %d, %v; want 1", n, err)
+	}
+	if runs, _, _ := s.DedupeRuns(); runs != 2 {
+		t.Fatalf("%d runs after pruning one record of the oldest, want 2 (three of its records are left)", runs)
+	}
+	if got := appendKeys(t, s, "new", []string{"k-0"}, at); got[0].Duplicate || got[0].ID != "new-0" {
+		t.Fatalf("k-0 after its record was pruned answered %+v, want new-0 stored", got[0])
+	}
+	tinyBudget(s, 1, 1<<20) // the next key freezes mem with new-0 in it
+	appendKeys(t, s, "next", []string{"k-100"}, at)
+	flushAll(t, s)
+	if got := appendKeys(t, s, "again", []string{"k-0"}, at); !got[0].Duplicate || got[0].ID != "new-0" {
+		t.Fatalf("k-0 answered %+v, want a duplicate of new-0", got[0])
+	}
+	// The oldest run's other records go: the run goes with them.
+	if _, err := s.w.ExecContext(ctx, `UPDATE records SET state = 1, synced_at = 1 WHERE id IN ('old-1', 'old-2', 'old-3')`); err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := s.DedupeRuns()
+	if _, err := s.Prune(ctx, bridge.PruneParams{SyncedBefore: at, Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	after, _, _ := s.DedupeRuns()
+	var left int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM dedupe_keys WHERE run = 1`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if after != before-1 || left != 0 {
+		t.Fatalf("runs %d → %d, %d keys of run 1 left; want the oldest run dropped", before, after, left)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path)
+	defer s.Close()
+	if got := appendKeys(t, s, "restarted", []string{"k-0", "k-1", "k-5"}, at); !got[0].Duplicate || got[0].ID != "new-0" ||
+		got[1].Duplicate || !got[2].Duplicate || got[2].ID != "old-5" {
+		t.Fatalf("after restart k-0, k-1, k-5 answered %+v; want a duplicate of new-0, a new record, a duplicate of old-5", got)
+	}
+}
+
+// TestRunNeverInventsDuplicates: a run entry pointing a key at another
+// key's record (and a filter that says maybe to everything) stores the
+// new record rather than acknowledging it as somebody else's.
+func TestRunNeverInventsDuplicates(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	tinyBudget(s, 1, 1<<20)
+	appendKeys(t, s, "a", []string{"ka"}, time.Now().UTC())
+	flushAll(t, s)
+	if len(s.keys.runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(s.keys.runs))
+	}
+	r := s.keys.runs[0]
+	for i := range r.filter.words {
+		r.filter.words[i] = ^uint64(0)
+	}
+	kb := digestOf("kb")
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO dedupe_keys (run, digest, seq) SELECT ?, ?, seq FROM records WHERE id = 'a-0'`, r.id, kb[:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := appendKeys(t, s, "b", []string{"kb"}, time.Now().UTC()); got[0].Duplicate || got[0].ID != "b-0" {
+		t.Fatalf("Append = %+v, want b-0 stored", got[0])
+	}
+}
