@@ -15,6 +15,7 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/maintenance"
+	"corebridge/internal/store/sqlite"
 	"corebridge/internal/webhook"
 )
 
@@ -35,6 +36,7 @@ type serveConfig struct {
 	maxModules      int
 	minFreeDisk     ingest.MinFree
 	sqliteSync      string
+	dedupeMemory    byteSize
 	shutdownTimeout time.Duration
 
 	bucketURL     string
@@ -91,7 +93,8 @@ type serveConfig struct {
 // serveFlags defines serve's flags on fs; demo reuses them.
 func serveFlags(fs *flag.FlagSet) *serveConfig {
 	cfg := &serveConfig{maxBody: api.DefaultMaxBody, maxBatchBody: api.DefaultMaxBatchBody, batchBytes: deliver.DefaultBatchBytes,
-		allowedHosts: listFlag{"localhost", "127.0.0.1", "::1"}, openProbes: listFlag{"readyz"}, minFreeDisk: ingest.DefaultMinFreeDisk}
+		allowedHosts: listFlag{"localhost", "127.0.0.1", "::1"}, openProbes: listFlag{"readyz"}, minFreeDisk: ingest.DefaultMinFreeDisk,
+		dedupeMemory: sqlite.DefaultDedupeMemory}
 	host, _ := os.Hostname()
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8000", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.dataDir, "data-dir", "data", "directory for the database (created if missing)")
@@ -106,6 +109,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Var(minFreeFlag{&cfg.minFreeDisk}, "min-free-disk", "refuse ingest (503) before the disk fills: while free space on --data-dir's filesystem is below this size (512MiB, 1GiB) or share (5%); delivery keeps draining; 0 = off")
 	fs.DurationVar(&cfg.commitWait, "commit-wait", 0, "when several requests queue for a commit, wait up to this (e.g. 500us) for more to share its fsync; helps with many producers and delivery on the same cores, hurts with few; 0 = never")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
+	fs.Var(&cfg.dedupeMemory, "dedupe-memory", "memory for the dedupe index (16MiB or more): recent keys and the filters of those on disk; more means fewer disk reads per new key")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests and deliveries in flight")
 	fs.StringVar(&cfg.bucketURL, "bucket-url", "", "URL of the central Bucket, http(s)://host[:port][/path]; empty runs a reference Bucket inside this process")
 	fs.StringVar(&cfg.bucketTokenFile, "bucket-token-file", "", "file holding the token sent to the Bucket as Authorization: Bearer; re-read when it changes")
@@ -162,6 +166,9 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
+	if cfg.dedupeMemory < minDedupeMemory {
+		return usageError{"--dedupe-memory must be at least 16MiB"}
+	}
 	log, err := newLogger(e.stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
 		return err
@@ -182,6 +189,10 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(a
 	}
 	return m.run(ctx, ready)
 }
+
+// minDedupeMemory is --dedupe-memory's floor: below it runs of keys are
+// so small that every new key reads many of them.
+const minDedupeMemory = 16 << 20
 
 // minFreeFlag is --min-free-disk: a size or a share of the filesystem.
 type minFreeFlag struct{ v *ingest.MinFree }
