@@ -115,9 +115,15 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	if err := s.addRollups(ctx, tx, rollups); err != nil {
 		return nil, fmt.Errorf("append: %w", err)
 	}
+	// A step of the dedupe keys on their way to disk shares the commit.
+	pos, flushed, err := s.flushStep(ctx, tx, max(flushPerRecord*len(recs), flushMinStep))
+	if err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
+	s.keys.advance(pos, flushed)
 	for k, a := range fresh {
 		s.keys.add(k, a.seq, a.at)
 	}

@@ -59,6 +59,7 @@ type keydir struct {
 	mu     sync.Mutex
 	mem    *memtable
 	frozen *memtable // nil unless a flush is under way
+	out    *outbound // frozen, sorted, on its way to disk (nil before and after)
 	runs   []*keyRun // newest first
 	next   int64     // id of the next run
 
@@ -123,6 +124,21 @@ func (d *keydir) add(k digest, seq, at int64) {
 	}
 }
 
+// advance records a committed flush step: pos keys of the run on its way
+// out are written, and if done its row too, so it is a run from now on.
+func (d *keydir) advance(pos int, done bool) {
+	if d.out == nil {
+		return
+	}
+	d.out.pos = pos
+	if done {
+		d.runs = append([]*keyRun{d.out.run}, d.runs...)
+		d.next = d.out.run.id + 1
+		d.frozen, d.out = nil, nil
+		d.fitFilters()
+	}
+}
+
 // candidates are the seqs key may point to, newest first, from memory;
 // the runs are asked by lookup.
 func (d *keydir) inMemory(k digest) []int64 {
@@ -183,7 +199,7 @@ func (s *Store) loadTail(ctx context.Context) error {
 			return nil
 		}
 		s.keys.frozen, s.keys.mem = s.keys.mem, newMemtable()
-		if err := s.flush(ctx); err != nil {
+		if err := s.flush(ctx, 0); err != nil {
 			return err
 		}
 		after = last

@@ -22,7 +22,7 @@ func tinyBudget(s *Store, memKeys, filterBytes int) {
 // flushAll writes any frozen memtable (the flusher may be at it too).
 func flushAll(t *testing.T, s *Store) {
 	t.Helper()
-	if err := s.flush(context.Background()); err != nil {
+	if err := s.flush(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -254,4 +254,36 @@ func TestRunNeverInventsDuplicates(t *testing.T) {
 	if got := appendKeys(t, s, "b", []string{"kb"}, time.Now().UTC()); got[0].Duplicate || got[0].ID != "b-0" {
 		t.Fatalf("Append = %+v, want b-0 stored", got[0])
 	}
+}
+
+// TestFlushRidesOnCommits: with the flusher stopped, group commits alone
+// write a prepared run out (flushPerRecord keys per record stored), and it
+// then answers for its keys.
+func TestFlushRidesOnCommits(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	s.stop()
+	<-s.stopped
+	tinyBudget(s, 100, 1<<20)
+	at := time.Now().UTC()
+	appendKeys(t, s, "first", keyList("k", 100), at)
+	if !s.prepareFlush() {
+		t.Fatal("nothing frozen after 100 keys with room for 100")
+	}
+	var recs []bridge.NewRecord
+	for i := range 40 {
+		recs = append(recs, keyedRecord(fmt.Sprintf("later-%d", i), "", at))
+	}
+	for i := range 2 {
+		if runs, _, _ := s.DedupeRuns(); runs != 0 {
+			t.Fatalf("a run after %d commits of 40 records, want it after 2 (2 keys a record)", i)
+		}
+		if _, err := s.Append(context.Background(), recs[20*i:20*i+20]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs, onDisk, _ := s.DedupeRuns(); runs != 1 || onDisk != 100 || s.DedupeKeys() != 0 {
+		t.Fatalf("%d runs of %d keys, %d in memory; want the 100 keys in one run", runs, onDisk, s.DedupeKeys())
+	}
+	wantDuplicates(t, s, keyList("k", 100), "first")
 }
