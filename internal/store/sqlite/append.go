@@ -44,6 +44,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		i       int
 	}
 	var fresh map[digest]added
+	var order []digest // fresh's keys in seq order, as the keydir takes them
 	for i, r := range recs {
 		var key digest
 		var keyArg any // NULL without a key
@@ -93,6 +94,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 				fresh = map[digest]added{}
 			}
 			fresh[key] = added{seq, micros(r.ReceivedAt), i}
+			order = append(order, key)
 		}
 		out[i] = bridge.Appended{ID: r.ID, SessionID: r.SessionID, ReceivedAt: r.ReceivedAt}
 		rollups.At(r.ReceivedAt, r.Module).Received++
@@ -124,7 +126,8 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
 	s.keys.advance(pos, flushed)
-	for k, a := range fresh {
+	for _, k := range order {
+		a := fresh[k]
 		s.keys.add(k, a.seq, a.at)
 	}
 	return out, nil

@@ -112,7 +112,9 @@ func newKeydir(budget int64) keydir {
 	}
 }
 
-// add records a committed key; a full mem is handed to the flusher.
+// add records a committed key; a full mem is handed to the flusher. Keys
+// come in seq order, so every key of frozen is older than every key of
+// the new mem, and opening reads only the records after the last run.
 func (d *keydir) add(k digest, seq, at int64) {
 	d.mem.add(k, seq, at)
 	if len(d.mem.keys) >= d.memKeys && d.frozen == nil {

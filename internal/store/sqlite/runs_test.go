@@ -287,3 +287,31 @@ func TestFlushRidesOnCommits(t *testing.T) {
 	}
 	wantDuplicates(t, s, keyList("k", 100), "first")
 }
+
+// TestDedupeBatchAcrossFreeze: one group commit whose keys fill the
+// memtable part way through: every key is in the run or after it, so all
+// of them still dedupe after a restart. (Keys were added in map order, so
+// a later record's key could go into the frozen run and an earlier one's
+// into the new memtable, below the run's last seq, where open never
+// looked: lost at restart.)
+func TestDedupeBatchAcrossFreeze(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	s := openTest(t, path)
+	tinyBudget(s, 8, 1<<20)
+	at := time.Now().UTC()
+	keys := keyList("k", 50)
+	var recs []bridge.NewRecord
+	for i, k := range keys {
+		recs = append(recs, keyedRecord(fmt.Sprintf("first-%d", i), k, at))
+	}
+	if _, err := s.Append(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	flushAll(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path)
+	defer s.Close()
+	wantDuplicates(t, s, keys, "first")
+}
