@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // digest is what memory keeps of a dedupe key: 16 bytes. The keys ingest
@@ -45,7 +46,7 @@ func isLowerHex(s string) bool {
 //   - mem, the recent keys, in a map bounded by the budget (memKeys);
 //   - frozen, a full mem being written to disk by the flusher;
 //   - runs, the written ones, newest first: their keys sorted on disk in
-//     dedupe_keys, a Bloom filter of each in memory (all filters bounded
+//     dedupe_blocks, a Bloom filter of each in memory (all filters bounded
 //     by the budget too, folded when they outgrow it).
 //
 // A lookup asks mem, frozen, then each run whose filter says maybe; every
@@ -60,8 +61,10 @@ type keydir struct {
 	mem    *memtable
 	frozen *memtable // nil unless a flush is under way
 	out    *outbound // frozen, sorted, on its way to disk (nil before and after)
-	runs   []*keyRun // newest first
-	next   int64     // id of the next run
+	// lastStep is when a group commit last wrote a step of out.
+	lastStep time.Time
+	runs     []*keyRun // newest first
+	next     int64     // id of the next run
 
 	memKeys     int // mem is frozen at this many keys
 	filterBytes int // the filters' budget
@@ -133,6 +136,7 @@ func (d *keydir) advance(pos int, done bool) {
 		return
 	}
 	d.out.pos = pos
+	d.lastStep = time.Now()
 	if done {
 		d.runs = append([]*keyRun{d.out.run}, d.runs...)
 		d.next = d.out.run.id + 1

@@ -102,14 +102,14 @@ func TestDigest(t *testing.T) {
 }
 
 // TestDedupeQueryPlans: opening reads only the records after the last
-// run (a range of the primary key), a run is read by (run, digest), and
+// run (a range of the primary key), a run's block by (run, first), and
 // whether a run can go is a seek in the narrow records_seq_key index.
 func TestDedupeQueryPlans(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
 	defer s.Close()
 	for q, want := range map[string]string{
 		qLoadTail: "SEARCH records USING INDEX records_seq_key (seq>?)",
-		qRunKey:   "SEARCH dedupe_keys USING PRIMARY KEY (run=? AND digest=?)",
+		qRunBlock: "SEARCH dedupe_blocks USING INDEX dedupe_blocks_run_first (run=? AND first<?)",
 		qRunLive:  "SEARCH records USING COVERING INDEX records_seq_key (seq>? AND seq<?)",
 	} {
 		if plan := queryPlan(t, s.r, q); !strings.Contains(plan, want) {

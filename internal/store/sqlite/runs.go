@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 )
 
-// keyRun is a run of dedupe keys on disk (dedupe_keys, by run then
+// keyRun is a run of dedupe keys on disk (dedupe_blocks, by run then
 // digest) and what memory keeps of it: its filter and what it spans.
 type keyRun struct {
 	id                int64
@@ -24,11 +26,11 @@ func (r *keyRun) bitsPerKey() float64 {
 }
 
 const (
-	qLoadRuns     = `SELECT run, first_seq, last_seq, min_at, max_at, keys, filter FROM dedupe_runs ORDER BY run DESC`
-	qDropPartial  = `DELETE FROM dedupe_keys WHERE run > ?`
-	qRunKey       = `SELECT seq FROM dedupe_keys WHERE run = ? AND digest = ?`
-	qInsertRunKey = `INSERT INTO dedupe_keys (run, digest, seq) VALUES (?, ?, ?)`
-	qInsertRun    = `INSERT INTO dedupe_runs (run, first_seq, last_seq, min_at, max_at, keys, filter) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qLoadRuns    = `SELECT run, first_seq, last_seq, min_at, max_at, keys, filter FROM dedupe_runs ORDER BY run DESC`
+	qDropPartial = `DELETE FROM dedupe_blocks WHERE run > ?`
+	qRunBlock    = `SELECT keys FROM dedupe_blocks WHERE run = ? AND first <= ? ORDER BY first DESC LIMIT 1`
+	qInsertBlock = `INSERT INTO dedupe_blocks (run, first, keys) VALUES (?, ?, ?)`
+	qInsertRun   = `INSERT INTO dedupe_runs (run, first_seq, last_seq, min_at, max_at, keys, filter) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// A run can go once no keyed record of its span is left.
 	qRunLive = `SELECT EXISTS (SELECT 1 FROM records INDEXED BY records_seq_key
 		WHERE seq BETWEEN ? AND ? AND dedupe_key IS NOT NULL)`
@@ -37,15 +39,18 @@ const (
 // A frozen memtable goes to disk in steps, each a slice of its sorted
 // keys: every group commit carries a step (flushPerRecord keys per record
 // it stores, so the run is written twice as fast as keys come in, in
-// transactions that pay their fsync anyway), and when ingest is quiet the
-// flusher takes flushChunk keys in a transaction of its own every
-// flushPause. A flush in big transactions of its own held the write path
+// transactions that pay their fsync anyway), and when no commit carried
+// one for flushPause the flusher takes flushChunk keys in a transaction
+// of its own. A flush in big transactions of its own held the write path
 // ~10 ms at a time, which showed in ingest's p99.
 const (
 	flushPerRecord = 2
 	flushMinStep   = 64
 	flushChunk     = 1024
 	flushPause     = 20 * time.Millisecond
+
+	blockKeys  = 128 // keys a block holds: 3 KiB, one page
+	entryBytes = len(digest{}) + 8
 )
 
 // outbound is the frozen memtable on its way to disk: its keys sorted,
@@ -161,12 +166,19 @@ func (s *Store) flush(ctx context.Context, pause time.Duration) error {
 			if s.keys.out == nil {
 				return true, nil // group commits finished it
 			}
+			if pause > 0 && time.Since(s.keys.lastStep) < pause {
+				return false, nil // group commits are carrying it
+			}
 			tx, err := s.w.BeginTx(ctx, nil)
 			if err != nil {
 				return false, err
 			}
 			defer tx.Rollback()
-			pos, done, err := s.flushStep(ctx, tx, flushChunk)
+			chunk := flushChunk
+			if pause == 0 { // at open, or a test: nothing waits
+				chunk = len(s.keys.out.entries)
+			}
+			pos, done, err := s.flushStep(ctx, tx, chunk)
 			if err != nil {
 				return false, err
 			}
@@ -229,14 +241,16 @@ func (s *Store) flushStep(ctx context.Context, tx *sql.Tx, n int) (pos int, done
 	if o == nil {
 		return 0, false, nil
 	}
-	end := min(o.pos+n, len(o.entries))
-	ins, err := s.ws.stmt(ctx, tx, qInsertRunKey)
+	blocks := (n + blockKeys - 1) / blockKeys
+	end := min(o.pos+blocks*blockKeys, len(o.entries))
+	ins, err := s.ws.stmt(ctx, tx, qInsertBlock)
 	if err != nil {
 		return 0, false, err
 	}
 	r := o.run
-	for _, e := range o.entries[o.pos:end] {
-		if _, err := ins.ExecContext(ctx, r.id, e.k[:], e.seq); err != nil {
+	for at := o.pos; at < end; at += blockKeys {
+		b := o.entries[at:min(at+blockKeys, end)]
+		if _, err := ins.ExecContext(ctx, r.id, b[0].k[:], encodeBlock(b)); err != nil {
 			return 0, false, fmt.Errorf("dedupe run %d: %w", r.id, err)
 		}
 	}
@@ -257,14 +271,14 @@ func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, key digest, found func(s
 		if !r.filter.mayHold(key) {
 			continue
 		}
-		rows, err := s.ws.query(ctx, tx, qRunKey, r.id, key[:])
+		rows, err := s.ws.query(ctx, tx, qRunBlock, r.id, key[:])
 		if err != nil {
 			return false, fmt.Errorf("dedupe run %d: %w", r.id, err)
 		}
-		var seq int64
+		var block []byte
 		ok := rows.Next()
 		if ok {
-			err = rows.Scan(&seq)
+			err = rows.Scan(&block)
 		}
 		if err == nil {
 			err = rows.Err()
@@ -273,6 +287,10 @@ func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, key digest, found func(s
 		if err != nil {
 			return false, fmt.Errorf("dedupe run %d: %w", r.id, err)
 		}
+		if !ok {
+			continue
+		}
+		seq, ok := searchBlock(block, key)
 		if !ok {
 			continue
 		}
@@ -296,7 +314,7 @@ func (s *Store) dropRuns(ctx context.Context, tx *sql.Tx) (gone int, err error) 
 		if live {
 			break
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe_keys WHERE run = ?`, r.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe_blocks WHERE run = ?`, r.id); err != nil {
 			return 0, fmt.Errorf("drop dedupe run %d: %w", r.id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe_runs WHERE run = ?`, r.id); err != nil {
@@ -310,4 +328,25 @@ func (s *Store) dropRuns(ctx context.Context, tx *sql.Tx) (gone int, err error) 
 // forgetRuns forgets the n oldest runs, which dropRuns deleted.
 func (d *keydir) forgetRuns(n int) {
 	d.runs = d.runs[:len(d.runs)-n]
+}
+
+// encodeBlock packs sorted entries as a block: digest, then seq (8 bytes,
+// big-endian), each.
+func encodeBlock(entries []runEntry) []byte {
+	out := make([]byte, 0, len(entries)*entryBytes)
+	for _, e := range entries {
+		out = append(out, e.k[:]...)
+		out = binary.BigEndian.AppendUint64(out, uint64(e.seq))
+	}
+	return out
+}
+
+// searchBlock finds key in a block (binary search: its digests are sorted).
+func searchBlock(block []byte, key digest) (int64, bool) {
+	n := len(block) / entryBytes
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(block[i*entryBytes:i*entryBytes+len(key)], key[:]) >= 0 })
+	if i == n || !bytes.Equal(block[i*entryBytes:i*entryBytes+len(key)], key[:]) {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(block[i*entryBytes+len(key):])), true
 }

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -119,7 +121,8 @@ func TestDedupeCrashMidFlush(t *testing.T) {
 	}
 	// A half-written fourth run claims "k-29" for a record that never was.
 	half := digestOf("k-29")
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO dedupe_keys (run, digest, seq) VALUES (4, ?, 999), (4, x'00', 998)`, half[:]); err != nil {
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO dedupe_blocks (run, first, keys) VALUES (4, ?, ?), (4, x'00', x'00')`,
+		half[:], encodeBlock([]runEntry{{half, 999}})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -128,7 +131,7 @@ func TestDedupeCrashMidFlush(t *testing.T) {
 	s = openTest(t, path)
 	defer s.Close()
 	var orphans int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM dedupe_keys WHERE run = 4`).Scan(&orphans); err != nil || orphans != 0 {
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM dedupe_blocks WHERE run = 4`).Scan(&orphans); err != nil || orphans != 0 {
 		t.Fatalf("%d keys of the half-written run left (%v), want 0", orphans, err)
 	}
 	if n := s.DedupeKeys(); n != 6 {
@@ -213,7 +216,7 @@ func TestDedupeAfterPrune(t *testing.T) {
 	}
 	after, _, _ := s.DedupeRuns()
 	var left int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM dedupe_keys WHERE run = 1`).Scan(&left); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM dedupe_blocks WHERE run = 1`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if after != before-1 || left != 0 {
@@ -227,6 +230,29 @@ func TestDedupeAfterPrune(t *testing.T) {
 	if got := appendKeys(t, s, "restarted", []string{"k-0", "k-1", "k-5"}, at); !got[0].Duplicate || got[0].ID != "new-0" ||
 		got[1].Duplicate || !got[2].Duplicate || got[2].ID != "old-5" {
 		t.Fatalf("after restart k-0, k-1, k-5 answered %+v; want a duplicate of new-0, a new record, a duplicate of old-5", got)
+	}
+}
+
+// TestSearchBlock: every key of a block is found with its seq, and keys
+// between, before and after them are not.
+func TestSearchBlock(t *testing.T) {
+	var entries []runEntry
+	for i := range blockKeys {
+		entries = append(entries, runEntry{digestOf(fmt.Sprint("k", i)), int64(1000 + i)})
+	}
+	slices.SortFunc(entries, func(a, b runEntry) int { return bytes.Compare(a.k[:], b.k[:]) })
+	block := encodeBlock(entries)
+	for _, e := range entries {
+		if seq, ok := searchBlock(block, e.k); !ok || seq != e.seq {
+			t.Fatalf("searchBlock(%x) = %d, %v; want %d", e.k, seq, ok, e.seq)
+		}
+		e.k[15]++ // not in the block (but by a 2^-128 chance)
+		if _, ok := searchBlock(block, e.k); ok {
+			t.Fatalf("searchBlock found %x, which is not in the block", e.k)
+		}
+	}
+	if _, ok := searchBlock(block, digest{}); ok {
+		t.Fatal("searchBlock found the zero digest")
 	}
 }
 
@@ -248,7 +274,12 @@ func TestRunNeverInventsDuplicates(t *testing.T) {
 		r.filter.words[i] = ^uint64(0)
 	}
 	kb := digestOf("kb")
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO dedupe_keys (run, digest, seq) SELECT ?, ?, seq FROM records WHERE id = 'a-0'`, r.id, kb[:]); err != nil {
+	var seqA int64
+	if err := s.r.QueryRowContext(ctx, `SELECT seq FROM records WHERE id = 'a-0'`).Scan(&seqA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO dedupe_blocks (run, first, keys) VALUES (?, ?, ?)`,
+		r.id, kb[:], encodeBlock([]runEntry{{kb, seqA}})); err != nil {
 		t.Fatal(err)
 	}
 	if got := appendKeys(t, s, "b", []string{"kb"}, time.Now().UTC()); got[0].Duplicate || got[0].ID != "b-0" {
@@ -257,35 +288,35 @@ func TestRunNeverInventsDuplicates(t *testing.T) {
 }
 
 // TestFlushRidesOnCommits: with the flusher stopped, group commits alone
-// write a prepared run out (flushPerRecord keys per record stored), and it
-// then answers for its keys.
+// write a prepared run out (flushPerRecord keys per record stored, in
+// whole blocks), and it then answers for its keys.
 func TestFlushRidesOnCommits(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
 	defer s.Close()
 	s.stop()
 	<-s.stopped
-	tinyBudget(s, 100, 1<<20)
+	tinyBudget(s, 300, 1<<20)
 	at := time.Now().UTC()
-	appendKeys(t, s, "first", keyList("k", 100), at)
+	appendKeys(t, s, "first", keyList("k", 300), at)
 	if !s.prepareFlush() {
-		t.Fatal("nothing frozen after 100 keys with room for 100")
+		t.Fatal("nothing frozen after 300 keys with room for 300")
 	}
 	var recs []bridge.NewRecord
-	for i := range 40 {
+	for i := range 60 {
 		recs = append(recs, keyedRecord(fmt.Sprintf("later-%d", i), "", at))
 	}
-	for i := range 2 {
+	for i := range 3 { // a commit of 20 records writes 40 keys: one block of 128
 		if runs, _, _ := s.DedupeRuns(); runs != 0 {
-			t.Fatalf("a run after %d commits of 40 records, want it after 2 (2 keys a record)", i)
+			t.Fatalf("a run after %d commits, want it after 3 (300 keys, a block of 128 a commit)", i)
 		}
 		if _, err := s.Append(context.Background(), recs[20*i:20*i+20]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if runs, onDisk, _ := s.DedupeRuns(); runs != 1 || onDisk != 100 || s.DedupeKeys() != 0 {
-		t.Fatalf("%d runs of %d keys, %d in memory; want the 100 keys in one run", runs, onDisk, s.DedupeKeys())
+	if runs, onDisk, _ := s.DedupeRuns(); runs != 1 || onDisk != 300 || s.DedupeKeys() != 0 {
+		t.Fatalf("%d runs of %d keys, %d in memory; want the 300 keys in one run", runs, onDisk, s.DedupeKeys())
 	}
-	wantDuplicates(t, s, keyList("k", 100), "first")
+	wantDuplicates(t, s, keyList("k", 300), "first")
 }
 
 // TestDedupeBatchAcrossFreeze: one group commit whose keys fill the
