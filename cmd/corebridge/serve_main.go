@@ -247,7 +247,8 @@ func (m *serveMain) openStore(ctx context.Context) error {
 	}
 	m.storeKind, m.dbPath = "sqlite", filepath.Join(m.cfg.dataDir, "corebridge.db")
 	opened := time.Now()
-	store, err := sqlite.Open(m.dbPath, sqlite.Options{Synchronous: m.cfg.sqliteSync, DedupeMemory: int64(m.cfg.dedupeMemory)})
+	store, err := sqlite.Open(m.dbPath, sqlite.Options{Synchronous: m.cfg.sqliteSync, DedupeMemory: int64(m.cfg.dedupeMemory),
+		Log: m.log.With("component", "store")})
 	if err != nil {
 		return err
 	}

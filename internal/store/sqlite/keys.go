@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -63,6 +64,8 @@ type keydir struct {
 	out    *outbound // frozen, sorted, on its way to disk (nil before and after)
 	// lastStep is when a group commit last wrote a step of out.
 	lastStep time.Time
+	log      *slog.Logger
+	behind   bool      // mem filled again before frozen was written: logged once
 	runs     []*keyRun // newest first
 	next     int64     // id of the next run
 
@@ -103,11 +106,15 @@ const keyBytes = 48
 // runs' filters.
 const DefaultDedupeMemory = 32 << 20
 
-func newKeydir(budget int64) keydir {
+func newKeydir(budget int64, log *slog.Logger) keydir {
 	if budget <= 0 {
 		budget = DefaultDedupeMemory
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return keydir{
+		log:         log,
 		mem:         newMemtable(),
 		memKeys:     max(int(budget/4/keyBytes), 64),
 		filterBytes: max(int(budget/2), 64),
@@ -120,6 +127,11 @@ func newKeydir(budget int64) keydir {
 // the new mem, and opening reads only the records after the last run.
 func (d *keydir) add(k digest, seq, at int64) {
 	d.mem.add(k, seq, at)
+	if len(d.mem.keys) >= d.memKeys && d.frozen != nil && !d.behind {
+		d.behind = true
+		d.log.Warn("dedupe index over its memory budget: keys come faster than they are written to disk",
+			"keys_in_memory", len(d.mem.keys)+len(d.frozen.keys), "budget_keys", 2*d.memKeys)
+	}
 	if len(d.mem.keys) >= d.memKeys && d.frozen == nil {
 		d.frozen, d.mem = d.mem, newMemtable()
 		select {
@@ -142,6 +154,10 @@ func (d *keydir) advance(pos int, done bool) {
 		d.next = d.out.run.id + 1
 		d.frozen, d.out = nil, nil
 		d.fitFilters()
+		if d.behind {
+			d.behind = false
+			d.log.Info("dedupe index back within its memory budget", "keys_in_memory", len(d.mem.keys))
+		}
 	}
 }
 

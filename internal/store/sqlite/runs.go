@@ -133,7 +133,17 @@ func (s *Store) runFlusher(ctx context.Context) {
 		case <-s.keys.kick:
 		case <-retry.C:
 		}
-		s.flushErr.Store(errBox{s.flush(ctx, flushPause)})
+		err := s.flush(ctx, flushPause)
+		if ctx.Err() != nil {
+			return
+		}
+		switch prev := s.DedupeFlushError(); {
+		case err != nil && prev == nil:
+			s.keys.log.Warn("dedupe index: writing keys to disk failed; they stay in memory and it is tried again every 5 s", "err", err)
+		case err == nil && prev != nil:
+			s.keys.log.Info("dedupe index: writing keys to disk works again")
+		}
+		s.flushErr.Store(errBox{err})
 	}
 }
 

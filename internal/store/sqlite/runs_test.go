@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -345,4 +347,34 @@ func TestDedupeBatchAcrossFreeze(t *testing.T) {
 	s = openTest(t, path)
 	defer s.Close()
 	wantDuplicates(t, s, keys, "first")
+}
+
+// TestDedupeOverBudgetIsLogged: keys coming in while a run is still being
+// written push memory past the budget: one WARN however long it lasts,
+// one INFO once the run is written.
+func TestDedupeOverBudgetIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	s, err := Open(filepath.Join(t.TempDir(), "k.db"), Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.stop() // nothing writes the frozen keys until flushAll
+	<-s.stopped
+	tinyBudget(s, 8, 1<<20)
+	at := time.Now().UTC()
+	for i := range 4 {
+		for j, k := range keyList(fmt.Sprint("k", i), 8) {
+			if _, err := s.Append(context.Background(), []bridge.NewRecord{keyedRecord(fmt.Sprintf("r%d-%d", i, j), k, at)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"dedupe index over its memory budget"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, logs.String())
+	}
+	flushAll(t, s)
+	if !strings.Contains(logs.String(), "level=INFO msg=\"dedupe index back within its memory budget") {
+		t.Fatalf("no INFO after the run was written:\n%s", logs.String())
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,9 @@ type Options struct {
 	// (DefaultDedupeMemory): recent keys and the filters of the keys on
 	// disk. More memory, fewer reads of the disk per new key.
 	DedupeMemory int64
+	// Log gets the dedupe index's warnings (over budget, a failed
+	// flush) and their recoveries; nil discards them.
+	Log *slog.Logger
 }
 
 // DefaultDeadPage is Options.DeadPage's default.
@@ -95,7 +99,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, held: map[string]int{}, unlock: unlock,
-		deadPage: opts.DeadPage, keys: newKeydir(opts.DedupeMemory)}
+		deadPage: opts.DeadPage, keys: newKeydir(opts.DedupeMemory, opts.Log)}
 	if s.deadPage <= 0 {
 		s.deadPage = DefaultDeadPage
 	}
