@@ -151,3 +151,23 @@ func TestMinFreeDiskFlag(t *testing.T) {
 		t.Errorf("COREBRIDGE_MIN_FREE_DISK=nonsense: %v (exit %d), want exit 2 naming the flag", err, exitCode(err))
 	}
 }
+
+// --dedupe-memory below its floor, or not a size, is a usage error (exit
+// 2) naming the flag; a valid one starts serve, which logs where its
+// dedupe keys are.
+func TestDedupeMemoryFlag(t *testing.T) {
+	for _, bad := range []string{"1MiB", "lots", "0"} {
+		err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir(), "--dedupe-memory", bad},
+			func(string) string { return "" }, strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "dedupe-memory") {
+			t.Errorf("--dedupe-memory %s: %v (exit %d), want exit 2 naming the flag", bad, err, exitCode(err))
+		}
+	}
+	_, logs, stop := startServeLogs(t, "--data-dir", t.TempDir(), "--dedupe-memory", "16MiB")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"dedupe_keys_in_memory":0,"dedupe_runs":0`) {
+		t.Fatalf("serve did not log its dedupe index at start:\n%s", logs.String())
+	}
+}
