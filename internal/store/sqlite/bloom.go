@@ -7,34 +7,44 @@ import (
 )
 
 // bloom is a run's filter: it says "maybe" for every key of the run and
-// for a few others (a false positive costs one index lookup, never a
-// wrong answer: the lookup and the record decide). Its size in bits is a
-// power of two, so that it can be folded in half (bit i of the half is
-// bit i or bit i+m/2 of the whole) when the filters outgrow their budget:
-// the same keys, fewer bits, more false positives.
+// for a few others (a false positive costs one block read, never a wrong
+// answer: the block and the record decide). It is blocked: all of a key's
+// probes fall in one 64-byte block (a cache line), so asking the filters
+// of many runs costs a cache miss per run, not one per probe (seven
+// misses a run made a new key's lookup grow to tens of µs at 50 runs).
+// Its number of blocks is a power of two, so that it can be folded in
+// half (block i of the half is block i or block i+n/2 of the whole) when
+// the filters outgrow their budget: the same keys, fewer bits, more false
+// positives.
 type bloom struct {
-	words []uint64 // len a power of two
+	words []uint64 // blocks of blockWords; their number a power of two
 	k     int      // probes per key
 }
 
-// bloomMaxBitsPerKey is what a new run's filter gets (~1% false
-// positives with 7 probes) before the budget folds it.
-const bloomMaxBitsPerKey = 10
+const (
+	blockWords = 8 // 512 bits
+	// bloomMaxBitsPerKey is what a new run's filter gets (~1% false
+	// positives, blocked, with 7 probes) before the budget folds it.
+	bloomMaxBitsPerKey = 10
+	bloomFormat        = 1 // the first byte of a marshalled filter
+)
 
 func newBloom(keys int) *bloom {
-	words := 1
-	for words*64 < keys*bloomMaxBitsPerKey {
-		words *= 2
+	blocks := 1
+	for blocks*blockWords*64 < keys*bloomMaxBitsPerKey {
+		blocks *= 2
 	}
-	return &bloom{words: make([]uint64, words), k: 7}
+	return &bloom{words: make([]uint64, blocks*blockWords), k: 7}
 }
 
-// probes: double hashing over the digest, mixed first, since a client
-// may choose its key (32 hex digits are taken as the digest itself).
-func probeBase(d digest) (h1, h2 uint64) {
-	h1 = mix64(binary.LittleEndian.Uint64(d[:8]))
-	h2 = mix64(binary.LittleEndian.Uint64(d[8:])^0x9e3779b97f4a7c15) | 1
-	return h1, h2
+// probes: the block from one half of the digest, the bits in it from the
+// other, mixed first, since a client may choose its key (32 hex digits
+// are taken as the digest itself).
+func (b *bloom) probes(d digest) (block int, h uint64, step uint64) {
+	h1 := mix64(binary.LittleEndian.Uint64(d[:8]))
+	h2 := mix64(binary.LittleEndian.Uint64(d[8:]) ^ 0x9e3779b97f4a7c15)
+	blocks := uint64(len(b.words) / blockWords)
+	return int(h1&(blocks-1)) * blockWords, h2, h2>>32 | 1
 }
 
 func mix64(x uint64) uint64 { // splitmix64's finaliser
@@ -46,30 +56,30 @@ func mix64(x uint64) uint64 { // splitmix64's finaliser
 }
 
 func (b *bloom) add(d digest) {
-	mask := uint64(len(b.words)*64 - 1)
-	h1, h2 := probeBase(d)
-	for i := range b.k {
-		bit := (h1 + uint64(i)*h2) & mask
-		b.words[bit>>6] |= 1 << (bit & 63)
+	base, h, step := b.probes(d)
+	for range b.k {
+		bit := h & 511
+		b.words[base+int(bit>>6)] |= 1 << (bit & 63)
+		h += step
 	}
 }
 
 func (b *bloom) mayHold(d digest) bool {
-	mask := uint64(len(b.words)*64 - 1)
-	h1, h2 := probeBase(d)
-	for i := range b.k {
-		bit := (h1 + uint64(i)*h2) & mask
-		if b.words[bit>>6]&(1<<(bit&63)) == 0 {
+	base, h, step := b.probes(d)
+	for range b.k {
+		bit := h & 511
+		if b.words[base+int(bit>>6)]&(1<<(bit&63)) == 0 {
 			return false
 		}
+		h += step
 	}
 	return true
 }
 
-// fold halves the filter; a one-word filter stays as it is.
+// fold halves the filter; a one-block filter stays as it is.
 func (b *bloom) fold() bool {
 	h := len(b.words) / 2
-	if h == 0 {
+	if h < blockWords {
 		return false
 	}
 	folded := make([]uint64, h)
@@ -82,24 +92,27 @@ func (b *bloom) fold() bool {
 
 func (b *bloom) size() int { return len(b.words) * 8 }
 
-// marshal: one byte of probes, then the words, little-endian.
+// marshal: the format, the probes, then the words, little-endian.
 func (b *bloom) marshal() []byte {
-	out := make([]byte, 1+8*len(b.words))
-	out[0] = byte(b.k)
+	out := make([]byte, 2+8*len(b.words))
+	out[0], out[1] = bloomFormat, byte(b.k)
 	for i, w := range b.words {
-		binary.LittleEndian.PutUint64(out[1+8*i:], w)
+		binary.LittleEndian.PutUint64(out[2+8*i:], w)
 	}
 	return out
 }
 
 func unmarshalBloom(p []byte) (*bloom, error) {
-	n := (len(p) - 1) / 8
-	if len(p) < 9 || (len(p)-1)%8 != 0 || bits.OnesCount(uint(n)) != 1 || p[0] == 0 {
+	if len(p) < 2 || p[0] != bloomFormat || p[1] == 0 || (len(p)-2)%(8*blockWords) != 0 {
 		return nil, errors.New("malformed dedupe filter")
 	}
-	b := &bloom{words: make([]uint64, n), k: int(p[0])}
+	n := (len(p) - 2) / 8
+	if bits.OnesCount(uint(n/blockWords)) != 1 {
+		return nil, errors.New("malformed dedupe filter")
+	}
+	b := &bloom{words: make([]uint64, n), k: int(p[1])}
 	for i := range b.words {
-		b.words[i] = binary.LittleEndian.Uint64(p[1+8*i:])
+		b.words[i] = binary.LittleEndian.Uint64(p[2+8*i:])
 	}
 	return b, nil
 }

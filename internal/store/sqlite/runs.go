@@ -109,7 +109,7 @@ func (d *keydir) fitFilters() {
 		var widest *keyRun
 		for _, r := range d.runs {
 			total += r.filter.size()
-			if len(r.filter.words) > 1 && (widest == nil || r.bitsPerKey() > widest.bitsPerKey()) {
+			if len(r.filter.words) > blockWords && (widest == nil || r.bitsPerKey() > widest.bitsPerKey()) {
 				widest = r
 			}
 		}

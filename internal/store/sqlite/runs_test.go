@@ -142,19 +142,38 @@ func TestDedupeCrashMidFlush(t *testing.T) {
 	wantDuplicates(t, s, keys, "first")
 }
 
-// TestDedupeFilterFalsePositives: filters squeezed to one word each say
-// "maybe" to nearly every key; new keys are still stored, old ones still
+// appendBatches appends one keyed record per key, batch keys a call,
+// writing out what froze after each call.
+func appendBatches(t *testing.T, s *Store, prefix string, keys []string, batch int, at time.Time) []bridge.Appended {
+	t.Helper()
+	var out []bridge.Appended
+	for start := 0; start < len(keys); start += batch {
+		var recs []bridge.NewRecord
+		for i := start; i < min(start+batch, len(keys)); i++ {
+			recs = append(recs, keyedRecord(fmt.Sprintf("%s-%d", prefix, i), keys[i], at))
+		}
+		got, err := s.Append(context.Background(), recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, got...)
+		flushAll(t, s)
+	}
+	return out
+}
+
+// TestDedupeFilterFalsePositives: filters squeezed to one block each say
+// "maybe" to most keys; new keys are still stored, old ones still
 // answered as duplicates of the right record.
 func TestDedupeFilterFalsePositives(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
 	defer s.Close()
-	tinyBudget(s, 16, 8)
-	keys := keyList("k", 200)
-	appendKeys(t, s, "first", keys, time.Now().UTC())
-	flushAll(t, s)
+	tinyBudget(s, 200, 8)
+	keys := keyList("k", 2000)
+	appendBatches(t, s, "first", keys, 100, time.Now().UTC())
 	runs, _, filterBytes := s.DedupeRuns()
-	if runs < 10 || filterBytes != 8*runs {
-		t.Fatalf("%d runs with %d bytes of filters, want one word each", runs, filterBytes)
+	if runs < 9 || filterBytes != 64*runs {
+		t.Fatalf("%d runs with %d bytes of filters, want one block (64 bytes) each", runs, filterBytes)
 	}
 	var maybe int
 	for _, k := range keyList("new", 100) {
@@ -162,15 +181,59 @@ func TestDedupeFilterFalsePositives(t *testing.T) {
 			maybe++
 		}
 	}
-	if maybe < 10 {
-		t.Fatalf("a one-word filter said maybe to %d of 100 new keys: the test needs false positives", maybe)
+	if maybe < 30 {
+		t.Fatalf("a one-block filter said maybe to %d of 100 new keys: the test needs false positives", maybe)
 	}
-	for i, a := range appendKeys(t, s, "new", keyList("new", 100), time.Now().UTC()) {
+	for i, a := range appendBatches(t, s, "new", keyList("new", 100), 100, time.Now().UTC()) {
 		if a.Duplicate || a.ID != fmt.Sprintf("new-%d", i) {
 			t.Fatalf("new key %d answered %+v, want it stored", i, a)
 		}
 	}
-	wantDuplicates(t, s, keys, "first")
+	for i, a := range appendBatches(t, s, "again", keys, 500, time.Now().UTC()) {
+		if want := fmt.Sprintf("first-%d", i); !a.Duplicate || a.ID != want {
+			t.Fatalf("key %s answered %+v, want a duplicate of %s", keys[i], a, want)
+		}
+	}
+}
+
+// TestBloom: no key added is ever missed, after marshalling and after
+// folding down to one block; a malformed blob is refused.
+func TestBloom(t *testing.T) {
+	b := newBloom(1000)
+	for i := range 1000 {
+		b.add(digestOf(fmt.Sprint("k", i)))
+	}
+	var fp int
+	for i := range 10000 {
+		if b.mayHold(digestOf(fmt.Sprint("other", i))) {
+			fp++
+		}
+	}
+	if fp > 300 {
+		t.Fatalf("%d false positives in 10,000 at 10 bits a key, want about 1%%", fp)
+	}
+	for {
+		c, err := unmarshalBloom(b.marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 1000 {
+			if !c.mayHold(digestOf(fmt.Sprint("k", i))) {
+				t.Fatalf("k%d missed by a filter of %d bytes", i, c.size())
+			}
+		}
+		if !b.fold() {
+			break
+		}
+	}
+	if b.size() != 64 {
+		t.Fatalf("folded down to %d bytes, want one block", b.size())
+	}
+	for _, bad := range [][]byte{nil, {1, 7}, append([]byte{0, 7}, make([]byte, 64)...), append([]byte{1, 7}, make([]byte, 3*64)...)} {
+		if _, err := unmarshalBloom(bad); err == nil {
+			t.Fatalf("unmarshalBloom(%d bytes) accepted", len(bad))
+		}
+	}
 }
 
 // TestDedupeAfterPrune: a key whose record was pruned is stored again
