@@ -84,4 +84,5 @@ var readQueries = []string{qFreeHeads, qLeaseBatch, qDeadHead, qStats, qOldestPe
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
-	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qAddRollup, qAddArrivals}
+	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qAddRollup, qAddArrivals,
+	qRunBlock, qInsertBlock}
