@@ -46,7 +46,7 @@ func TestFillForBenchmarks(t *testing.T) {
 		for i := range recs {
 			u := bridge.Update{Module: modules[done%4], SessionID: fmt.Sprintf("fill-%x-%d", run, done), Data: data}
 			recs[i] = bridge.NewRecord{ID: uuid.Must(uuid.NewV7()).String(), Module: u.Module, SessionID: u.SessionID,
-				Data: u.Data, ReceivedAt: now, DedupeKey: ingest.DedupeKey(u)}
+				Data: u.Data, ReceivedAt: now, DedupeKey: ingest.DedupeKey(u, "")}
 			done++
 		}
 		if _, err := s.Append(ctx, recs); err != nil {
