@@ -142,7 +142,11 @@ func (s *Store) lookup(ctx context.Context, tx *sql.Tx, key digest, r bridge.New
 			return a, found, err
 		}
 	}
-	found, err = s.inRuns(ctx, tx, key, func(seq int64) (bool, error) {
+	var since int64 // 0: no window, every run may hold the original
+	if !r.DedupeSince.IsZero() {
+		since = micros(r.DedupeSince)
+	}
+	found, err = s.inRuns(ctx, tx, key, since, func(seq int64) (bool, error) {
 		var ok bool
 		a, ok, err = s.original(ctx, tx, seq, key, r, i)
 		return ok, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,6 +73,7 @@ type keydir struct {
 	memKeys     int // mem is frozen at this many keys
 	filterBytes int // the filters' budget
 	kick        chan struct{}
+	runReads    atomic.Int64 // index blocks read from runs (for tests)
 }
 
 // memtable is a map of keys and what its records span. The map holds no

@@ -276,11 +276,19 @@ func (s *Store) flushStep(ctx context.Context, tx *sql.Tx, n int) (pos int, done
 
 // inRuns asks the runs, newest first, for key: each seq a run holds for
 // it, until found accepts one. A run whose filter says no is not read.
-func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, key digest, found func(seq int64) (bool, error)) (bool, error) {
+func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, key digest, since int64, found func(seq int64) (bool, error)) (bool, error) {
 	for _, r := range s.keys.runs {
+		if r.maxAt < since {
+			// Every record of the run was received before the window
+			// of the key's kind: none can be its original. For a
+			// content key (a 5 min window) that skips all but the
+			// newest runs without touching a filter.
+			continue
+		}
 		if !r.filter.mayHold(key) {
 			continue
 		}
+		s.keys.runReads.Add(1)
 		rows, err := s.ws.query(ctx, tx, qRunBlock, r.id, key[:])
 		if err != nil {
 			return false, fmt.Errorf("dedupe run %d: %w", r.id, err)

@@ -441,3 +441,52 @@ func TestDedupeOverBudgetIsLogged(t *testing.T) {
 		t.Fatalf("no INFO after the run was written:\n%s", logs.String())
 	}
 }
+
+// TestRunsOlderThanTheWindowAreSkipped: a lookup whose DedupeSince is
+// after every record of a run does not read that run (its originals
+// could not count), and the records are stored as new; within the
+// window, the same keys are read from the runs and are duplicates.
+func TestRunsOlderThanTheWindowAreSkipped(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	defer s.Close()
+	tinyBudget(s, 4, 1<<20)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	keys := keyList("k", 8)
+	appendKeys(t, s, "old", keys, at) // two runs of 4
+	flushAll(t, s)
+	if runs, _, _ := s.DedupeRuns(); runs != 2 {
+		t.Fatalf("%d runs, want 2", runs)
+	}
+	resend := func(prefix string, since time.Time) []bridge.Appended {
+		var out []bridge.Appended
+		for i, k := range keys[:4] {
+			r := keyedRecord(fmt.Sprintf("%s-%d", prefix, i), k, at.Add(time.Hour))
+			r.DedupeSince = since
+			got, err := s.Append(ctx, []bridge.NewRecord{r})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, got[0])
+		}
+		return out
+	}
+	before := s.keys.runReads.Load()
+	for _, a := range resend("in", at) { // the window reaches back to at
+		if !a.Duplicate {
+			t.Fatalf("within the window: %+v, want a duplicate", a)
+		}
+	}
+	if s.keys.runReads.Load() == before {
+		t.Fatal("within the window no run was read; the test needs the keys to be in runs")
+	}
+	before = s.keys.runReads.Load()
+	for _, a := range resend("out", at.Add(time.Minute)) { // every original is older
+		if a.Duplicate {
+			t.Fatalf("outside the window: %+v, want a new record", a)
+		}
+	}
+	if n := s.keys.runReads.Load() - before; n != 0 {
+		t.Errorf("outside the window %d run blocks were read, want 0 (the runs end before DedupeSince)", n)
+	}
+}
