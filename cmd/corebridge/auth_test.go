@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"corebridge/internal/auth"
+	"corebridge/internal/logtest"
 )
 
 // testSecrets are the secrets of writeAuthFile's tokens, by name.
@@ -85,7 +86,7 @@ func TestServeRefusesExposureWithoutAuth(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, append([]string{"corebridge", "serve", "--addr", "0.0.0.0:0", "--data-dir", t.TempDir(), "--log-format", "json",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/logtest"
 	"corebridge/internal/webhook"
 )
 
@@ -52,18 +53,7 @@ func TestBucketSigningWrongSecretHoldsThenDrains(t *testing.T) {
 		"--breaker-cooldown", "500ms", "--max-attempts", "2")
 
 	modules := []string{"education", "finance"}
-	want := map[string][]string{}
-	var ids []string
-	for i := range 20 {
-		m := modules[i%len(modules)]
-		code, out := postJSON(t, base+"/core/update", fmt.Sprintf(`{"module":%q,"data":{"i":%d},"session_id":"s-%d"}`, m, i, i))
-		id, _ := out["record_id"].(string)
-		if code != 200 || id == "" {
-			t.Fatalf("update %d: %d %v", i, code, out)
-		}
-		want[m] = append(want[m], id)
-		ids = append(ids, id)
-	}
+	want, ids := postRoundRobin(t, base, modules, 20)
 
 	var h map[string]any
 	waitFor(t, "health to say degraded naming the signing secret file", 10*time.Second, func() bool {
@@ -148,7 +138,7 @@ func TestBucketSigningBadFiles(t *testing.T) {
 				"--bucket-url", "http://127.0.0.1:1", "--bucket-signing-secret-file", file),
 			{"bucket", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "bucket"), "--verify-secret-file", file},
 		} {
-			var stderr syncBuffer
+			var stderr logtest.Buffer
 			err := run(context.Background(), append([]string{"corebridge"}, argv...), func(string) string { return "" }, strings.NewReader(""), &stderr, &stderr)
 			flag := argv[len(argv)-2]
 			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), flag) {

@@ -35,18 +35,7 @@ func TestBucketAuthWrongTokenHoldsThenDrains(t *testing.T) {
 	base, logs, _ := startServeLogs(t, "--data-dir", filepath.Join(dir, "data"), "--bucket-url", b.URL,
 		"--bucket-token-file", tokenFile, "--breaker-cooldown", "500ms", "--max-attempts", "2")
 
-	want := map[string][]string{}
-	var ids []string
-	for i := range 20 {
-		m := modules4[i%len(modules4)]
-		code, out := postJSON(t, base+"/core/update", fmt.Sprintf(`{"module":%q,"data":{"i":%d},"session_id":"s-%d"}`, m, i, i))
-		id, _ := out["record_id"].(string)
-		if code != 200 || id == "" {
-			t.Fatalf("update %d: %d %v", i, code, out)
-		}
-		want[m] = append(want[m], id)
-		ids = append(ids, id)
-	}
+	want, ids := postRoundRobin(t, base, modules4, 20)
 
 	var h map[string]any
 	waitFor(t, "health to say degraded naming the credentials", 10*time.Second, func() bool {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"corebridge/internal/logtest"
 	"io"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func TestServeRefusesBadBucketURL(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 			defer cancel()
-			var stderr syncBuffer
+			var stderr logtest.Buffer
 			argv := append([]string{"corebridge", "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json",
 				"--bucket-url", c.url}, insightLogFlags(t)...)
 			err := run(ctx, argv, func(string) string { return "" }, strings.NewReader(""), io.Discard, &stderr)

@@ -139,6 +139,36 @@ func (p *drillProducers) fail(s string) {
 	p.wrong = append(p.wrong, s)
 }
 
+// ackedCount is how many records the producers have had acknowledged.
+func (p *drillProducers) ackedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, ids := range p.acked {
+		n += len(ids)
+	}
+	return n
+}
+
+// resumeAndDrain waits, once the disk has room again, for ingest to take
+// records with no restart; then stops the producers, checks that every
+// answer was 200 or 503 with Retry-After, and waits for health to be ok
+// with everything delivered.
+func (p *drillProducers) resumeAndDrain(t *testing.T, base string, stop chan struct{}) {
+	t.Helper()
+	before := p.ackedCount()
+	waitFor(t, "ingest to resume once the ballast is gone", 5*time.Second, func() bool { return p.ackedCount() > before+8 })
+	close(stop)
+	p.wg.Wait()
+	if len(p.wrong) > 0 {
+		t.Fatalf("%d answers neither 200 nor 503 with Retry-After, e.g. %s", len(p.wrong), p.wrong[0])
+	}
+	waitFor(t, "health to return to ok with everything delivered", 20*time.Second, func() bool {
+		h := getJSON(t, base+"/core/health")
+		return h["status"] == "ok" && num(h, "pending_queue") == 0
+	})
+}
+
 // TestDiskFullDrill: serve with its store on a 64 MiB tmpfs, producers
 // sending, the Bucket down; a ballast file fills the disk past
 // --min-free-disk. Ingest answers 503 with Retry-After (never 500),
@@ -213,27 +243,8 @@ func TestDiskFullDrill(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	acked := func() int {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		n := 0
-		for _, ids := range p.acked {
-			n += len(ids)
-		}
-		return n
-	}
-	before := acked()
-	waitFor(t, "ingest to resume once the ballast is gone", 5*time.Second, func() bool { return acked() > before+8 })
-	close(stopProducers)
-	p.wg.Wait()
-	if len(p.wrong) > 0 {
-		t.Fatalf("%d answers neither 200 nor 503 with Retry-After, e.g. %s", len(p.wrong), p.wrong[0])
-	}
-	waitFor(t, "health to return to ok with everything delivered", 20*time.Second, func() bool {
-		h := getJSON(t, base+"/core/health")
-		return h["status"] == "ok" && num(h, "pending_queue") == 0
-	})
-	total := acked()
+	p.resumeAndDrain(t, base, stopProducers)
+	total := p.ackedCount()
 	if st := getJSON(t, base+"/bucket/status"); num(st, "total_sync_count") != total {
 		t.Errorf("%d synced, %d acknowledged", num(st, "total_sync_count"), total)
 	}
@@ -297,26 +308,7 @@ func TestDiskFullDrillSQLiteFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Stop(context.Background()) })
-	acked := func() int {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		n := 0
-		for _, ids := range p.acked {
-			n += len(ids)
-		}
-		return n
-	}
-	before := acked()
-	waitFor(t, "ingest to resume once the ballast is gone", 5*time.Second, func() bool { return acked() > before+8 })
-	close(stopProducers)
-	p.wg.Wait()
-	if len(p.wrong) > 0 {
-		t.Fatalf("%d answers neither 200 nor 503 with Retry-After, e.g. %s", len(p.wrong), p.wrong[0])
-	}
-	waitFor(t, "health to return to ok with everything delivered", 20*time.Second, func() bool {
-		h := getJSON(t, base+"/core/health")
-		return h["status"] == "ok" && num(h, "pending_queue") == 0
-	})
+	p.resumeAndDrain(t, base, stopProducers)
 	checkBucketHolds(t, b.URL, p.acked)
 	if err := stopServe(); err != nil {
 		t.Fatalf("serve: %v", err)
@@ -327,5 +319,5 @@ func TestDiskFullDrillSQLiteFull(t *testing.T) {
 	if n := len(logLines(logs, 0, "INFO", regexp.MustCompile(`"msg":"commits succeed again`))); n != 1 {
 		t.Errorf("%d INFO lines for commits succeeding again, want 1", n)
 	}
-	t.Logf("%d records acknowledged, %d refused (503) on a full disk, all delivered exactly once", acked(), refused)
+	t.Logf("%d records acknowledged, %d refused (503) on a full disk, all delivered exactly once", p.ackedCount(), refused)
 }

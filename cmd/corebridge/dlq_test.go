@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket/server"
+	"corebridge/internal/logtest"
 )
 
 // TestDLQCommands: `corebridge dlq list|replay|purge` against a running
@@ -26,7 +27,7 @@ func TestDLQCommands(t *testing.T) {
 		return num(getJSON(t, base+"/bucket/status"), "dead_count") == 1200
 	})
 	dlq := func(args ...string) (string, string, error) {
-		var out, errOut syncBuffer
+		var out, errOut logtest.Buffer
 		err := run(context.Background(), append([]string{"corebridge", "dlq"}, args...),
 			func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 		return out.String(), errOut.String(), err
@@ -93,7 +94,7 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out logtest.Buffer
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, append([]string{"corebridge", "demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--interval", "100ms"}, insightLogFlags(t)...),

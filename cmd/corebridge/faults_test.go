@@ -13,6 +13,8 @@ import (
 
 	"corebridge/internal/bucket/server"
 
+	"corebridge/internal/logtest"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -428,7 +430,7 @@ func waitBadge(b *browser, d time.Duration, cond func(badgeState) bool) (badgeSt
 
 // logLines returns the JSON log lines logged after offset mark at level
 // that match re (every one at level when re is nil).
-func logLines(logs *syncBuffer, mark int, level string, re *regexp.Regexp) []string {
+func logLines(logs *logtest.Buffer, mark int, level string, re *regexp.Regexp) []string {
 	var out []string
 	for _, line := range strings.Split(logs.String()[mark:], "\n") {
 		var l struct {
@@ -446,7 +448,7 @@ func logLines(logs *syncBuffer, mark int, level string, re *regexp.Regexp) []str
 
 // waitLogLines is logLines once at least one line matches, or after a few
 // seconds: a log line may follow the change health already shows.
-func waitLogLines(logs *syncBuffer, mark int, level string, re *regexp.Regexp) []string {
+func waitLogLines(logs *logtest.Buffer, mark int, level string, re *regexp.Regexp) []string {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if l := logLines(logs, mark, level, re); len(l) > 0 || time.Now().After(deadline) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"corebridge/internal/bucket/server"
+	"corebridge/internal/logtest"
 )
 
 // sseSummary reads the first summary event of /api/events.
@@ -98,7 +99,7 @@ func TestFiguresAgree(t *testing.T) {
 	ids := postBatch(t, base, "creative", 0, 2)
 	waitFor(t, "2 dead letters", 20*time.Second, func() bool { return num(health(), "dead_count") == 2 })
 	dlq := func(args ...string) string {
-		var out, errOut syncBuffer
+		var out, errOut logtest.Buffer
 		err := run(context.Background(), append([]string{"corebridge", "dlq"}, args...),
 			func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 		if err != nil {

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"corebridge/internal/logtest"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,29 +15,10 @@ import (
 	"time"
 )
 
-// syncBuffer is an io.Writer that the program writes its logs to while the
-// test reads them.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 var listenRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
 // waitListening returns the address the program logged it listens on.
-func waitListening(t *testing.T, logs *syncBuffer, errc <-chan error) string {
+func waitListening(t *testing.T, logs *logtest.Buffer, errc <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -64,10 +45,10 @@ func startServe(t *testing.T, args ...string) (string, func() error) {
 }
 
 // startServeLogs is startServe that also returns what the program logs.
-func startServeLogs(t *testing.T, args ...string) (string, *syncBuffer, func() error) {
+func startServeLogs(t *testing.T, args ...string) (string, *logtest.Buffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	errc := make(chan error, 1)
 	argv := append([]string{"corebridge", "serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, insightLogFlags(t)...)
 	argv = append(argv, args...)
@@ -111,6 +92,25 @@ func waitHTTP(t *testing.T, url string) {
 }
 
 // postJSON posts body and decodes the JSON answer into a map.
+// postRoundRobin posts n updates to /core/update, one at a time, taking
+// modules in turn; it returns the acknowledged ids by module and in order.
+func postRoundRobin(t *testing.T, base string, modules []string, n int) (map[string][]string, []string) {
+	t.Helper()
+	want := map[string][]string{}
+	var ids []string
+	for i := range n {
+		m := modules[i%len(modules)]
+		code, out := postJSON(t, base+"/core/update", fmt.Sprintf(`{"module":%q,"data":{"i":%d},"session_id":"s-%d"}`, m, i, i))
+		id, _ := out["record_id"].(string)
+		if code != 200 || id == "" {
+			t.Fatalf("update %d: %d %v", i, code, out)
+		}
+		want[m] = append(want[m], id)
+		ids = append(ids, id)
+	}
+	return want, ids
+}
+
 func postJSON(t *testing.T, url, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))

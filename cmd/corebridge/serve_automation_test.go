@@ -1,6 +1,7 @@
 package main
 
 import (
+	"corebridge/internal/logtest"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,7 +88,7 @@ func TestServeAutomation(t *testing.T) {
 func TestServeAutomationBadConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(path, []byte(`{"jobs":[{"name":"x","trigger":{"type":"hourly"},"actions":[]}]}`), 0o644)
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	err := run(t.Context(), []string{"corebridge", "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--automation", path},
 		func(string) string { return "" }, nil, &stderr, &stderr)
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "trigger") {

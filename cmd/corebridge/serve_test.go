@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"corebridge/internal/logtest"
 	"fmt"
 	"io"
 	"net/http"
@@ -100,7 +101,7 @@ func TestRunUsage(t *testing.T) {
 			t.Errorf("--degraded-success-pct %s: %v (exit %d), want a usage error naming the flag", v, err, exitCode(err))
 		}
 	}
-	var help syncBuffer
+	var help logtest.Buffer
 	if err := run(context.Background(), []string{"corebridge", "serve", "--help"}, noenv, nil, io.Discard, &help); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
@@ -110,11 +111,11 @@ func TestRunUsage(t *testing.T) {
 			t.Errorf("serve --help does not mention %s:\n%s", want, help.String())
 		}
 	}
-	help = syncBuffer{}
+	help = logtest.Buffer{}
 	if err := run(context.Background(), []string{"corebridge", "bucket", "--help"}, noenv, nil, io.Discard, &help); err != nil || !strings.Contains(help.String(), "COREBRIDGE_BUCKET_ADDR") {
 		t.Errorf("bucket --help must name COREBRIDGE_BUCKET_ADDR for --addr (%v):\n%s", err, help.String())
 	}
-	var out syncBuffer
+	var out logtest.Buffer
 	if err := run(context.Background(), []string{"corebridge", "version"}, noenv, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "corebridge ") {
 		t.Fatalf("version: %v %q", err, out.String())
 	}
@@ -135,7 +136,7 @@ func TestRunUsage(t *testing.T) {
 func TestMinFreeDiskFlag(t *testing.T) {
 	for _, bad := range []string{"lots", "-1GiB", "150%"} {
 		err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir(), "--min-free-disk", bad},
-			func(string) string { return "" }, strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+			func(string) string { return "" }, strings.NewReader(""), &logtest.Buffer{}, &logtest.Buffer{})
 		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "min-free-disk") {
 			t.Errorf("--min-free-disk %s: %v (exit %d), want exit 2 naming the flag", bad, err, exitCode(err))
 		}
@@ -146,7 +147,7 @@ func TestMinFreeDiskFlag(t *testing.T) {
 		}
 		return ""
 	}
-	err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir()}, env, strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+	err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir()}, env, strings.NewReader(""), &logtest.Buffer{}, &logtest.Buffer{})
 	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "COREBRIDGE_MIN_FREE_DISK") {
 		t.Errorf("COREBRIDGE_MIN_FREE_DISK=nonsense: %v (exit %d), want exit 2 naming the flag", err, exitCode(err))
 	}
@@ -158,7 +159,7 @@ func TestMinFreeDiskFlag(t *testing.T) {
 func TestDedupeMemoryFlag(t *testing.T) {
 	for _, bad := range []string{"1MiB", "lots", "0"} {
 		err := run(context.Background(), []string{"corebridge", "serve", "--data-dir", t.TempDir(), "--dedupe-memory", bad},
-			func(string) string { return "" }, strings.NewReader(""), &syncBuffer{}, &syncBuffer{})
+			func(string) string { return "" }, strings.NewReader(""), &logtest.Buffer{}, &logtest.Buffer{})
 		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "dedupe-memory") {
 			t.Errorf("--dedupe-memory %s: %v (exit %d), want exit 2 naming the flag", bad, err, exitCode(err))
 		}

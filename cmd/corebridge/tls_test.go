@@ -13,16 +13,17 @@ import (
 	"time"
 
 	"corebridge/internal/bucket"
+	"corebridge/internal/logtest"
 	"corebridge/internal/tlsconf"
 	"corebridge/internal/tlsconf/tlstest"
 )
 
 // startTLSCommand runs `corebridge <argv...>` through run() and returns the
 // address it logged and its logs; it is stopped when the test ends.
-func startTLSCommand(t *testing.T, argv ...string) (string, *syncBuffer) {
+func startTLSCommand(t *testing.T, argv ...string) (string, *logtest.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, append([]string{"corebridge"}, argv...), func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"corebridge/internal/logtest"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -173,7 +174,7 @@ func TestOpen(t *testing.T) {
 
 func TestReloadKeepsTheOldSetOnABrokenFile(t *testing.T) {
 	path := writeAuthFile(t, "tokens:\n  - {name: a, role: admin, hash: "+HashSecret("cbt_a")+"}\n")
-	var logs syncBuffer
+	var logs logtest.Buffer
 	tk, err := Open(path, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -282,24 +283,6 @@ func TestAuthenticateDuringReload(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-}
-
-// syncBuffer is a log destination the test reads while Run writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestZeroTokensRefuseEveryone(t *testing.T) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"corebridge/internal/logtest"
 	"errors"
 	"log/slog"
 	"os"
@@ -13,9 +14,9 @@ import (
 // startRun opens path, runs Run with the given poll interval until the test
 // ends, and returns the tokens and their logs. The cleanup checks that Run
 // returns nil once its context ends.
-func startRun(t *testing.T, path string, poll time.Duration) (*Tokens, *syncBuffer) {
+func startRun(t *testing.T, path string, poll time.Duration) (*Tokens, *logtest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	tk, err := Open(path, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func TestRunReloadsWhenTheFileChanges(t *testing.T) {
 // loaded before stay; fixing it is picked up.
 func TestRunOnceWarnsOncePerChange(t *testing.T) {
 	path := writeAuthFile(t, "tokens:\n  - {name: a, role: admin, hash: "+HashSecret("cbt_a")+"}\n")
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	tk, err := Open(path, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,54 +1,15 @@
 package deliver
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
+	"corebridge/internal/logtest"
 )
-
-// logBuf is a slog JSON sink that tests can read while workers write.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the records logged at level with message msg.
-func (b *logBuf) lines(t *testing.T, level, msg string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if m["level"] == level && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (b *logBuf) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // A Bucket outage logs one WARN when the breaker opens, with its cause, and
 // one INFO when it closes again, however many failures, probes and failed
@@ -67,14 +28,14 @@ func TestForwarderLogsBreakerOpenAndRecovery(t *testing.T) {
 		},
 		HealthyFn: func(context.Context) error { return nil },
 	}
-	var logs logBuf
-	f := New(st, s, logs.logger(), Config{BreakerThreshold: 3, BreakerCooldown: 5 * time.Second,
+	var logs logtest.Buffer
+	f := New(st, s, logs.Logger(), Config{BreakerThreshold: 3, BreakerCooldown: 5 * time.Second,
 		BucketURL: "https://bucket.example/ingest", Now: clk.Now, Rand: func() float64 { return 0 }})
 
 	const opened, closed = "bucket unreachable: circuit breaker open", "bucket reachable again"
 	for i := range 3 {
 		runOnce(t, f)
-		if n := len(logs.lines(t, "WARN", opened)); i < 2 && n != 0 {
+		if n := len(logs.Lines(t, "WARN", opened)); i < 2 && n != 0 {
 			t.Fatalf("after %d failures (threshold 3): %d breaker lines", i+1, n)
 		}
 	}
@@ -86,7 +47,7 @@ func TestForwarderLogsBreakerOpenAndRecovery(t *testing.T) {
 	if f.Status().Breaker != "open" {
 		t.Fatalf("breaker %s after a failed trial, want open", f.Status().Breaker)
 	}
-	warns := logs.lines(t, "WARN", opened)
+	warns := logs.Lines(t, "WARN", opened)
 	if len(warns) != 1 {
 		t.Fatalf("%d WARN %q lines, want 1", len(warns), opened)
 	}
@@ -97,7 +58,7 @@ func TestForwarderLogsBreakerOpenAndRecovery(t *testing.T) {
 	if w["threshold"] != float64(3) || w["bucket_url"] != "https://bucket.example/ingest" {
 		t.Errorf("breaker line %v, want threshold 3 and the bucket url", w)
 	}
-	if n := len(logs.lines(t, "INFO", closed)); n != 0 {
+	if n := len(logs.Lines(t, "INFO", closed)); n != 0 {
 		t.Fatalf("%d recovery lines while the breaker is open", n)
 	}
 
@@ -110,14 +71,14 @@ func TestForwarderLogsBreakerOpenAndRecovery(t *testing.T) {
 	if f.Status().Breaker != "closed" {
 		t.Fatalf("breaker %s after a good trial, want closed", f.Status().Breaker)
 	}
-	infos := logs.lines(t, "INFO", closed)
+	infos := logs.Lines(t, "INFO", closed)
 	if len(infos) != 1 {
 		t.Fatalf("%d INFO %q lines, want 1", len(infos), closed)
 	}
 	if got := infos[0]["open_for"]; got != float64(10*time.Second) {
 		t.Errorf("open_for %v, want 10s (in ns)", got)
 	}
-	if n := len(logs.lines(t, "WARN", opened)); n != 1 {
+	if n := len(logs.Lines(t, "WARN", opened)); n != 1 {
 		t.Errorf("%d breaker WARN lines after recovery, want still 1", n)
 	}
 }
@@ -135,12 +96,12 @@ func TestForwarderLogsDeadLettersRateLimited(t *testing.T) {
 		}
 		return out, nil
 	}}
-	var logs logBuf
-	f := New(st, s, logs.logger(), Config{BatchSize: 10, Now: clk.Now, Rand: half})
+	var logs logtest.Buffer
+	f := New(st, s, logs.Logger(), Config{BatchSize: 10, Now: clk.Now, Rand: half})
 	const msg = "records dead-lettered"
 	byModule := func() map[string][]map[string]any {
 		out := map[string][]map[string]any{}
-		for _, l := range logs.lines(t, "WARN", msg) {
+		for _, l := range logs.Lines(t, "WARN", msg) {
 			m, _ := l["module"].(string)
 			out[m] = append(out[m], l)
 		}

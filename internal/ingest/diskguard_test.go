@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/logtest"
 	"corebridge/internal/store/storetest"
 )
 
@@ -102,7 +103,7 @@ func TestDiskGuardRefusesBeforeWriting(t *testing.T) {
 	disk := &fakeDisk{}
 	disk.free.Store(300 * mib)
 	disk.total.Store(8192 * mib)
-	var logs logBuf
+	var logs logtest.Buffer
 	g := NewDiskGuard(GuardConfig{Dir: "/data", MinFree: MinFree{Bytes: 512 * mib}, Space: disk.space,
 		Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 	st := &countingStore{stubStore: stubStore{Mem: storetest.NewMem()}}
@@ -136,8 +137,8 @@ func TestDiskGuardRefusesBeforeWriting(t *testing.T) {
 	if why := g.Refusing(); !strings.Contains(why, "disk almost full: 300 MiB free") {
 		t.Errorf("Refusing() = %q, want the reason", why)
 	}
-	if n := len(logs.lines(t, "WARN", refusing)); n != 1 {
-		t.Fatalf("%d WARN %q lines after three checks and three refusals, want 1\n%s", n, refusing, logs.buf.String())
+	if n := len(logs.Lines(t, "WARN", refusing)); n != 1 {
+		t.Fatalf("%d WARN %q lines after three checks and three refusals, want 1\n%s", n, refusing, logs.String())
 	}
 
 	disk.free.Store(600 * mib)
@@ -149,10 +150,10 @@ func TestDiskGuardRefusesBeforeWriting(t *testing.T) {
 	if g.Refusing() != "" {
 		t.Errorf("still refusing: %q", g.Refusing())
 	}
-	if n := len(logs.lines(t, "INFO", accepting)); n != 1 {
+	if n := len(logs.Lines(t, "INFO", accepting)); n != 1 {
 		t.Errorf("%d INFO %q lines, want 1", n, accepting)
 	}
-	if n := len(logs.lines(t, "WARN", refusing)); n != 1 {
+	if n := len(logs.Lines(t, "WARN", refusing)); n != 1 {
 		t.Errorf("%d WARN lines, want still 1", n)
 	}
 }

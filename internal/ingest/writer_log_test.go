@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,39 +9,9 @@ import (
 	"testing"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/logtest"
 	"corebridge/internal/store/storetest"
 )
-
-// logBuf is a slog JSON sink that tests can read while the writer writes.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the records logged at level with message msg.
-func (b *logBuf) lines(t *testing.T, level, msg string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		if m["level"] == level && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // stubStore is an in-memory store whose pending count and Append failures
 // the test sets.
@@ -81,7 +49,7 @@ func (s *stubStore) set(pending int64, fail error) {
 	s.pending, s.fail = pending, fail
 }
 
-func startLogged(t *testing.T, st bridge.Store, logs *logBuf, maxPending int64) *Writer {
+func startLogged(t *testing.T, st bridge.Store, logs *logtest.Buffer, maxPending int64) *Writer {
 	t.Helper()
 	w := New(st, slog.New(slog.NewJSONHandler(logs, nil)), Config{MaxPending: maxPending})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,7 +73,7 @@ func submit(w *Writer, id string) error {
 // requests it refuses, and one INFO when it accepts again.
 func TestWriterLogsRefusingAndAcceptingAgain(t *testing.T) {
 	st := &stubStore{Mem: storetest.NewMem()}
-	var logs logBuf
+	var logs logtest.Buffer
 	w := startLogged(t, st, &logs, 2)
 	const refusing, accepting = "ingest refusing: queue is full", "ingest accepts again"
 
@@ -118,14 +86,14 @@ func TestWriterLogsRefusingAndAcceptingAgain(t *testing.T) {
 			t.Fatalf("submit %s past MaxPending 2 was accepted", id)
 		}
 	}
-	warns := logs.lines(t, "WARN", refusing)
+	warns := logs.Lines(t, "WARN", refusing)
 	if len(warns) != 1 {
 		t.Fatalf("%d WARN %q lines after two refusals, want 1", len(warns), refusing)
 	}
 	if warns[0]["pending"] != float64(2) || warns[0]["max_pending"] != float64(2) {
 		t.Errorf("refusing line %v, want pending 2, max_pending 2", warns[0])
 	}
-	if n := len(logs.lines(t, "INFO", accepting)); n != 0 {
+	if n := len(logs.Lines(t, "INFO", accepting)); n != 0 {
 		t.Fatalf("%d %q lines while refusing", n, accepting)
 	}
 
@@ -136,14 +104,14 @@ func TestWriterLogsRefusingAndAcceptingAgain(t *testing.T) {
 	if err := submit(w, "f"); err != nil {
 		t.Fatal(err)
 	}
-	infos := logs.lines(t, "INFO", accepting)
+	infos := logs.Lines(t, "INFO", accepting)
 	if len(infos) != 1 {
 		t.Fatalf("%d INFO %q lines, want 1", len(infos), accepting)
 	}
 	if infos[0]["refused"] != float64(2) {
 		t.Errorf("accepting line %v, want refused 2 (records)", infos[0])
 	}
-	if n := len(logs.lines(t, "WARN", refusing)); n != 1 {
+	if n := len(logs.Lines(t, "WARN", refusing)); n != 1 {
 		t.Errorf("%d refusing lines, want still 1", n)
 	}
 }
@@ -152,7 +120,7 @@ func TestWriterLogsRefusingAndAcceptingAgain(t *testing.T) {
 // says so at INFO, once.
 func TestWriterLogsCommitsSucceedAgain(t *testing.T) {
 	st := &stubStore{Mem: storetest.NewMem()}
-	var logs logBuf
+	var logs logtest.Buffer
 	w := startLogged(t, st, &logs, -1)
 	const failed, ok = "commit failed", "commits succeed again"
 
@@ -162,7 +130,7 @@ func TestWriterLogsCommitsSucceedAgain(t *testing.T) {
 			t.Fatalf("submit %s: no error from a failing store", id)
 		}
 	}
-	if n := len(logs.lines(t, "ERROR", failed)); n != 2 {
+	if n := len(logs.Lines(t, "ERROR", failed)); n != 2 {
 		t.Fatalf("%d ERROR %q lines, want one per failed commit (2)", n, failed)
 	}
 	st.set(0, nil)
@@ -171,7 +139,7 @@ func TestWriterLogsCommitsSucceedAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	infos := logs.lines(t, "INFO", ok)
+	infos := logs.Lines(t, "INFO", ok)
 	if len(infos) != 1 {
 		t.Fatalf("%d INFO %q lines, want 1", len(infos), ok)
 	}
@@ -186,7 +154,7 @@ func TestWriterLogsCommitsSucceedAgain(t *testing.T) {
 // they succeed again.
 func TestWriterLogsStorageFaultOnce(t *testing.T) {
 	st := &stubStore{Mem: storetest.NewMem()}
-	var logs logBuf
+	var logs logtest.Buffer
 	w := startLogged(t, st, &logs, -1)
 	const failed, ok = "commit failed: storage unavailable", "commits succeed again"
 
@@ -196,17 +164,17 @@ func TestWriterLogsStorageFaultOnce(t *testing.T) {
 			t.Fatalf("submit %s on a full store: %v, want an unavailable error", id, err)
 		}
 	}
-	if n := len(logs.lines(t, "WARN", failed)); n != 1 {
+	if n := len(logs.Lines(t, "WARN", failed)); n != 1 {
 		t.Fatalf("%d WARN %q lines after three failed commits, want 1", n, failed)
 	}
-	if n := len(logs.lines(t, "ERROR", "commit failed")); n != 0 {
+	if n := len(logs.Lines(t, "ERROR", "commit failed")); n != 0 {
 		t.Fatalf("%d ERROR lines for a storage fault, want none", n)
 	}
 	st.set(0, nil)
 	if err := submit(w, "d"); err != nil {
 		t.Fatal(err)
 	}
-	infos := logs.lines(t, "INFO", ok)
+	infos := logs.Lines(t, "INFO", ok)
 	if len(infos) != 1 || infos[0]["failed_commits"] != float64(3) {
 		t.Fatalf("recovery lines %v, want one with failed_commits 3", infos)
 	}

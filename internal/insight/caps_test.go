@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"corebridge/internal/insight"
+	"corebridge/internal/logtest"
 	"corebridge/internal/store/storetest"
 )
 
@@ -19,7 +20,7 @@ func TestCapRefusedLoggedOnce(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	var logs lockedBuf
+	var logs logtest.Buffer
 	hub, err := insight.New(insight.Config{Store: storetest.NewMem(), Now: clock, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +44,10 @@ func TestCapRefusedLoggedOnce(t *testing.T) {
 		t.Fatalf("health CapQuiet after the last refusal: %s %v, want ok", h.Status, h.Reasons)
 	}
 	hub.Health(t.Context())
-	if n := logs.count(`level=WARN msg="refusing requests past a cap" cap=ingest_inflight`); n != 1 {
-		t.Errorf("%d WARN lines, want 1:\n%s", n, logs.b.String())
+	if n := strings.Count(logs.String(), `level=WARN msg="refusing requests past a cap" cap=ingest_inflight`); n != 1 {
+		t.Errorf("%d WARN lines, want 1:\n%s", n, logs.String())
 	}
-	if n := logs.count(`level=INFO msg="no longer refusing past a cap" cap=ingest_inflight refused=1001`); n != 1 {
-		t.Errorf("%d INFO lines, want 1:\n%s", n, logs.b.String())
+	if n := strings.Count(logs.String(), `level=INFO msg="no longer refusing past a cap" cap=ingest_inflight refused=1001`); n != 1 {
+		t.Errorf("%d INFO lines, want 1:\n%s", n, logs.String())
 	}
 }

@@ -1,54 +1,20 @@
 package insight_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
+	"corebridge/internal/logtest"
 	"corebridge/internal/store/sqlite"
 )
-
-// syncBuf is a log destination safe for concurrent writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// count returns how many JSON log lines have the level and message.
-func (b *syncBuf) count(t *testing.T, level, msg string) int {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for line := range strings.SplitSeq(strings.TrimSpace(b.b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if m["level"] == level && m["msg"] == msg {
-			n++
-		}
-	}
-	return n
-}
 
 // TestHealthSaysTheClockWentBack: after the wall clock steps back an hour,
 // the oldest pending record and the last sync lie in the future. Health
@@ -77,7 +43,7 @@ func TestHealthSaysTheClockWentBack(t *testing.T) {
 	}
 
 	clk := &clock{t: T.Add(time.Second)}
-	logs := &syncBuf{}
+	logs := &logtest.Buffer{}
 	hub, err := insight.New(insight.Config{Store: st, Now: clk.Now, Log: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +72,7 @@ func TestHealthSaysTheClockWentBack(t *testing.T) {
 			t.Errorf("after the step back: reasons %q, want %q among them", h.Reasons, w)
 		}
 	}
-	if n := logs.count(t, "WARN", warn); n != 1 {
+	if n := logs.Count(t, "WARN", warn); n != 1 {
 		t.Errorf("%d WARN lines %q after three health reads, want 1", n, warn)
 	}
 
@@ -120,7 +86,7 @@ func TestHealthSaysTheClockWentBack(t *testing.T) {
 	if h.Status != "ok" {
 		t.Errorf("after the clock caught up: %s %v, want ok", h.Status, h.Reasons)
 	}
-	if n := logs.count(t, "INFO", info); n != 1 {
+	if n := logs.Count(t, "INFO", info); n != 1 {
 		t.Errorf("%d INFO lines %q, want 1", n, info)
 	}
 }

@@ -1,18 +1,17 @@
 package insight_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
+	"corebridge/internal/logtest"
 	"corebridge/internal/store/storetest"
 )
 
@@ -38,29 +37,13 @@ func (s *fullStore) AddRollups(ctx context.Context, set []bridge.Rollup) error {
 	return s.Mem.AddRollups(ctx, set)
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // While the disk is full, health names the fault at every look, but the
 // log says it once (WARN), not at every test write, and once (INFO) when
 // the store takes writes again; so does the hub's flush of counts, which
 // would otherwise warn every second.
 func TestFullStoreIsLoggedOnce(t *testing.T) {
 	st := &fullStore{Mem: storetest.NewMem()}
-	var logs lockedBuf
+	var logs logtest.Buffer
 	hub, err := insight.New(insight.Config{Store: st, PingEvery: time.Nanosecond, FlushEvery: time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
@@ -79,10 +62,10 @@ func TestFullStoreIsLoggedOnce(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := logs.count(`level=WARN msg="health: store is not writable"`); n != 1 {
-		t.Errorf("%d WARN lines for the failing test writes, want 1\n%s", n, logs.b.String())
+	if n := strings.Count(logs.String(), `level=WARN msg="health: store is not writable"`); n != 1 {
+		t.Errorf("%d WARN lines for the failing test writes, want 1\n%s", n, logs.String())
 	}
-	if n := logs.count(`level=WARN msg="insight: write counts"`); n != 1 {
+	if n := strings.Count(logs.String(), `level=WARN msg="insight: write counts"`); n != 1 {
 		t.Errorf("%d WARN lines for the failing flushes, want 1", n)
 	}
 	st.full.Store(false)
@@ -92,10 +75,10 @@ func TestFullStoreIsLoggedOnce(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	cancel()
 	<-done
-	if n := logs.count(`msg="health: the store takes writes again"`); n != 1 {
+	if n := strings.Count(logs.String(), `msg="health: the store takes writes again"`); n != 1 {
 		t.Errorf("%d INFO lines for the recovery, want 1", n)
 	}
-	if n := logs.count(`msg="insight: counts written again"`); n != 1 {
+	if n := strings.Count(logs.String(), `msg="insight: counts written again"`); n != 1 {
 		t.Errorf("%d INFO lines for the flushes' recovery, want 1", n)
 	}
 }

@@ -1,44 +1,18 @@
 package maintenance_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"corebridge/internal/bridge"
+	"corebridge/internal/logtest"
 	"corebridge/internal/maintenance"
 )
-
-// lockedBuf is a log destination safe for concurrent writes.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuf) count(level, msg string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for line := range strings.SplitSeq(b.b.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["level"] == level && m["msg"] == msg {
-			n++
-		}
-	}
-	return n
-}
 
 // appendKeyed stores n records of module m with dedupe keys "<m>-key-<i>",
 // received at at, and returns their ids.
@@ -90,7 +64,7 @@ func TestJanitorForwardStepKeepsRecords(t *testing.T) {
 	var mu sync.Mutex
 	now := t0.Add(time.Minute)
 	clk := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	logs := &lockedBuf{}
+	logs := &logtest.Buffer{}
 	j, err := maintenance.NewJanitor(st, slog.New(slog.NewJSONHandler(logs, nil)),
 		maintenance.JanitorConfig{Retention: 7 * 24 * time.Hour, Now: clk})
 	if err != nil {
@@ -109,7 +83,7 @@ func TestJanitorForwardStepKeepsRecords(t *testing.T) {
 	}
 	stillDedupes(t, st, clk(), "m", ids)
 	const warn = "janitor: the wall clock jumped forward: pruning by monotonic time"
-	if n := logs.count("WARN", warn); n != 1 {
+	if n := logs.Count(t, "WARN", warn); n != 1 {
 		t.Errorf("%d WARN lines %q, want 1", n, warn)
 	}
 }
@@ -125,7 +99,7 @@ func TestJanitorCutoffFollowsMonotonicTime(t *testing.T) {
 	deliverAll(t, st, t0, map[string]string{"m": bridge.AttemptOK})
 
 	wall, mono := t0.Add(time.Minute), time.Duration(0)
-	logs := &lockedBuf{}
+	logs := &logtest.Buffer{}
 	j, err := maintenance.NewJanitor(st, slog.New(slog.NewJSONHandler(logs, nil)), maintenance.JanitorConfig{Retention: 7 * 24 * time.Hour,
 		Now: func() time.Time { return wall }, Mono: func() time.Duration { return mono }})
 	if err != nil {
@@ -145,14 +119,14 @@ func TestJanitorCutoffFollowsMonotonicTime(t *testing.T) {
 	stillDedupes(t, st, wall, "m", ids)
 	wall, mono = wall.Add(25*time.Hour), mono+25*time.Hour
 	pass("seven real days and more after the sync", len(ids))
-	if n := logs.count("WARN", "janitor: the wall clock jumped forward: pruning by monotonic time"); n != 1 {
+	if n := logs.Count(t, "WARN", "janitor: the wall clock jumped forward: pruning by monotonic time"); n != 1 {
 		t.Errorf("%d WARN lines about the jump, want 1", n)
 	}
 
 	mono += time.Minute
 	wall = t0.Add(time.Minute + mono) // the wall clock is set right again
 	pass("back in step", 0)
-	if n := logs.count("INFO", "janitor: the wall clock is back in step: pruning by it again"); n != 1 {
+	if n := logs.Count(t, "INFO", "janitor: the wall clock is back in step: pruning by it again"); n != 1 {
 		t.Errorf("%d INFO lines about the return, want 1", n)
 	}
 }

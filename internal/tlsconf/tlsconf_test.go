@@ -1,7 +1,6 @@
 package tlsconf_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -13,33 +12,21 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"corebridge/internal/logtest"
 	"corebridge/internal/tlsconf"
 	"corebridge/internal/tlsconf/tlstest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // A reload serves the new pair; one that fails keeps the old pair and says so.
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, "test CA")
 	certFile, keyFile := ca.Server(t, "first").Write(t, dir, "server")
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	c, err := tlsconf.Load(certFile, keyFile, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
