@@ -66,10 +66,7 @@ func batchConflict(err error, body []byte, ups []bridge.Update) error {
 	if !errors.As(err, &kc) || kc.Index < 0 || kc.Index >= len(ups) {
 		return err
 	}
-	item := []any{"body", "updates", kc.Index}
-	if firstByte(body) == '[' {
-		item = []any{"body", kc.Index}
-	}
+	item := bridge.BatchItemLoc(body, kc.Index)
 	u := ups[kc.Index]
 	loc, what := append(item, "idempotency_key"), fmt.Sprintf("idempotency_key %q", u.IdempotencyKey)
 	if u.IdempotencyKey == "" {
@@ -79,16 +76,4 @@ func batchConflict(err error, body []byte, ups []bridge.Update) error {
 		kc.Index, what, kc.OriginalID, kc.Field)
 	return &bridge.Error{Code: bridge.EINVALID, Message: msg, Err: err,
 		Fields: []bridge.FieldError{{Loc: loc, Msg: msg, Type: conflictType}}}
-}
-
-// firstByte is the first byte of b that is not JSON white space, or 0.
-func firstByte(b []byte) byte {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c
-	}
-	return 0
 }

@@ -187,10 +187,7 @@ func handleUpdates(s *Server) http.Handler {
 			return
 		}
 		done, err := s.admitModules(r, modules, func(i int) []any {
-			if len(body) > 0 && body[0] == '{' {
-				return []any{"body", "updates", i, "module"}
-			}
-			return []any{"body", i, "module"}
+			return append(bridge.BatchItemLoc(body, i), "module")
 		})
 		if err != nil {
 			s.fail(w, r, "updates", batchModuleOf(modules), len(ups), err)

@@ -42,6 +42,16 @@ func DecodeUpdate(body []byte) (Update, error) {
 	return u, nil
 }
 
+// BatchItemLoc is where item i of a /core/updates body is, for a field
+// error: ["body", "updates", i] in the wrapped form, ["body", i] in a bare
+// list (as DecodeBatch reports its own errors).
+func BatchItemLoc(body []byte, i int) []any {
+	if firstByte(body) == '[' {
+		return []any{"body", i}
+	}
+	return []any{"body", "updates", i}
+}
+
 // DecodeBatch parses and validates the body of POST /core/updates: either
 // {"updates":[update, …]} or a bare [update, …], 1 to MaxBatchItems items.
 // Nothing is returned unless every item is valid.
