@@ -72,6 +72,10 @@ type NewRecord struct {
 	// like any record, but the module's usual interval, which silence
 	// detection compares against, is not learnt from it.
 	LoadTest bool
+	// Probe is what the store's DedupeProber found for DedupeKey ahead of
+	// Append, if it is one; only that store reads it, and Append is right
+	// without it (it looks the key up in full).
+	Probe any
 }
 
 // Differs names the first field in which a stored original (module,

@@ -297,3 +297,12 @@ type DeliveryStatus struct {
 	Misconfigured string    `json:"-"`
 	LastOK        time.Time `json:"last_delivery_ok_at,omitzero"`
 }
+
+// A DedupeProber is a Store that can look records' dedupe keys up ahead
+// of Append, concurrently and off the single path that commits: it
+// leaves what it found in each record's Probe, so that Append only asks
+// what changed since. Ingest probes a request's records before they
+// queue for the group commit. A probe that fails leaves Probe as it was.
+type DedupeProber interface {
+	ProbeDedupe(ctx context.Context, recs []NewRecord)
+}

@@ -118,6 +118,11 @@ func (w *Writer) MaxPending() int64 { return w.maxPending }
 // taken, the commit completes and its result is returned, so that a record
 // is never stored without its producer being answered while it still waits.
 func (w *Writer) Submit(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+	if p, ok := w.store.(bridge.DedupeProber); ok {
+		// The store's disk lookups for these keys, here, in the
+		// producer's goroutine: the commit then only asks what changed.
+		p.ProbeDedupe(ctx, recs)
+	}
 	req := &commitReq{recs: recs, done: make(chan struct{})}
 	select {
 	case w.in <- req:

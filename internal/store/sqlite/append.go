@@ -142,16 +142,52 @@ func (s *Store) lookup(ctx context.Context, tx *sql.Tx, key digest, r bridge.New
 			return a, found, err
 		}
 	}
-	var since int64 // 0: no window, every run may hold the original
-	if !r.DedupeSince.IsZero() {
-		since = micros(r.DedupeSince)
-	}
-	found, err = s.inRuns(ctx, tx, key, since, func(seq int64) (bool, error) {
+	since := sinceOf(r)
+	accept := func(seq int64) (bool, error) {
 		var ok bool
 		a, ok, err = s.original(ctx, tx, seq, key, r, i)
 		return ok, err
-	})
-	return a, found, err
+	}
+	g := s.keys.global.Load()
+	p, probed := r.Probe.(*probe)
+	switch {
+	case probed && p.s == s && p.key == key:
+		// A probe (ProbeDedupe) asked the runs there were before r
+		// queued; the ones added since are asked here, first, as they
+		// are newer.
+		if found, err = s.inRuns(ctx, tx, g, key, since, p.version, accept); found || err != nil {
+			return a, found, err
+		}
+		for _, seq := range p.seqs {
+			if found, err = accept(seq); found || err != nil {
+				return a, found, err
+			}
+		}
+	case g != nil:
+		seqs, err := s.inGlobal(ctx, tx, g, s.keys.runs, key, since)
+		if err != nil {
+			return a, false, err
+		}
+		for _, seq := range seqs {
+			if found, err = accept(seq); found || err != nil {
+				return a, found, err
+			}
+		}
+	default:
+		if found, err = s.inRuns(ctx, tx, nil, key, since, 0, accept); found || err != nil {
+			return a, found, err
+		}
+	}
+	return a, false, nil
+}
+
+// sinceOf is r.DedupeSince in microseconds; 0 (no window: every run may
+// hold the original) when unset.
+func sinceOf(r bridge.NewRecord) int64 {
+	if r.DedupeSince.IsZero() {
+		return 0
+	}
+	return micros(r.DedupeSince)
 }
 
 // original reads the stored record that key (found in memory at seq)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/bits"
 )
 
@@ -29,9 +30,13 @@ const (
 	bloomFormat        = 1 // the first byte of a marshalled filter
 )
 
-func newBloom(keys int) *bloom {
+func newBloom(keys int) *bloom { return newBloomAtMost(keys, math.MaxInt) }
+
+// newBloomAtMost is newBloom(keys) with at most bytes (one block at
+// least): fewer bits a key, more false positives.
+func newBloomAtMost(keys, bytes int) *bloom {
 	blocks := 1
-	for blocks*blockWords*64 < keys*bloomMaxBitsPerKey {
+	for blocks*blockWords*64 < keys*bloomMaxBitsPerKey && 2*blocks*blockWords*8 <= bytes {
 		blocks *= 2
 	}
 	return &bloom{words: make([]uint64, blocks*blockWords), k: 7}
@@ -39,12 +44,11 @@ func newBloom(keys int) *bloom {
 
 // probes: the block from one half of the digest, the bits in it from the
 // other, mixed first, since a client may choose its key (32 hex digits
-// are taken as the digest itself).
-func (b *bloom) probes(d digest) (block int, h uint64, step uint64) {
+// are taken as the digest itself). blocks is a power of two.
+func probes(blocks int, d digest) (base int, h uint64, step uint64) {
 	h1 := mix64(binary.LittleEndian.Uint64(d[:8]))
 	h2 := mix64(binary.LittleEndian.Uint64(d[8:]) ^ 0x9e3779b97f4a7c15)
-	blocks := uint64(len(b.words) / blockWords)
-	return int(h1&(blocks-1)) * blockWords, h2, h2>>32 | 1
+	return int(h1&uint64(blocks-1)) * blockWords, h2, h2>>32 | 1
 }
 
 func mix64(x uint64) uint64 { // splitmix64's finaliser
@@ -56,7 +60,7 @@ func mix64(x uint64) uint64 { // splitmix64's finaliser
 }
 
 func (b *bloom) add(d digest) {
-	base, h, step := b.probes(d)
+	base, h, step := probes(len(b.words)/blockWords, d)
 	for range b.k {
 		bit := h & 511
 		b.words[base+int(bit>>6)] |= 1 << (bit & 63)
@@ -65,7 +69,7 @@ func (b *bloom) add(d digest) {
 }
 
 func (b *bloom) mayHold(d digest) bool {
-	base, h, step := b.probes(d)
+	base, h, step := probes(len(b.words)/blockWords, d)
 	for range b.k {
 		bit := h & 511
 		if b.words[base+int(bit>>6)]&(1<<(bit&63)) == 0 {
@@ -76,18 +80,18 @@ func (b *bloom) mayHold(d digest) bool {
 	return true
 }
 
-// fold halves the filter; a one-block filter stays as it is.
-func (b *bloom) fold() bool {
+// folded is the filter folded in half, a new one (probes may be reading
+// b); a one-block filter is returned as it is.
+func (b *bloom) folded() *bloom {
 	h := len(b.words) / 2
 	if h < blockWords {
-		return false
+		return b
 	}
-	folded := make([]uint64, h)
-	for i := range folded {
-		folded[i] = b.words[i] | b.words[i+h]
+	words := make([]uint64, h)
+	for i := range words {
+		words[i] = b.words[i] | b.words[i+h]
 	}
-	b.words = folded
-	return true
+	return &bloom{words: words, k: b.k}
 }
 
 func (b *bloom) size() int { return len(b.words) * 8 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,12 +69,34 @@ type keydir struct {
 	log      *slog.Logger
 	behind   bool      // mem filled again before frozen was written: logged once
 	runs     []*keyRun // newest first
-	next     int64     // id of the next run
+	next     int64     // id of the next run (written or merged)
+	version  uint64    // of runs: counts the runs added to it
+	// view is runs as probes (ProbeDedupe) see them, without mu: a copy
+	// published after every change. A published keyRun is never changed
+	// (a fold makes a new one), so probes read filters without a lock.
+	view atomic.Pointer[runView]
+	// global, once built, stands for the runs' own filters (global.go).
+	global  atomic.Pointer[global]
+	rebuild chan struct{} // asks runGlobal for a build
+	compact chan struct{} // asks runCompactor to look for work
 
 	memKeys     int // mem is frozen at this many keys
 	filterBytes int // the filters' budget
 	kick        chan struct{}
 	runReads    atomic.Int64 // index blocks read from runs (for tests)
+}
+
+// runView is the runs at one moment, newest first, and the version of
+// the list then: a run added later (written, or merged from others) has
+// a higher keyRun.added.
+type runView struct {
+	runs    []*keyRun
+	version uint64
+}
+
+// publish makes the runs as they are now what probes see; mu is held.
+func (d *keydir) publish() {
+	d.view.Store(&runView{runs: slices.Clone(d.runs), version: d.version})
 }
 
 // memtable is a map of keys and what its records span. The map holds no
@@ -121,6 +144,8 @@ func newKeydir(budget int64, log *slog.Logger) keydir {
 		memKeys:     max(int(budget/4/keyBytes), 64),
 		filterBytes: max(int(budget/2), 64),
 		kick:        make(chan struct{}, 1),
+		rebuild:     make(chan struct{}, 1),
+		compact:     make(chan struct{}, 1),
 	}
 }
 
@@ -152,8 +177,16 @@ func (d *keydir) advance(pos int, done bool) {
 	d.out.pos = pos
 	d.lastStep = time.Now()
 	if done {
-		d.runs = append([]*keyRun{d.out.run}, d.runs...)
-		d.next = d.out.run.id + 1
+		run := d.out.run
+		if d.global.Load() != nil { // it holds the run's keys
+			bare := *run
+			bare.filter = nil
+			run = &bare
+		}
+		d.version++
+		run.added = d.version
+		d.runs = append([]*keyRun{run}, d.runs...)
+		d.askCollect() // a merge may be due
 		d.frozen, d.out = nil, nil
 		d.fitFilters()
 		if d.behind {
@@ -201,7 +234,12 @@ func (s *Store) DedupeRuns() (runs int, keys int64, filterBytes int) {
 	defer s.keys.mu.Unlock()
 	for _, r := range s.keys.runs {
 		keys += r.keys
-		filterBytes += r.filter.size()
+		if r.filter != nil {
+			filterBytes += r.filter.size()
+		}
+	}
+	if g := s.keys.global.Load(); g != nil {
+		filterBytes += g.size()
 	}
 	return len(s.keys.runs), keys, filterBytes
 }

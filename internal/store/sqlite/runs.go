@@ -15,6 +15,7 @@ import (
 // digest) and what memory keeps of it: its filter and what it spans.
 type keyRun struct {
 	id                int64
+	added             uint64 // keydir.version when it joined the runs
 	firstSeq, lastSeq int64
 	minAt, maxAt      int64
 	keys              int64
@@ -26,11 +27,21 @@ func (r *keyRun) bitsPerKey() float64 {
 }
 
 const (
-	qLoadRuns    = `SELECT run, first_seq, last_seq, min_at, max_at, keys, filter FROM dedupe_runs ORDER BY run DESC`
+	qLoadRuns = `SELECT run, first_seq, last_seq, min_at, max_at, keys, filter FROM dedupe_runs
+		WHERE state = 1 ORDER BY last_seq DESC`
+	// A run found being written when the store opens was cut short.
+	qCutShort = `UPDATE dedupe_runs SET state = 2 WHERE state = 0`
+	qMaxRun   = `SELECT coalesce(max(run), 0) FROM dedupe_runs`
+	// Blocks of a run that has no row: one a build before 0008 was
+	// writing when it stopped (it inserted the row last).
 	qDropPartial = `DELETE FROM dedupe_blocks WHERE run > ?`
 	qRunBlock    = `SELECT keys FROM dedupe_blocks WHERE run = ? AND first <= ? ORDER BY first DESC LIMIT 1`
 	qInsertBlock = `INSERT INTO dedupe_blocks (run, first, keys) VALUES (?, ?, ?)`
-	qInsertRun   = `INSERT INTO dedupe_runs (run, first_seq, last_seq, min_at, max_at, keys, filter) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// A run's row goes in with its first block (state 0) and is made live
+	// with its last (state 1, with its filter and what it holds).
+	qBeginRun = `INSERT OR REPLACE INTO dedupe_runs (run, first_seq, last_seq, min_at, max_at, keys, filter, state)
+		VALUES (?, ?, ?, ?, ?, ?, x'', 0)`
+	qEndRun = `UPDATE dedupe_runs SET keys = ?, filter = ?, state = 1 WHERE run = ?`
 	// A run can go once no keyed record of its span is left.
 	qRunLive = `SELECT EXISTS (SELECT 1 FROM records INDEXED BY records_seq_key
 		WHERE seq BETWEEN ? AND ? AND dedupe_key IS NOT NULL)`
@@ -69,6 +80,9 @@ type runEntry struct {
 // loadRuns reads the runs' filters (never their keys) and drops the keys
 // of a run a crash interrupted.
 func (s *Store) loadRuns(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, qCutShort); err != nil {
+		return fmt.Errorf("load dedupe runs: %w", err)
+	}
 	rows, err := s.w.QueryContext(ctx, qLoadRuns)
 	if err != nil {
 		return fmt.Errorf("load dedupe runs: %w", err)
@@ -83,18 +97,20 @@ func (s *Store) loadRuns(ctx context.Context) error {
 		if r.filter, err = unmarshalBloom(filter); err != nil {
 			return fmt.Errorf("load dedupe run %d: %w", r.id, err)
 		}
+		s.keys.version++
+		r.added = s.keys.version
 		s.keys.runs = append(s.keys.runs, r)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load dedupe runs: %w", err)
 	}
 	rows.Close()
-	if len(s.keys.runs) > 0 {
-		s.keys.next = s.keys.runs[0].id + 1
-	} else {
-		s.keys.next = 1
+	var last int64
+	if err := s.w.QueryRowContext(ctx, qMaxRun).Scan(&last); err != nil {
+		return fmt.Errorf("load dedupe runs: %w", err)
 	}
-	if _, err := s.w.ExecContext(ctx, qDropPartial, s.keys.next-1); err != nil {
+	s.keys.next = last + 1
+	if _, err := s.w.ExecContext(ctx, qDropPartial, last); err != nil {
 		return fmt.Errorf("drop a partly written dedupe run: %w", err)
 	}
 	s.keys.fitFilters()
@@ -102,12 +118,16 @@ func (s *Store) loadRuns(ctx context.Context) error {
 }
 
 // fitFilters folds the filters with the most bits per key until all of
-// them fit the budget.
+// them fit the budget, and publishes the runs as they then are.
 func (d *keydir) fitFilters() {
+	defer d.publish()
 	for {
 		total := 0
 		var widest *keyRun
 		for _, r := range d.runs {
+			if r.filter == nil {
+				continue
+			}
 			total += r.filter.size()
 			if len(r.filter.words) > blockWords && (widest == nil || r.bitsPerKey() > widest.bitsPerKey()) {
 				widest = r
@@ -116,7 +136,12 @@ func (d *keydir) fitFilters() {
 		if total <= d.filterBytes || widest == nil {
 			return
 		}
-		widest.filter.fold()
+		// A new run with the folded filter: probes may be reading the
+		// old one.
+		i := slices.Index(d.runs, widest)
+		folded := *widest
+		folded.filter = widest.filter.folded()
+		d.runs[i] = &folded
 	}
 }
 
@@ -238,8 +263,16 @@ func (s *Store) prepareFlush() bool {
 	}
 	s.keys.mu.Lock()
 	run.id = s.keys.next
+	s.keys.next++
 	s.keys.out = &outbound{run: run, entries: entries}
+	g := s.keys.global.Load() // a build swapping it in from now on adds out itself
 	s.keys.mu.Unlock()
+	if g != nil {
+		for _, e := range entries {
+			g.add(e.k)
+		}
+		g.keys.Add(int64(len(entries)))
+	}
 	return true
 }
 
@@ -258,6 +291,11 @@ func (s *Store) flushStep(ctx context.Context, tx *sql.Tx, n int) (pos int, done
 		return 0, false, err
 	}
 	r := o.run
+	if o.pos == 0 {
+		if _, err := tx.ExecContext(ctx, qBeginRun, r.id, r.firstSeq, r.lastSeq, r.minAt, r.maxAt, r.keys); err != nil {
+			return 0, false, fmt.Errorf("dedupe run %d: %w", r.id, err)
+		}
+	}
 	for at := o.pos; at < end; at += blockKeys {
 		b := o.entries[at:min(at+blockKeys, end)]
 		if _, err := ins.ExecContext(ctx, r.id, b[0].k[:], encodeBlock(b)); err != nil {
@@ -267,48 +305,28 @@ func (s *Store) flushStep(ctx context.Context, tx *sql.Tx, n int) (pos int, done
 	if end < len(o.entries) {
 		return end, false, nil
 	}
-	if _, err := tx.ExecContext(ctx, qInsertRun, r.id, r.firstSeq, r.lastSeq, r.minAt, r.maxAt,
-		r.keys, r.filter.marshal()); err != nil {
+	if _, err := tx.ExecContext(ctx, qEndRun, r.keys, r.filter.marshal(), r.id); err != nil {
 		return 0, false, fmt.Errorf("dedupe run %d: %w", r.id, err)
 	}
 	return end, true, nil
 }
 
-// inRuns asks the runs, newest first, for key: each seq a run holds for
-// it, until found accepts one. A run whose filter says no is not read.
-func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, key digest, since int64, found func(seq int64) (bool, error)) (bool, error) {
+// inRuns asks the runs added after version after (0: all), newest
+// first, for key: each seq a run holds for it, until found accepts one.
+// A run whose own filter says no is not read; with g (the global
+// filter, which stands for them all), none is unless g says maybe.
+func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, g *global, key digest, since int64, after uint64, found func(seq int64) (bool, error)) (bool, error) {
+	if g != nil && !g.mayHold(key) {
+		return false, nil
+	}
 	for _, r := range s.keys.runs {
-		if r.maxAt < since {
-			// Every record of the run was received before the window
-			// of the key's kind: none can be its original. For a
-			// content key (a 5 min window) that skips all but the
-			// newest runs without touching a filter.
-			continue
+		if r.added <= after {
+			continue // probed
 		}
-		if !r.filter.mayHold(key) {
-			continue
-		}
-		s.keys.runReads.Add(1)
-		rows, err := s.ws.query(ctx, tx, qRunBlock, r.id, key[:])
+		seq, ok, err := s.askRun(ctx, tx, r, key, since)
 		if err != nil {
-			return false, fmt.Errorf("dedupe run %d: %w", r.id, err)
+			return false, err
 		}
-		var block []byte
-		ok := rows.Next()
-		if ok {
-			err = rows.Scan(&block)
-		}
-		if err == nil {
-			err = rows.Err()
-		}
-		rows.Close()
-		if err != nil {
-			return false, fmt.Errorf("dedupe run %d: %w", r.id, err)
-		}
-		if !ok {
-			continue
-		}
-		seq, ok := searchBlock(block, key)
 		if !ok {
 			continue
 		}
@@ -319,8 +337,46 @@ func (s *Store) inRuns(ctx context.Context, tx *sql.Tx, key digest, since int64,
 	return false, nil
 }
 
-// dropRuns deletes, in tx, the oldest runs none of whose keyed records is
-// left (pruned or purged), up to a few per call; gone returns them for
+// askRun is the seq run r holds for key, if any: its filter first, then
+// the block the key would be in, read in tx, or on the read pool when tx
+// is nil (a probe).
+func (s *Store) askRun(ctx context.Context, tx *sql.Tx, r *keyRun, key digest, since int64) (int64, bool, error) {
+	if r.maxAt < since {
+		// Every record of the run was received before the window of
+		// the key's kind: none can be its original. For a content key
+		// (a 5 min window) that skips all but the newest runs without
+		// touching a filter.
+		return 0, false, nil
+	}
+	if r.filter != nil && !r.filter.mayHold(key) {
+		return 0, false, nil
+	}
+	s.keys.runReads.Add(1)
+	var rows *sql.Rows
+	var err error
+	if tx != nil {
+		rows, err = s.ws.query(ctx, tx, qRunBlock, r.id, key[:])
+	} else {
+		rows, err = s.rs.queryDB(ctx, qRunBlock, r.id, key[:])
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("dedupe run %d: %w", r.id, err)
+	}
+	defer rows.Close()
+	var block []byte
+	if !rows.Next() {
+		return 0, false, rows.Err()
+	}
+	if err := rows.Scan(&block); err != nil {
+		return 0, false, fmt.Errorf("dedupe run %d: %w", r.id, err)
+	}
+	seq, ok := searchBlock(block, key)
+	return seq, ok, nil
+}
+
+// dropRuns makes garbage, in tx, of the oldest runs none of whose keyed
+// records is left (pruned or purged), up to a few per call: the
+// collector (compaction.go) deletes their blocks. gone returns them for
 // forgetRuns once tx commits.
 func (s *Store) dropRuns(ctx context.Context, tx *sql.Tx) (gone int, err error) {
 	for i := len(s.keys.runs) - 1; i >= 0 && gone < 4; i-- {
@@ -332,10 +388,7 @@ func (s *Store) dropRuns(ctx context.Context, tx *sql.Tx) (gone int, err error) 
 		if live {
 			break
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe_blocks WHERE run = ?`, r.id); err != nil {
-			return 0, fmt.Errorf("drop dedupe run %d: %w", r.id, err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe_runs WHERE run = ?`, r.id); err != nil {
+		if _, err := tx.ExecContext(ctx, qTrashRun, r.id); err != nil {
 			return 0, fmt.Errorf("drop dedupe run %d: %w", r.id, err)
 		}
 		gone++
@@ -345,7 +398,16 @@ func (s *Store) dropRuns(ctx context.Context, tx *sql.Tx) (gone int, err error) 
 
 // forgetRuns forgets the n oldest runs, which dropRuns deleted.
 func (d *keydir) forgetRuns(n int) {
+	var keys int64
+	for _, r := range d.runs[len(d.runs)-n:] {
+		keys += r.keys
+	}
 	d.runs = d.runs[:len(d.runs)-n]
+	d.publish()
+	d.askCollect()
+	if g := d.global.Load(); g != nil && 4*g.stale.Add(keys) > g.keys.Load() {
+		d.askRebuild()
+	}
 }
 
 // encodeBlock packs sorted entries as a block: digest, then seq (8 bytes,

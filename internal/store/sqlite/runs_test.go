@@ -21,6 +21,33 @@ func tinyBudget(s *Store, memKeys, filterBytes int) {
 	defer s.keys.mu.Unlock()
 	s.keys.memKeys, s.keys.filterBytes = memKeys, filterBytes
 	s.keys.fitFilters()
+	if s.keys.global.Load() != nil {
+		s.keys.global.Store(newGlobal(filterBytes)) // the store is empty
+	}
+}
+
+// openRunFilters opens a store whose dedupe index asks each run's own
+// filter (as it does after open until the global filter is built), and
+// never merges its runs unless the test does.
+func openRunFilters(t *testing.T, path string) *Store {
+	t.Helper()
+	return openOpts(t, path, Options{runFiltersOnly: true, noCompactor: true})
+}
+
+// openUnmerged opens a store that never merges its runs unless the test
+// does.
+func openUnmerged(t *testing.T, path string) *Store {
+	t.Helper()
+	return openOpts(t, path, Options{noCompactor: true})
+}
+
+func openOpts(t *testing.T, path string, o Options) *Store {
+	t.Helper()
+	s, err := Open(path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // flushAll writes any frozen memtable (the flusher may be at it too).
@@ -75,7 +102,7 @@ func wantDuplicates(t *testing.T, s *Store, keys []string, first string) {
 // On main every key stays in memory (1,000 keys).
 func TestDedupeMemoryBounded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.db")
-	s, err := Open(path, Options{DedupeMemory: 64 * keyBytes * 4})
+	s, err := Open(path, Options{DedupeMemory: 64 * keyBytes * 4, noCompactor: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +120,7 @@ func TestDedupeMemoryBounded(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(path, Options{DedupeMemory: 64 * keyBytes * 4})
+	s, err = Open(path, Options{DedupeMemory: 64 * keyBytes * 4, noCompactor: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,37 +189,52 @@ func appendBatches(t *testing.T, s *Store, prefix string, keys []string, batch i
 	return out
 }
 
-// TestDedupeFilterFalsePositives: filters squeezed to one block each say
-// "maybe" to most keys; new keys are still stored, old ones still
-// answered as duplicates of the right record.
+// TestDedupeFilterFalsePositives: filters squeezed to one block (each
+// run's, or the global one) say "maybe" to most keys; new keys are still
+// stored, old ones still answered as duplicates of the right record.
 func TestDedupeFilterFalsePositives(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
-	defer s.Close()
-	tinyBudget(s, 200, 8)
-	keys := keyList("k", 2000)
-	appendBatches(t, s, "first", keys, 100, time.Now().UTC())
-	runs, _, filterBytes := s.DedupeRuns()
-	if runs < 9 || filterBytes != 64*runs {
-		t.Fatalf("%d runs with %d bytes of filters, want one block (64 bytes) each", runs, filterBytes)
-	}
-	var maybe int
-	for _, k := range keyList("new", 100) {
-		if s.keys.runs[0].filter.mayHold(digestOf(k)) {
-			maybe++
-		}
-	}
-	if maybe < 30 {
-		t.Fatalf("a one-block filter said maybe to %d of 100 new keys: the test needs false positives", maybe)
-	}
-	for i, a := range appendBatches(t, s, "new", keyList("new", 100), 100, time.Now().UTC()) {
-		if a.Duplicate || a.ID != fmt.Sprintf("new-%d", i) {
-			t.Fatalf("new key %d answered %+v, want it stored", i, a)
-		}
-	}
-	for i, a := range appendBatches(t, s, "again", keys, 500, time.Now().UTC()) {
-		if want := fmt.Sprintf("first-%d", i); !a.Duplicate || a.ID != want {
-			t.Fatalf("key %s answered %+v, want a duplicate of %s", keys[i], a, want)
-		}
+	for _, global := range []bool{false, true} {
+		t.Run(fmt.Sprint("global=", global), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "k.db")
+			s := openRunFilters(t, path)
+			if global {
+				s.Close()
+				s = openUnmerged(t, path)
+			}
+			defer s.Close()
+			tinyBudget(s, 200, 8)
+			keys := keyList("k", 2000)
+			appendBatches(t, s, "first", keys, 100, time.Now().UTC())
+			runs, _, filterBytes := s.DedupeRuns()
+			mayHold := func(d digest) bool { return s.keys.runs[0].filter.mayHold(d) }
+			if global {
+				if runs < 9 || filterBytes != 64 || s.keys.runs[0].filter != nil {
+					t.Fatalf("%d runs with %d bytes of filters, want one block (64 bytes) for all", runs, filterBytes)
+				}
+				mayHold = s.keys.global.Load().mayHold
+			} else if runs < 9 || filterBytes != 64*runs {
+				t.Fatalf("%d runs with %d bytes of filters, want one block (64 bytes) each", runs, filterBytes)
+			}
+			var maybe int
+			for _, k := range keyList("new", 100) {
+				if mayHold(digestOf(k)) {
+					maybe++
+				}
+			}
+			if maybe < 30 {
+				t.Fatalf("a one-block filter said maybe to %d of 100 new keys: the test needs false positives", maybe)
+			}
+			for i, a := range appendBatches(t, s, "new", keyList("new", 100), 100, time.Now().UTC()) {
+				if a.Duplicate || a.ID != fmt.Sprintf("new-%d", i) {
+					t.Fatalf("new key %d answered %+v, want it stored", i, a)
+				}
+			}
+			for i, a := range appendBatches(t, s, "again", keys, 500, time.Now().UTC()) {
+				if want := fmt.Sprintf("first-%d", i); !a.Duplicate || a.ID != want {
+					t.Fatalf("key %s answered %+v, want a duplicate of %s", keys[i], a, want)
+				}
+			}
+		})
 	}
 }
 
@@ -222,9 +264,11 @@ func TestBloom(t *testing.T) {
 				t.Fatalf("k%d missed by a filter of %d bytes", i, c.size())
 			}
 		}
-		if !b.fold() {
+		f := b.folded()
+		if f == b {
 			break
 		}
+		b = f
 	}
 	if b.size() != 64 {
 		t.Fatalf("folded down to %d bytes, want one block", b.size())
@@ -244,7 +288,7 @@ func TestBloom(t *testing.T) {
 func TestDedupeAfterPrune(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "k.db")
-	s := openTest(t, path)
+	s := openUnmerged(t, path)
 	tinyBudget(s, 4, 1<<20)
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	appendKeys(t, s, "old", keyList("k", 8), at) // two runs of 4
@@ -279,6 +323,9 @@ func TestDedupeAfterPrune(t *testing.T) {
 	if _, err := s.Prune(ctx, bridge.PruneParams{SyncedBefore: at, Limit: 10}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.collect(ctx); err != nil { // the compactor's part
+		t.Fatal(err)
+	}
 	after, _, _ := s.DedupeRuns()
 	var left int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM dedupe_blocks WHERE run = 1`).Scan(&left); err != nil {
@@ -290,7 +337,7 @@ func TestDedupeAfterPrune(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openTest(t, path)
+	s = openUnmerged(t, path)
 	defer s.Close()
 	if got := appendKeys(t, s, "restarted", []string{"k-0", "k-1", "k-5"}, at); !got[0].Duplicate || got[0].ID != "new-0" ||
 		got[1].Duplicate || !got[2].Duplicate || got[2].ID != "old-5" {
@@ -325,8 +372,18 @@ func TestSearchBlock(t *testing.T) {
 // key's record (and a filter that says maybe to everything) stores the
 // new record rather than acknowledging it as somebody else's.
 func TestRunNeverInventsDuplicates(t *testing.T) {
+	for _, global := range []bool{false, true} {
+		t.Run(fmt.Sprint("global=", global), func(t *testing.T) { testRunNeverInventsDuplicates(t, global) })
+	}
+}
+
+func testRunNeverInventsDuplicates(t *testing.T, global bool) {
 	ctx := context.Background()
-	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	s := openRunFilters(t, filepath.Join(t.TempDir(), "k.db"))
+	if global {
+		s.Close()
+		s = openTest(t, filepath.Join(t.TempDir(), "k.db"))
+	}
 	defer s.Close()
 	tinyBudget(s, 1, 1<<20)
 	appendKeys(t, s, "a", []string{"ka"}, time.Now().UTC())
@@ -335,8 +392,14 @@ func TestRunNeverInventsDuplicates(t *testing.T) {
 		t.Fatalf("%d runs, want 1", len(s.keys.runs))
 	}
 	r := s.keys.runs[0]
-	for i := range r.filter.words {
-		r.filter.words[i] = ^uint64(0)
+	if g := s.keys.global.Load(); global {
+		for i := range g.words {
+			g.words[i] = ^uint64(0)
+		}
+	} else {
+		for i := range r.filter.words {
+			r.filter.words[i] = ^uint64(0)
+		}
 	}
 	kb := digestOf("kb")
 	var seqA int64

@@ -38,6 +38,12 @@ type Options struct {
 	// (DefaultDedupeMemory): recent keys and the filters of the keys on
 	// disk. More memory, fewer reads of the disk per new key.
 	DedupeMemory int64
+	// runFiltersOnly keeps the dedupe index on its runs' own filters,
+	// never building the global one (tests of that path).
+	runFiltersOnly bool
+	// noCompactor leaves runs unmerged and garbage uncollected unless a
+	// test calls mergeOnce or collect itself.
+	noCompactor bool
 	// Log gets the dedupe index's warnings (over budget, a failed
 	// flush) and their recoveries; nil discards them.
 	Log *slog.Logger
@@ -66,6 +72,8 @@ type Store struct {
 	unlock  func()              // releases the file lock
 
 	deadPage int // Options.DeadPage
+
+	beforeSwap func() // a test's, between a merge's last block and its swap
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -73,11 +81,11 @@ var _ bridge.Store = (*Store)(nil)
 // Open opens (creating if needed) the database at path, checks that the
 // journal and sync modes are what was asked for, and applies migrations.
 func Open(path string, opts Options) (*Store, error) {
-	sync := strings.ToUpper(opts.Synchronous)
-	if sync == "" {
-		sync = "FULL"
+	syncMode := strings.ToUpper(opts.Synchronous)
+	if syncMode == "" {
+		syncMode = "FULL"
 	}
-	if sync != "FULL" && sync != "NORMAL" {
+	if syncMode != "FULL" && syncMode != "NORMAL" {
 		return nil, bridge.Errorf(bridge.EINVALID, "sqlite synchronous must be FULL or NORMAL, not %q", opts.Synchronous)
 	}
 	migrations, err := fs.Sub(migrationFS, "migrations")
@@ -92,7 +100,7 @@ func Open(path string, opts Options) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{
-		Synchronous: sync, ReadConns: opts.ReadConns, Migrations: migrations, BackgroundCheckpoint: true,
+		Synchronous: syncMode, ReadConns: opts.ReadConns, Migrations: migrations, BackgroundCheckpoint: true,
 	})
 	if err != nil {
 		unlock()
@@ -122,11 +130,25 @@ func Open(path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: prepare: %w", path, err)
 	}
+	if opts.runFiltersOnly {
+		// The global filter is never built.
+	} else if len(s.keys.runs) == 0 {
+		s.keys.global.Store(newGlobal(s.keys.filterBytes)) // nothing to read
+	} else {
+		s.keys.askRebuild() // the runs' own filters serve until it is built
+	}
 	flushCtx, stop := context.WithCancel(context.Background())
 	s.stop, s.stopped = stop, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { s.runFlusher(flushCtx) })
+	wg.Go(func() { s.runGlobal(flushCtx) })
+	if !opts.noCompactor {
+		wg.Go(func() { s.runCompactor(flushCtx) })
+	}
+	s.keys.askCollect() // garbage left by the last run, merges due
 	go func() {
-		defer close(s.stopped)
-		s.runFlusher(flushCtx)
+		wg.Wait()
+		close(s.stopped)
 	}()
 	return s, nil
 }
