@@ -12,7 +12,8 @@ func TestGCPercentFor(t *testing.T) {
 		{10 << 20, 400}, // 40 MB of headroom at 400%
 		{20 << 20, 200},
 		{40 << 20, 100},
-		{560 << 20, 100}, // ten million dedupe keys: Go's default
+		{60 << 20, 66},
+		{560 << 20, 50}, // a big heap: half of it
 	} {
 		if got := gcPercentFor(c.live); got != c.want {
 			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", c.live>>20, got, c.want)

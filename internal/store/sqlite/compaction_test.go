@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -174,4 +176,34 @@ func TestMergeCutShort(t *testing.T) {
 		t.Fatalf("%d blocks of the cut-short run left (%v), want 0", left, err)
 	}
 	wantDuplicates(t, s, keys, "first")
+}
+
+// TestQuietTxRestoresFull: the write connection is back at
+// synchronous=FULL after a quiet step, whether it committed or failed,
+// so no acknowledged record is ever committed without an fsync.
+func TestQuietTxRestoresFull(t *testing.T) {
+	ctx := context.Background()
+	s := openUnmerged(t, filepath.Join(t.TempDir(), "q.db"))
+	defer s.Close()
+	level := func(tx *sql.Tx) int {
+		var n int
+		if err := tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var inside int
+	if err := s.quietTx(ctx, func(tx *sql.Tx) error { inside = level(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.quietTx(ctx, func(tx *sql.Tx) error { return errors.New("step failed") }); err == nil {
+		t.Fatal("a failed step reported no error")
+	}
+	var after int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if inside != 1 || after != 2 {
+		t.Fatalf("synchronous %d inside a quiet step and %d after, want 1 (NORMAL) then 2 (FULL)", inside, after)
+	}
 }

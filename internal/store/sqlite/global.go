@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 	"time"
 )
@@ -31,15 +33,21 @@ type global struct {
 }
 
 func newGlobal(bytes int) *global {
-	blocks := 1
-	for 2*blocks*blockWords*8 <= bytes {
-		blocks *= 2
-	}
+	blocks := max(bytes/(blockWords*8), 1)
 	return &global{words: make([]uint64, blocks*blockWords), k: 7}
 }
 
+// probes are bloom's, with the block taken by multiplying (Lemire's
+// fastrange), so that the filter is its budget exactly, not the power of
+// two below it.
+func (g *global) probes(d digest) (base int, h uint64, step uint64) {
+	_, h, step = probes(1, d)
+	hi, _ := bits.Mul64(mix64(binary.LittleEndian.Uint64(d[:8])), uint64(len(g.words)/blockWords))
+	return int(hi) * blockWords, h, step
+}
+
 func (g *global) add(d digest) {
-	base, h, step := probes(len(g.words)/blockWords, d)
+	base, h, step := g.probes(d)
 	for range g.k {
 		bit := h & 511
 		atomic.OrUint64(&g.words[base+int(bit>>6)], 1<<(bit&63))
@@ -48,7 +56,7 @@ func (g *global) add(d digest) {
 }
 
 func (g *global) mayHold(d digest) bool {
-	base, h, step := probes(len(g.words)/blockWords, d)
+	base, h, step := g.probes(d)
 	for range g.k {
 		bit := h & 511
 		if atomic.LoadUint64(&g.words[base+int(bit>>6)])&(1<<(bit&63)) == 0 {

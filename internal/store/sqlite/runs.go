@@ -117,8 +117,9 @@ func (s *Store) loadRuns(ctx context.Context) error {
 	return nil
 }
 
-// fitFilters folds the filters with the most bits per key until all of
-// them fit the budget, and publishes the runs as they then are.
+// fitFilters folds the runs' own filters with the most bits per key
+// until all of them fit runFilterBytes, and publishes the runs as they
+// then are.
 func (d *keydir) fitFilters() {
 	defer d.publish()
 	for {
@@ -133,7 +134,7 @@ func (d *keydir) fitFilters() {
 				widest = r
 			}
 		}
-		if total <= d.filterBytes || widest == nil {
+		if total <= d.runFilterBytes || widest == nil {
 			return
 		}
 		// A new run with the folded filter: probes may be reading the

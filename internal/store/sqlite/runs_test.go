@@ -19,7 +19,7 @@ import (
 func tinyBudget(s *Store, memKeys, filterBytes int) {
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
-	s.keys.memKeys, s.keys.filterBytes = memKeys, filterBytes
+	s.keys.memKeys, s.keys.filterBytes, s.keys.runFilterBytes = memKeys, filterBytes, filterBytes
 	s.keys.fitFilters()
 	if s.keys.global.Load() != nil {
 		s.keys.global.Store(newGlobal(filterBytes)) // the store is empty

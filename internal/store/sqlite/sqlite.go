@@ -71,7 +71,8 @@ type Store struct {
 	held    map[string]int      // modules a paged replay holds back from Lease (guarded by leaseMu)
 	unlock  func()              // releases the file lock
 
-	deadPage int // Options.DeadPage
+	deadPage int  // Options.DeadPage
+	syncFull bool // synchronous=FULL: background writes lower it (quietTx)
 
 	beforeSwap func() // a test's, between a merge's last block and its swap
 }
@@ -108,6 +109,10 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, held: map[string]int{}, unlock: unlock,
 		deadPage: opts.DeadPage, keys: newKeydir(opts.DedupeMemory, opts.Log)}
+	if opts.runFiltersOnly {
+		s.keys.runFilterBytes = s.keys.filterBytes
+	}
+	s.syncFull = syncMode == "FULL"
 	if s.deadPage <= 0 {
 		s.deadPage = DefaultDeadPage
 	}
