@@ -96,25 +96,34 @@ func TestMaxInflightIngest(t *testing.T) {
 		rel, ans := slowPost(t, base, "education")
 		releases, answers = append(releases, rel), append(answers, ans)
 	}
-	var resp *http.Response
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		resp, err = http.Post(base+"/core/update", "application/json", strings.NewReader(`{"module":"education","data":{}}`))
-		if err != nil {
-			t.Fatal(err)
+	// Both slow requests hold their slots once serve counts them in
+	// flight (under a loaded CI machine that took a while once: a third
+	// request polled for 10 s was always let in, which said nothing of
+	// why).
+	deadline := time.Now().Add(30 * time.Second)
+	for metricValue(t, base, "corebridge_ingest_inflight_requests") < 2 {
+		for _, a := range answers {
+			select {
+			case r := <-a:
+				t.Fatalf("a slow request was answered before its body was sent: %+v", r)
+			default:
+			}
 		}
-		if resp.StatusCode == http.StatusServiceUnavailable || time.Now().After(deadline) {
-			break
+		if time.Now().After(deadline) {
+			t.Fatalf("%v ingest requests in flight after 30 s, want the 2 slow ones; serve's log:\n%s",
+				metricValue(t, base, "corebridge_ingest_inflight_requests"), logs.String())
 		}
-		resp.Body.Close()
 		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Post(base+"/core/update", "application/json", strings.NewReader(`{"module":"education","data":{}}`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	var body map[string]any
 	json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("with 2 requests in flight and --max-inflight-ingest 2: status %d, want 503", resp.StatusCode)
+		t.Fatalf("with 2 requests in flight and --max-inflight-ingest 2: status %d (%v), want 503", resp.StatusCode, body)
 	}
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("503 past the cap has no Retry-After")
