@@ -55,6 +55,7 @@ type Config struct {
 // producers): see docs/benchmarks.md.
 type Writer struct {
 	store      bridge.Store
+	prober     bridge.DedupeProber // store, if it is one
 	log        *slog.Logger
 	maxBatch   int
 	maxPending int64 // 0: no bound
@@ -97,8 +98,9 @@ func New(store bridge.Store, log *slog.Logger, cfg Config) *Writer {
 	case cfg.MaxPending < 0:
 		cfg.MaxPending = 0
 	}
+	prober, _ := store.(bridge.DedupeProber)
 	return &Writer{
-		store: store, log: log, maxBatch: cfg.MaxBatch, maxPending: cfg.MaxPending, wait: cfg.Wait,
+		store: store, prober: prober, log: log, maxBatch: cfg.MaxBatch, maxPending: cfg.MaxPending, wait: cfg.Wait,
 		onCommit: cfg.OnCommit, observe: cfg.Observe, guard: cfg.Guard,
 		in: make(chan *commitReq), quit: make(chan struct{}),
 	}
@@ -118,10 +120,10 @@ func (w *Writer) MaxPending() int64 { return w.maxPending }
 // taken, the commit completes and its result is returned, so that a record
 // is never stored without its producer being answered while it still waits.
 func (w *Writer) Submit(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
-	if p, ok := w.store.(bridge.DedupeProber); ok {
+	if w.prober != nil {
 		// The store's disk lookups for these keys, here, in the
 		// producer's goroutine: the commit then only asks what changed.
-		p.ProbeDedupe(ctx, recs)
+		w.prober.ProbeDedupe(ctx, recs)
 	}
 	req := &commitReq{recs: recs, done: make(chan struct{})}
 	select {

@@ -46,9 +46,14 @@ func newBloomAtMost(keys, bytes int) *bloom {
 // other, mixed first, since a client may choose its key (32 hex digits
 // are taken as the digest itself). blocks is a power of two.
 func probes(blocks int, d digest) (base int, h uint64, step uint64) {
-	h1 := mix64(binary.LittleEndian.Uint64(d[:8]))
-	h2 := mix64(binary.LittleEndian.Uint64(d[8:]) ^ 0x9e3779b97f4a7c15)
+	h1, h2 := hashes(d)
 	return int(h1&uint64(blocks-1)) * blockWords, h2, h2>>32 | 1
+}
+
+// hashes are a digest's two halves, mixed: h1 picks the block, h2 the
+// bits in it.
+func hashes(d digest) (h1, h2 uint64) {
+	return mix64(binary.LittleEndian.Uint64(d[:8])), mix64(binary.LittleEndian.Uint64(d[8:]) ^ 0x9e3779b97f4a7c15)
 }
 
 func mix64(x uint64) uint64 { // splitmix64's finaliser

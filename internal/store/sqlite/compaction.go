@@ -39,7 +39,7 @@ type pacer struct{ since time.Time }
 
 func (p *pacer) pause(ctx context.Context) error {
 	work := time.Since(p.since)
-	err := pause(ctx, max(mergePause, mergeIdle*work))
+	err := sleepCtx(ctx, max(mergePause, mergeIdle*work))
 	p.since = time.Now()
 	return err
 }
@@ -203,7 +203,8 @@ func (s *Store) quietTx(ctx context.Context, fn func(*sql.Tx) error) (err error)
 	return tx.Commit()
 }
 
-func pause(ctx context.Context, d time.Duration) error {
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -246,24 +247,13 @@ func (c *runCursor) fill(ctx context.Context) error {
 			return fmt.Errorf("dedupe run %d: %w", c.run, err)
 		}
 		c.after = first
-		for i := 0; i+entryBytes <= len(block); i += entryBytes {
-			var e runEntry
-			copy(e.k[:], block[i:])
-			e.seq = int64(beUint64(block[i+len(e.k):]))
-			c.entries = append(c.entries, e)
-		}
+		c.entries = decodeBlock(c.entries, block)
 		n++
 	}
 	if n < mergeReadRow {
 		c.done = true
 	}
 	return rows.Err()
-}
-
-func beUint64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[7]) | uint64(b[6])<<8 | uint64(b[5])<<16 | uint64(b[4])<<24 |
-		uint64(b[3])<<32 | uint64(b[2])<<40 | uint64(b[1])<<48 | uint64(b[0])<<56
 }
 
 // mergeOnce merges the runs pickMerge chooses, if any, into one.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"sync/atomic"
@@ -41,9 +40,9 @@ func newGlobal(bytes int) *global {
 // fastrange), so that the filter is its budget exactly, not the power of
 // two below it.
 func (g *global) probes(d digest) (base int, h uint64, step uint64) {
-	_, h, step = probes(1, d)
-	hi, _ := bits.Mul64(mix64(binary.LittleEndian.Uint64(d[:8])), uint64(len(g.words)/blockWords))
-	return int(hi) * blockWords, h, step
+	h1, h2 := hashes(d)
+	hi, _ := bits.Mul64(h1, uint64(len(g.words)/blockWords))
+	return int(hi) * blockWords, h2, h2>>32 | 1
 }
 
 func (g *global) add(d digest) {
@@ -199,15 +198,16 @@ func (s *Store) readRunInto(ctx context.Context, g *global, id int64) error {
 	}
 	defer rows.Close()
 	var block sql.RawBytes
+	var entries []runEntry
 	for rows.Next() {
 		if err := rows.Scan(&block); err != nil {
 			return fmt.Errorf("dedupe run %d: %w", id, err)
 		}
-		n := len(block) / entryBytes
-		for i := range n {
-			g.add(digest(block[i*entryBytes : i*entryBytes+len(digest{})]))
+		entries = decodeBlock(entries[:0], block)
+		for _, e := range entries {
+			g.add(e.k)
 		}
-		g.keys.Add(int64(n))
+		g.keys.Add(int64(len(entries)))
 	}
 	return rows.Err()
 }

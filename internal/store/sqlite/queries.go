@@ -79,10 +79,10 @@ const qModules = `SELECT module, received, pending, synced, dead, last_seen_at, 
 
 // readQueries are prepared on the read pool at Open: the status routes
 // run these on every call, and parsing them cost more than running them.
-var readQueries = []string{qFreeHeads, qLeaseBatch, qDeadHead, qStats, qOldestPending, qModules, qRollups, qRunBlock}
+var readQueries = []string{qFreeHeads, qLeaseBatch, qDeadHead, qStats, qOldestPending, qModules, qRollups, qRunBlock, qRunsBlocks, qRunBlocks, qRunKeys}
 
 // writeQueries are prepared on the write connection at Open.
 var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
 	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qAddRollup, qAddArrivals,
-	qRunBlock, qInsertBlock}
+	qRunBlock, qInsertBlock, qRunsBlocks}

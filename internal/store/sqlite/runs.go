@@ -231,10 +231,8 @@ func (s *Store) flush(ctx context.Context, pause time.Duration) error {
 			return nil
 		}
 		if pause > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(pause):
+			if err := sleepCtx(ctx, pause); err != nil {
+				return err
 			}
 		}
 	}
@@ -420,6 +418,17 @@ func encodeBlock(entries []runEntry) []byte {
 		out = binary.BigEndian.AppendUint64(out, uint64(e.seq))
 	}
 	return out
+}
+
+// decodeBlock appends a block's entries to dst (encodeBlock's inverse).
+func decodeBlock(dst []runEntry, block []byte) []runEntry {
+	for i := 0; i+entryBytes <= len(block); i += entryBytes {
+		var e runEntry
+		copy(e.k[:], block[i:])
+		e.seq = int64(binary.BigEndian.Uint64(block[i+len(e.k):]))
+		dst = append(dst, e)
+	}
+	return dst
 }
 
 // searchBlock finds key in a block (binary search: its digests are sorted).
