@@ -306,3 +306,17 @@ type DeliveryStatus struct {
 type DedupeProber interface {
 	ProbeDedupe(ctx context.Context, recs []NewRecord)
 }
+
+// A DeferredAppender is a Store whose appends can be committed at once and
+// made durable afterwards, one sync for several commits: the group-commit
+// writer writes the next batch while the disk syncs the previous one, and
+// answers a batch only once Sync has returned after its AppendDeferred.
+// Records appended this way are visible to reads and to dedupe at once,
+// but are not leased for delivery before a Sync has made them durable.
+// Append remains AppendDeferred followed by Sync.
+type DeferredAppender interface {
+	AppendDeferred(ctx context.Context, recs []NewRecord) ([]Appended, error)
+	// Sync makes every AppendDeferred that returned before it durable.
+	// Once it has failed it keeps failing: the store must be reopened.
+	Sync(ctx context.Context) error
+}

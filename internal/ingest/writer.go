@@ -55,7 +55,8 @@ type Config struct {
 // producers): see docs/benchmarks.md.
 type Writer struct {
 	store      bridge.Store
-	prober     bridge.DedupeProber // store, if it is one
+	prober     bridge.DedupeProber     // store, if it is one
+	deferred   bridge.DeferredAppender // store, if it is one: commits and syncs apart (sync.go)
 	log        *slog.Logger
 	maxBatch   int
 	maxPending int64 // 0: no bound
@@ -67,6 +68,8 @@ type Writer struct {
 	in   chan *commitReq // unbuffered: a send pairs with the writer, so nothing is stranded at stop
 	quit chan struct{}
 	once sync.Once
+
+	syncs syncQueue // commits waiting for their sync (deferred only)
 
 	pending int64       // writer goroutine only: at least the pending records in the store
 	stale   atomic.Bool // pending grew outside the writer (a replay): re-read it
@@ -99,11 +102,14 @@ func New(store bridge.Store, log *slog.Logger, cfg Config) *Writer {
 		cfg.MaxPending = 0
 	}
 	prober, _ := store.(bridge.DedupeProber)
-	return &Writer{
-		store: store, prober: prober, log: log, maxBatch: cfg.MaxBatch, maxPending: cfg.MaxPending, wait: cfg.Wait,
+	deferred, _ := store.(bridge.DeferredAppender)
+	w := &Writer{
+		store: store, prober: prober, deferred: deferred, log: log, maxBatch: cfg.MaxBatch, maxPending: cfg.MaxPending, wait: cfg.Wait,
 		onCommit: cfg.OnCommit, observe: cfg.Observe, guard: cfg.Guard,
 		in: make(chan *commitReq), quit: make(chan struct{}),
 	}
+	w.syncs.init()
+	return w
 }
 
 // PendingChanged tells the writer that records became pending outside it
@@ -146,6 +152,17 @@ func (w *Writer) Run(ctx context.Context) error {
 	if w.maxPending > 0 {
 		w.readPending()
 	}
+	if w.deferred != nil {
+		synced := make(chan struct{})
+		go func() {
+			defer close(synced)
+			w.runSyncs()
+		}()
+		defer func() {
+			w.syncs.close()
+			<-synced
+		}()
+	}
 	for {
 		var first *commitReq
 		select {
@@ -170,6 +187,9 @@ func (w *Writer) Run(ctx context.Context) error {
 			default:
 				break drain
 			}
+		}
+		if w.deferred != nil && n < w.maxBatch {
+			group, n = w.whileAhead(group, n)
 		}
 		if w.wait > 0 && n < w.maxBatch {
 			group = w.gather(group, n)
@@ -250,7 +270,11 @@ func (w *Writer) commit(group []*commitReq) {
 		return
 	}
 	start := time.Now()
-	res, err := w.store.Append(context.Background(), recs)
+	appendRecs := w.store.Append
+	if w.deferred != nil {
+		appendRecs = w.deferred.AppendDeferred
+	}
+	res, err := appendRecs(context.Background(), recs)
 	for err != nil {
 		// A reused key with another payload refuses its own request only:
 		// the others of the group are committed without it.
@@ -261,7 +285,16 @@ func (w *Writer) commit(group []*commitReq) {
 		if admitted, recs = rest, more; len(admitted) == 0 {
 			return
 		}
-		res, err = w.store.Append(context.Background(), recs)
+		res, err = appendRecs(context.Background(), recs)
+	}
+	if err == nil && w.deferred != nil {
+		if w.failedCommits > 0 {
+			w.log.Info("commits succeed again", "failed_commits", w.failedCommits)
+			w.failedCommits = 0
+		}
+		// Answered once the disk has it (runSyncs).
+		w.syncs.push(syncBatch{reqs: admitted, res: res, records: len(recs), start: start})
+		return
 	}
 	if w.observe != nil {
 		w.observe(len(recs), time.Since(start), err)

@@ -55,6 +55,13 @@ type Options struct {
 	// at 4 KiB).
 	CheckpointEvery time.Duration
 	MaxWALPages     int
+	// SyncByCaller, with Synchronous FULL, commits on the write connection
+	// without waiting for the disk (the connection runs NORMAL) and leaves
+	// the fsync to the caller: SyncWAL makes every commit made before it
+	// durable, as FULL would have at each commit. One fsync can then cover
+	// several commits, and the next commit is written while it runs (see
+	// walsync.go). Checkpoints sync as they do under FULL.
+	SyncByCaller bool
 }
 
 // DB is one SQLite file opened through two pools.
@@ -64,6 +71,7 @@ type DB struct {
 	Path string
 
 	ckpt *checkpointer // nil unless BackgroundCheckpoint
+	wal  *walSyncer    // nil unless SyncByCaller
 }
 
 // Open opens (creating if needed) the database at path, checks that the
@@ -77,6 +85,14 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	want, ok := map[string]int{"NORMAL": 1, "FULL": 2}[sync]
 	if !ok {
 		return nil, fmt.Errorf("open sqlite %s: synchronous must be FULL or NORMAL, not %q", path, o.Synchronous)
+	}
+	if o.SyncByCaller && sync == "FULL" {
+		// The caller fsyncs the WAL itself (SyncWAL) before it relies on
+		// a commit: the connections run NORMAL, which syncs only around
+		// checkpoints and when the WAL starts over.
+		sync, want = "NORMAL", 1
+	} else {
+		o.SyncByCaller = false
 	}
 	if o.ReadConns <= 0 {
 		o.ReadConns = 4
@@ -119,6 +135,19 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		if err := migrate(ctx, w, o.Migrations); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
+	}
+	if o.SyncByCaller {
+		if d.wal, err = openWALSyncer(path + "-wal"); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		// What an earlier process committed may not have reached the
+		// disk yet: it does before anything is read as durable.
+		if err := d.SyncWAL(); err != nil {
+			d.wal.close()
+			w.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 	}
 	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
@@ -177,7 +206,11 @@ func (d *DB) Close() error {
 		rerr = errors.Join(rerr, d.R.Close())
 	}
 	_, _ = d.W.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(rerr, d.W.Close())
+	rerr = errors.Join(rerr, d.W.Close())
+	if d.wal != nil {
+		rerr = errors.Join(rerr, d.wal.close())
+	}
+	return rerr
 }
 
 // migrate applies, in order, every migration of fsys not yet recorded in

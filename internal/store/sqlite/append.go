@@ -13,7 +13,13 @@ import (
 // error that says which.
 func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
 	out, err := s.append(ctx, recs)
-	return out, storageFault(err)
+	if err != nil {
+		return nil, storageFault(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
@@ -45,6 +51,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	}
 	var fresh map[digest]added
 	var order []digest // fresh's keys in seq order, as the keydir takes them
+	var last int64     // the seq of the last record inserted
 	for i, r := range recs {
 		var key digest
 		var keyArg any // NULL without a key
@@ -85,11 +92,12 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		if n == 0 {
 			return nil, bridge.Errorf(bridge.ECONFLICT, "record id %q already exists", r.ID)
 		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		last = seq
 		if r.DedupeKey != "" {
-			seq, err := res.LastInsertId()
-			if err != nil {
-				return nil, err
-			}
 			if fresh == nil {
 				fresh = map[digest]added{}
 			}
@@ -125,6 +133,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
+	s.noteCommitted(last)
 	s.keys.advance(pos, flushed)
 	for _, k := range order {
 		a := fresh[k]

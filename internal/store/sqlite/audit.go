@@ -7,13 +7,13 @@ import (
 	"corebridge/internal/bridge"
 )
 
-// AppendAudit stores one audit entry through the write connection.
+// AppendAudit stores one audit entry through the write connection, durably.
 func (s *Store) AppendAudit(ctx context.Context, e bridge.AuditEntry) error {
 	if _, err := s.w.ExecContext(ctx, `INSERT INTO audit (at, actor, role, action, target, records, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, micros(e.At), e.Actor, e.Role, e.Action, e.Target, e.Records, e.Detail); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
-	return nil
+	return s.Sync(ctx)
 }
 
 // ListAudit pages the audit log newest first.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"database/sql/driver"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -166,33 +164,15 @@ func (s *Store) collect(ctx context.Context) error {
 }
 
 // quietTx runs fn in a write transaction that commits without an fsync
-// (synchronous=NORMAL for it alone, on the write connection held
-// throughout, so no other commit runs in that mode): for merge and
+// (the write connection runs synchronous=NORMAL and the store syncs the
+// WAL itself after the commits that need it: durable.go): for merge and
 // collect steps, whose loss in a crash only leaves garbage that the next
-// open collects. The next commit with synchronous=FULL syncs the WAL
-// with their frames in it; the step that makes a merged run live is
-// such a commit. Without the fsync a step holds the write connection
-// for a fraction of the time that ingest's commits wait.
-func (s *Store) quietTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if s.syncFull {
-		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-			return err
-		}
-		defer func() {
-			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
-				// Never hand a connection that does not sync back to
-				// the pool: it is closed, and the next one opens FULL.
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-				err = errors.Join(err, rerr)
-			}
-		}()
-	}
-	tx, err := conn.BeginTx(ctx, nil)
+// open collects. The next commit that syncs makes their frames durable
+// with its own; the step that makes a merged run live is such a commit.
+// Without the fsync a step holds the write connection for a fraction of
+// the time that ingest's commits wait.
+func (s *Store) quietTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -384,7 +364,7 @@ func (s *Store) mergeOnce(ctx context.Context) (bool, error) {
 			return fail(fmt.Errorf("merge dedupe runs: %w", storageFault(err)))
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx); err != nil {
 		return fail(fmt.Errorf("merge dedupe runs: %w", storageFault(err)))
 	}
 	if s.keys.global.Load() != nil {

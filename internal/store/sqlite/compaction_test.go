@@ -178,32 +178,41 @@ func TestMergeCutShort(t *testing.T) {
 	wantDuplicates(t, s, keys, "first")
 }
 
-// TestQuietTxRestoresFull: the write connection is back at
-// synchronous=FULL after a quiet step, whether it committed or failed,
-// so no acknowledged record is ever committed without an fsync.
-func TestQuietTxRestoresFull(t *testing.T) {
+// TestDurableCommits: under synchronous=FULL the write connection runs
+// NORMAL and the store syncs the WAL itself: after every commit but a
+// quiet step's (merges, collection) and AppendDeferred's, whose caller
+// syncs. Nothing acknowledged is committed without an fsync.
+func TestDurableCommits(t *testing.T) {
 	ctx := context.Background()
 	s := openUnmerged(t, filepath.Join(t.TempDir(), "q.db"))
 	defer s.Close()
-	level := func(tx *sql.Tx) int {
-		var n int
-		if err := tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	var inside int
-	if err := s.quietTx(ctx, func(tx *sql.Tx) error { inside = level(tx); return nil }); err != nil {
+	var level int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
 		t.Fatal(err)
 	}
+	if level != 1 || !s.db.SyncsByCaller() {
+		t.Fatalf("write connection at synchronous %d, store syncing itself %v; want 1 (NORMAL) and true", level, s.db.SyncsByCaller())
+	}
+	syncs := func(what string, want int64, fn func() error) {
+		t.Helper()
+		before := s.syncs.Load()
+		if err := fn(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := s.syncs.Load() - before; got != want {
+			t.Errorf("%s synced %d times, want %d", what, got, want)
+		}
+	}
+	syncs("a quiet step", 0, func() error { return s.quietTx(ctx, func(*sql.Tx) error { return nil }) })
 	if err := s.quietTx(ctx, func(tx *sql.Tx) error { return errors.New("step failed") }); err == nil {
 		t.Fatal("a failed step reported no error")
 	}
-	var after int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&after); err != nil {
-		t.Fatal(err)
-	}
-	if inside != 1 || after != 2 {
-		t.Fatalf("synchronous %d inside a quiet step and %d after, want 1 (NORMAL) then 2 (FULL)", inside, after)
-	}
+	recs := []bridge.NewRecord{keyedRecord("q1", "k1", time.Now())}
+	syncs("AppendDeferred", 0, func() error { _, err := s.AppendDeferred(ctx, recs); return err })
+	syncs("Sync", 1, func() error { return s.Sync(ctx) })
+	syncs("Append", 1, func() error {
+		_, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("q2", "k2", time.Now())})
+		return err
+	})
+	syncs("AppendAudit", 1, func() error { return s.AppendAudit(ctx, bridge.AuditEntry{Action: "test"}) })
 }

@@ -40,7 +40,7 @@ func (s *Store) ReplayDead(ctx context.Context, p bridge.ReplayParams) (int, err
 			moved := map[string]int64{}
 			for _, id := range p.IDs {
 				var m string
-				err := tx.QueryRowContext(ctx, `UPDATE records SET state = 0, attempts = 0, next_attempt_at = ?
+				err := tx.QueryRowContext(ctx, `UPDATE records SET state = 3, attempts = 0, next_attempt_at = ?
 					WHERE id = ? AND state = 2 RETURNING module`, now, id).Scan(&m)
 				if err == sql.ErrNoRows {
 					continue
@@ -64,7 +64,7 @@ func (s *Store) ReplayDead(ctx context.Context, p bridge.ReplayParams) (int, err
 	return s.deadPages(func(after int64) (int, int64, error) {
 		last := after
 		n, err := s.deadTx(ctx, "replay", func(tx *sql.Tx) (int, error) {
-			rows, err := tx.QueryContext(ctx, `UPDATE records SET state = 0, attempts = 0, next_attempt_at = ?
+			rows, err := tx.QueryContext(ctx, `UPDATE records SET state = 3, attempts = 0, next_attempt_at = ?
 				WHERE seq IN (`+page+`) RETURNING module, seq`, append([]any{now}, args(after, s.deadPage)...)...)
 			if err != nil {
 				return 0, err
@@ -188,7 +188,7 @@ func (s *Store) deadTx(ctx context.Context, what string, fn func(*sql.Tx) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx); err != nil {
 		return 0, fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return n, nil
@@ -292,7 +292,7 @@ func (s *Store) EditDead(ctx context.Context, p bridge.EditParams) error {
 		p.ID, micros(p.Now), old, []byte(p.Data), p.Note, p.Author); err != nil {
 		return fmt.Errorf("edit %s: history: %w", p.ID, err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx); err != nil {
 		return fmt.Errorf("edit: commit: %w", err)
 	}
 	return nil

@@ -31,22 +31,31 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 
 	// Each module's head: the index on (module, state, seq) makes each a
 	// single seek, so this costs one row per module at any table size.
+	// Records not yet synced to disk are not delivered (durable.go).
+	durable := s.durableSeq.Load()
 	rows, err := s.rs.queryDB(ctx, qFreeHeads)
 	if err != nil {
 		return nil, fmt.Errorf("lease: modules: %w", err)
 	}
 	var heads []moduleHead
+	again := map[string]bool{} // modules with replayed records pending
 	for rows.Next() {
 		var m string
-		var seq, due sql.NullInt64
-		if err := rows.Scan(&m, &seq, &due); err != nil {
+		var seq, due, seqAgain, dueAgain sql.NullInt64
+		if err := rows.Scan(&m, &seq, &due, &seqAgain, &dueAgain); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		if l, held := s.leases[m]; held && l.live() || s.held[m] > 0 {
 			continue
 		}
-		if !seq.Valid || !p.Due(fromMicros(due.Int64)) {
+		if seqAgain.Valid {
+			again[m] = true
+			if !seq.Valid || seqAgain.Int64 < seq.Int64 {
+				seq, due = seqAgain, dueAgain
+			}
+		}
+		if !seq.Valid || seq.Int64 > durable || !p.Due(fromMicros(due.Int64)) {
 			continue
 		}
 		heads = append(heads, moduleHead{m, seq.Int64})
@@ -59,11 +68,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 	if err != nil || best == "" {
 		return nil, err
 	}
-	rows, err = s.rs.queryDB(ctx, qLeaseBatch, best, p.MaxRecords)
-	if err != nil {
-		return nil, fmt.Errorf("lease: batch of %s: %w", best, err)
-	}
-	recs, err := scanRecords(rows)
+	recs, replayed, err := s.leaseBatch(ctx, best, s.synced[best], durable, p.MaxRecords, again[best])
 	if err != nil {
 		return nil, fmt.Errorf("lease: batch of %s: %w", best, err)
 	}
@@ -79,15 +84,44 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		}
 	}
 	l := &bridge.Lease{ID: uuid.NewString(), Module: best, Records: recs, Expires: p.Now.Add(p.TTL)}
-	seqs := make(map[string]int64, len(recs))
+	held := make(map[string]leased, len(recs))
 	for _, r := range recs {
-		seqs[r.ID] = r.Seq
+		held[r.ID] = leased{seq: r.Seq, recv: micros(r.ReceivedAt), again: replayed[r.ID]}
 	}
 	// The deadline is on the monotonic clock (time.Now's reading), not
 	// p.Now's wall time: a step of the wall clock must not hand a batch in
 	// flight to a second worker.
-	s.leases[best] = memLease{id: l.ID, owner: p.Owner, deadline: time.Now().Add(p.TTL), seqs: seqs}
+	s.leases[best] = memLease{id: l.ID, owner: p.Owner, deadline: time.Now().Add(p.TTL), recs: held}
 	return l, nil
+}
+
+// leaseBatch reads up to max of module's pending records in seq order:
+// those above its synced position pos up to durable and, when again,
+// its replayed ones (state 3), merged by seq. replayed names the latter.
+func (s *Store) leaseBatch(ctx context.Context, module string, pos, durable int64, max int, again bool) ([]bridge.Record, map[string]bool, error) {
+	rows, err := s.rs.queryDB(ctx, qLeaseBatch, module, pos, durable, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs, err := scanRecords(rows)
+	if err != nil || !again {
+		return recs, nil, err
+	}
+	rows, err = s.rs.queryDB(ctx, qLeaseAgain, module, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	more, err := scanRecords(rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	replayed := make(map[string]bool, len(more))
+	for _, r := range more {
+		replayed[r.ID] = true
+	}
+	recs = append(recs, more...)
+	slices.SortFunc(recs, func(a, b bridge.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	return recs[:min(len(recs), max)], replayed, nil
 }
 
 // moduleHead is a module's oldest pending record, due and not leased.
@@ -122,21 +156,38 @@ func (s *Store) pickHead(ctx context.Context, heads []moduleHead, strict bridge.
 // memLease is a module's live lease.
 type memLease struct {
 	id, owner string
-	deadline  time.Time        // from time.Now: compared on the monotonic clock
-	seqs      map[string]int64 // the leased records' seqs by id
+	deadline  time.Time         // from time.Now: compared on the monotonic clock
+	recs      map[string]leased // the leased records by id
+}
+
+// leased is what a lease remembers of one of its records.
+type leased struct {
+	seq, recv int64 // seq and received_at (unix microseconds)
+	again     bool  // a replayed record (state 3)
 }
 
 // live reports whether the lease still holds its module.
 func (l memLease) live() bool { return time.Now().Before(l.deadline) }
 
 // Settle applies a delivery outcome and releases the lease; see bridge.Store.
+//
+// Records confirmed by the Bucket are not rewritten one by one: the
+// forwarder delivers a module's pending records in seq order, so the
+// confirmed head of the lease (its records in seq order up to the first
+// that is neither synced nor dead) moves the module's synced position
+// (modules.synced_seq) to its last seq, and a record in state 0 at or
+// below the position is synced. That is one row per settle instead of an
+// UPDATE per record that rewrote the row and moved it between index
+// entries. Dead records, records to retry, replayed records (state 3),
+// synced records after one to retry, and a settle whose lease is no longer
+// held here are marked one by one as before (state 1 for synced).
+//
 // Transitions apply only to records still pending, so settling twice (or
 // after the lease was lost and the batch redelivered) changes nothing more.
-// Each kind of outcome is one statement over the ids as a JSON array, so
-// settling 500 records costs a few statements, not 500. A settle that
-// fails (a full disk) releases the lease too: its records stay as they
-// were, so the batch is leased and sent again at once rather than after
-// the lease's TTL, and the Bucket answers duplicate for what it holds.
+// Each kind of outcome is one statement over the ids as a JSON array. A
+// settle that fails (a full disk) releases the lease too: its records stay
+// as they were, so the batch is leased and sent again at once rather than
+// after the lease's TTL, and the Bucket answers duplicate for what it holds.
 func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 	defer func() {
 		if err != nil {
@@ -144,6 +195,7 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 		}
 	}()
 	now := micros(st.Now)
+	plan := s.planSettle(st)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("settle: begin: %w", err)
@@ -159,13 +211,16 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 	}
 	var synced, dead int64
 	rollup := &bridge.Rollup{Minute: bridge.Minute(st.Now), Module: st.Module}
-	if len(st.Synced) > 0 {
-		q, keys := s.settleKeys(st, qSettleSynced, qSettleSyncedSeq, st.Synced)
-		rows, err := s.ws.query(ctx, tx, q, now, keys, st.Module)
+	for _, recv := range plan.byPosition {
+		synced++
+		rollup.ObserveLatency(time.Duration(now-recv) * time.Microsecond)
+	}
+	if len(plan.synced) > 0 {
+		q, keys := plan.keys(qSettleSynced, qSettleSyncedSeq, plan.synced)
+		rows, err := s.ws.query(ctx, tx, q, now, keys, st.Module, plan.pos)
 		if err != nil {
 			return fmt.Errorf("settle: synced: %w", err)
 		}
-		r := rollup
 		for rows.Next() {
 			var recv int64
 			if err := rows.Scan(&recv); err != nil {
@@ -173,7 +228,7 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 				return fmt.Errorf("settle: synced: %w", err)
 			}
 			synced++
-			r.ObserveLatency(time.Duration(now-recv) * time.Microsecond)
+			rollup.ObserveLatency(time.Duration(now-recv) * time.Microsecond)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -189,16 +244,16 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 		byReason[d.Reason] = append(byReason[d.Reason], d.ID)
 	}
 	for _, reason := range reasons {
-		q, keys := s.settleKeys(st, qSettleDead, qSettleDeadSeq, byReason[reason])
-		n, err := exec(q, reason, keys, st.Module)
+		q, keys := plan.keys(qSettleDead, qSettleDeadSeq, byReason[reason])
+		n, err := exec(q, reason, keys, st.Module, plan.pos)
 		if err != nil {
 			return fmt.Errorf("settle: dead: %w", err)
 		}
 		dead += n
 	}
 	if len(st.Retry) > 0 {
-		q, keys := s.settleKeys(st, qSettleRetry, qSettleRetrySeq, st.Retry)
-		n, err := exec(q, micros(st.RetryAt), st.Error, keys, st.Module)
+		q, keys := plan.keys(qSettleRetry, qSettleRetrySeq, st.Retry)
+		n, err := exec(q, micros(st.RetryAt), st.Error, keys, st.Module, plan.pos)
 		if err != nil {
 			return fmt.Errorf("settle: retry: %w", err)
 		}
@@ -212,8 +267,13 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 	if synced > 0 {
 		lastSync = now
 	}
-	if _, err := exec(qSettleCount, synced+dead, synced, dead, lastSync, st.Module); err != nil {
+	if _, err := exec(qSettleCount, synced+dead, synced, dead, lastSync, st.Module, plan.to); err != nil {
 		return fmt.Errorf("settle: count: %w", err)
+	}
+	if plan.to > plan.pos {
+		if _, err := exec(qSyncMark, st.Module, now, plan.to); err != nil {
+			return fmt.Errorf("settle: mark: %w", err)
+		}
 	}
 	if a := st.Attempt; a != nil {
 		if _, err := exec(qInsertAttempt,
@@ -222,11 +282,99 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 			return fmt.Errorf("settle: record attempt: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx); err != nil {
 		return fmt.Errorf("settle: commit: %w", err)
 	}
+	s.leaseMu.Lock()
+	if plan.to > s.synced[st.Module] {
+		s.synced[st.Module] = plan.to
+	}
+	s.leaseMu.Unlock()
 	s.releaseLease(st)
 	return nil
+}
+
+// settlePlan is how a settle applies: which synced records the position
+// covers, which are marked one by one, and by seq or by id.
+type settlePlan struct {
+	pos, to    int64   // the module's synced position before and after
+	byPosition []int64 // received_at of the records the position covers
+	synced     []string
+	bySeq      map[string]int64 // the lease's seqs, nil when it is not held
+}
+
+// planSettle reads st's lease, if it is still held here.
+func (s *Store) planSettle(st bridge.Settlement) settlePlan {
+	s.leaseMu.Lock()
+	l, ok := s.leases[st.Module]
+	pos := s.synced[st.Module]
+	s.leaseMu.Unlock()
+	p := settlePlan{pos: pos, to: pos}
+	if !ok || l.id != st.LeaseID {
+		p.synced = st.Synced
+		return p
+	}
+	p.bySeq = make(map[string]int64, len(l.recs))
+	for id, r := range l.recs {
+		p.bySeq[id] = r.seq
+	}
+	// The lease's records in state 0, in seq order: the position moves
+	// over those synced or dead, up to the first that is neither.
+	var head []leasedID
+	for id, r := range l.recs {
+		if !r.again && r.seq > pos {
+			head = append(head, leasedID{id, r})
+		}
+	}
+	slices.SortFunc(head, func(a, b leasedID) int { return cmp.Compare(a.seq, b.seq) })
+	syncedSet := make(map[string]bool, len(st.Synced))
+	for _, id := range st.Synced {
+		syncedSet[id] = true
+	}
+	deadSet := make(map[string]bool, len(st.Dead))
+	for _, d := range st.Dead {
+		deadSet[d.ID] = true
+	}
+	covered := map[string]bool{}
+	for _, r := range head {
+		if syncedSet[r.id] {
+			covered[r.id] = true
+			p.byPosition = append(p.byPosition, r.recv)
+		} else if !deadSet[r.id] {
+			break
+		}
+		p.to = r.seq
+	}
+	for _, id := range st.Synced {
+		if !covered[id] {
+			p.synced = append(p.synced, id)
+		}
+	}
+	return p
+}
+
+type leasedID struct {
+	id string
+	leased
+}
+
+// keys picks how a settle statement finds its records: by seq (the
+// table's own key: one B-tree search per record instead of two) when the
+// lease is still held here and knows every id's seq, else by id.
+func (p settlePlan) keys(byID, bySeq string, ids []string) (string, string) {
+	if p.bySeq == nil {
+		return byID, idsJSON(ids)
+	}
+	seqs := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		seq, ok := p.bySeq[id]
+		if !ok {
+			return byID, idsJSON(ids)
+		}
+		seqs = append(seqs, seq)
+	}
+	b, _ := json.Marshal(seqs)
+	return bySeq, string(b)
 }
 
 // releaseLease frees st's lease if it still holds its module.
@@ -236,28 +384,6 @@ func (s *Store) releaseLease(st bridge.Settlement) {
 	if l, ok := s.leases[st.Module]; ok && l.id == st.LeaseID {
 		delete(s.leases, st.Module)
 	}
-}
-
-// settleKeys picks how a settle statement finds its records: by seq (the
-// table's own key: one B-tree search per record instead of two) when the
-// lease is still held here and knows every id's seq, else by id.
-func (s *Store) settleKeys(st bridge.Settlement, byID, bySeq string, ids []string) (string, string) {
-	s.leaseMu.Lock()
-	l, ok := s.leases[st.Module]
-	s.leaseMu.Unlock()
-	if ok && l.id == st.LeaseID {
-		seqs := make([]int64, 0, len(ids))
-		for _, id := range ids {
-			seq, ok := l.seqs[id]
-			if !ok {
-				return byID, idsJSON(ids)
-			}
-			seqs = append(seqs, seq)
-		}
-		b, _ := json.Marshal(seqs)
-		return bySeq, string(b)
-	}
-	return byID, idsJSON(ids)
 }
 
 // idsJSON encodes ids as a JSON array for json_each.

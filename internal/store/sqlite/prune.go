@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"corebridge/internal/bridge"
@@ -42,6 +43,11 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("prune: %w", err)
 	}
+	more, err := s.pruneByPosition(ctx, tx, perModule, micros(p.SyncedBefore), p.Limit-total(perModule))
+	if err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
+	gone = append(gone, more...)
 	if len(perModule) > 0 {
 		// The edits of records no longer stored (pruned now, or purged):
 		// edits are few, made by hand to dead letters.
@@ -53,14 +59,76 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("prune: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx); err != nil {
 		return 0, fmt.Errorf("prune: commit: %w", err)
 	}
 	s.keys.drop(gone)
 	s.keys.forgetRuns(runs)
+	return total(perModule), nil
+}
+
+func total(perModule map[string]int64) int {
 	n := 0
 	for _, c := range perModule {
 		n += int(c)
 	}
-	return n, nil
+	return n
+}
+
+// pruneByPosition deletes up to limit records synced by position (see
+// Settle) before the cutoff: in each module, those in state 0 at or below
+// the position its last mark before the cutoff reached. Once a module
+// has none left there, its marks below go too.
+func (s *Store) pruneByPosition(ctx context.Context, tx *sql.Tx, perModule map[string]int64, before int64, limit int) ([]keyAt, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT m.module, (SELECT k.seq FROM sync_marks k
+		WHERE k.module = m.module AND k.sec < ?1 / 1000000 ORDER BY k.sec DESC LIMIT 1)
+		FROM modules m WHERE m.synced_seq > 0`, before)
+	if err != nil {
+		return nil, err
+	}
+	type upTo struct {
+		module string
+		seq    int64
+	}
+	var mods []upTo
+	for rows.Next() {
+		var m string
+		var seq sql.NullInt64
+		if err := rows.Scan(&m, &seq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if seq.Valid {
+			mods = append(mods, upTo{m, seq.Int64})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var gone []keyAt
+	for _, u := range mods {
+		if limit <= 0 {
+			break
+		}
+		n0 := perModule[u.module]
+		keys, err := deleteRecords(ctx, tx, perModule, `DELETE FROM records WHERE seq IN (
+			SELECT seq FROM records WHERE module = ? AND state = 0 AND seq <= ? ORDER BY seq LIMIT ?)
+			RETURNING module, seq, dedupe_key`, u.module, u.seq, limit)
+		if err != nil {
+			return nil, err
+		}
+		gone = append(gone, keys...)
+		n := int(perModule[u.module] - n0)
+		if n < limit {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sync_marks WHERE module = ? AND seq < ?`, u.module, u.seq); err != nil {
+				return nil, err
+			}
+		}
+		limit -= n
+	}
+	return gone, nil
 }

@@ -11,7 +11,11 @@ import (
 
 // Get returns one record by id.
 func (s *Store) Get(ctx context.Context, id string) (bridge.Record, error) {
-	recs, err := queryRecords(ctx, s.r, `SELECT `+recordCols+` FROM records WHERE id = ?`, id)
+	rows, err := s.rs.queryDB(ctx, qGet, id)
+	if err != nil {
+		return bridge.Record{}, fmt.Errorf("get record: %w", err)
+	}
+	recs, err := scanRecords(rows)
 	if err != nil {
 		return bridge.Record{}, fmt.Errorf("get record: %w", err)
 	}

@@ -106,7 +106,7 @@ func (s *Store) AddRollups(ctx context.Context, rs []bridge.Rollup) error {
 			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commit(tx); err != nil {
 		return fmt.Errorf("add rollups: commit: %w", err)
 	}
 	return nil

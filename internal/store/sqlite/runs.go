@@ -218,7 +218,7 @@ func (s *Store) flush(ctx context.Context, pause time.Duration) error {
 			if err != nil {
 				return false, err
 			}
-			if err := tx.Commit(); err != nil {
+			if err := s.commit(tx); err != nil {
 				return false, err
 			}
 			s.keys.advance(pos, done)

@@ -69,12 +69,17 @@ type Store struct {
 	leaseMu sync.Mutex
 	leases  map[string]memLease // by module
 	held    map[string]int      // modules a paged replay holds back from Lease (guarded by leaseMu)
+	synced  map[string]int64    // each module's synced position, as committed (guarded by leaseMu; lease.go)
 	unlock  func()              // releases the file lock
 
-	deadPage int  // Options.DeadPage
-	syncFull bool // synchronous=FULL: background writes lower it (quietTx)
+	deadPage int // Options.DeadPage
 
 	beforeSwap func() // a test's, between a merge's last block and its swap
+
+	// committedSeq is the last record seq committed, durableSeq the last
+	// made durable by a sync (durable.go): Lease stops there.
+	committedSeq, durableSeq atomic.Int64
+	syncs                    atomic.Int64 // Sync calls, for tests
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -102,21 +107,25 @@ func Open(path string, opts Options) (*Store, error) {
 	defer cancel()
 	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{
 		Synchronous: syncMode, ReadConns: opts.ReadConns, Migrations: migrations, BackgroundCheckpoint: true,
+		SyncByCaller: true,
 	})
 	if err != nil {
 		unlock()
 		return nil, err
 	}
-	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, held: map[string]int{}, unlock: unlock,
+	s := &Store{db: db, w: db.W, r: db.R, leases: map[string]memLease{}, held: map[string]int{}, synced: map[string]int64{}, unlock: unlock,
 		deadPage: opts.DeadPage, keys: newKeydir(opts.DedupeMemory, opts.Log)}
 	if opts.runFiltersOnly {
 		s.keys.runFilterBytes = s.keys.filterBytes
 	}
-	s.syncFull = syncMode == "FULL"
 	if s.deadPage <= 0 {
 		s.deadPage = DefaultDeadPage
 	}
 	s.ws, s.rs = newStmts(s.w), newStmts(s.r)
+	if err := s.loadSeqs(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	if err := s.loadRuns(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -194,7 +203,7 @@ func (s *Store) ping(ctx context.Context) error {
 		ON CONFLICT (k) DO UPDATE SET v = excluded.v`, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return s.commit(tx)
 }
 
 // Close closes both pools (a checkpoint folds the WAL into the main
