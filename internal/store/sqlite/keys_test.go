@@ -103,14 +103,14 @@ func TestDigest(t *testing.T) {
 
 // TestDedupeQueryPlans: opening reads only the records after the last
 // run (a range of the primary key), a run's block by (run, first), and
-// whether a run can go is a seek in the narrow records_seq_key index.
+// whether a run can go is a range of the primary key too.
 func TestDedupeQueryPlans(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "k.db"))
 	defer s.Close()
 	for q, want := range map[string]string{
-		qLoadTail: "SEARCH records USING INDEX records_seq_key (seq>?)",
+		qLoadTail: "SEARCH records USING INTEGER PRIMARY KEY (rowid>?)",
 		qRunBlock: "SEARCH dedupe_blocks USING INDEX dedupe_blocks_run_first (run=? AND first<?)",
-		qRunLive:  "SEARCH records USING COVERING INDEX records_seq_key (seq>? AND seq<?)",
+		qRunLive:  "SEARCH records USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
 	} {
 		if plan := queryPlan(t, s.r, q); !strings.Contains(plan, want) {
 			t.Fatalf("plan of %q is %q, want %q", q, plan, want)

@@ -43,7 +43,7 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, x'', 0)`
 	qEndRun = `UPDATE dedupe_runs SET keys = ?, filter = ?, state = 1 WHERE run = ?`
 	// A run can go once no keyed record of its span is left.
-	qRunLive = `SELECT EXISTS (SELECT 1 FROM records INDEXED BY records_seq_key
+	qRunLive = `SELECT EXISTS (SELECT 1 FROM records
 		WHERE seq BETWEEN ? AND ? AND dedupe_key IS NOT NULL)`
 )
 
