@@ -117,13 +117,33 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		}
 		c.lastSeen = max(c.lastSeen, micros(r.ReceivedAt))
 	}
+	// The counters: one statement for every module of the commit, one for
+	// every rollup row (and one to create the modules never seen before).
+	var fresh0 []string
+	var counts, arrivals []byte
 	for m, c := range perModule {
-		if _, err := s.ws.exec(ctx, tx, qCountModule, m, c.n, c.n, c.lastSeen, c.firstSeen); err != nil {
-			return nil, fmt.Errorf("append: count module: %w", err)
+		if !s.knownModule(m) {
+			fresh0 = append(fresh0, m)
+		}
+		counts = appendCounts(counts, m, c.n, c.lastSeen, c.firstSeen)
+	}
+	for _, r := range rollups {
+		arrivals = appendArrivals(arrivals, minuteOf(r.Minute), r.Module, r.Received, r.Duplicates)
+	}
+	if len(fresh0) > 0 {
+		if _, err := s.ws.exec(ctx, tx, qNewModules, jsonStrings(fresh0)); err != nil {
+			return nil, fmt.Errorf("append: new modules: %w", err)
 		}
 	}
-	if err := s.addRollups(ctx, tx, rollups); err != nil {
-		return nil, fmt.Errorf("append: %w", err)
+	if counts != nil {
+		if _, err := s.ws.exec(ctx, tx, qCountModules, string(append(counts, ']'))); err != nil {
+			return nil, fmt.Errorf("append: count modules: %w", err)
+		}
+	}
+	if arrivals != nil {
+		if _, err := s.ws.exec(ctx, tx, qAddArrivalsJSON, string(append(arrivals, ']'))); err != nil {
+			return nil, fmt.Errorf("append: rollups: %w", err)
+		}
 	}
 	// A step of the dedupe keys on their way to disk shares the commit.
 	pos, flushed, err := s.flushStep(ctx, tx, max(flushPerRecord*len(recs), flushMinStep))
@@ -134,6 +154,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
 	s.noteCommitted(last)
+	s.knowModules(fresh0)
 	s.keys.advance(pos, flushed)
 	for _, k := range order {
 		a := fresh[k]

@@ -7,27 +7,6 @@ const (
 	qInsertRecord = `INSERT INTO records
 		(id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	// qCountModule counts a commit's new records of one module and learns
-	// the module's usual gap (bridge.ModuleSummary.Interval): from the
-	// whole seconds between the second of this commit's first record and
-	// the second of the last one seen, so that a burst of commits within
-	// a second teaches nothing and no gap is under a second; the interval
-	// rises by 1/8 of a longer gap's excess and falls by 1/32 of a shorter
-	// one's, leaning towards the longer gaps, so a burst moves it little.
-	// A sub-second interval (learnt by the rule before this one) is
-	// replaced by the first gap. ?5 = 0 (only load-test records) learns
-	// nothing. Parameters: module, received, pending, last seen, first seen.
-	qCountModule = `INSERT INTO modules (module, received, pending, last_seen_at)
-			VALUES (?1, ?2, ?3, ?4) ON CONFLICT (module) DO UPDATE SET
-			received = received + excluded.received, pending = pending + excluded.pending,
-			interval_us = CASE WHEN ?5 / 1000000 <= last_seen_at / 1000000 THEN interval_us
-				WHEN intervals = 0 OR interval_us < 1000000 THEN (?5 / 1000000 - last_seen_at / 1000000) * 1000000
-				WHEN (?5 / 1000000 - last_seen_at / 1000000) * 1000000 >= interval_us
-				THEN interval_us + ((?5 / 1000000 - last_seen_at / 1000000) * 1000000 - interval_us) / 8
-				ELSE interval_us - (interval_us - (?5 / 1000000 - last_seen_at / 1000000) * 1000000) / 32 END,
-			intervals = CASE WHEN ?5 / 1000000 <= last_seen_at / 1000000 THEN intervals
-				WHEN interval_us < 1000000 THEN 1 ELSE intervals + 1 END,
-			last_seen_at = max(last_seen_at, excluded.last_seen_at)`
 	qFindOriginal = `SELECT id, module, session_id, data, received_at, dedupe_key FROM records WHERE seq = ?`
 	// qFreeHeads reads each module's pending head: its first record in
 	// state 0 above the synced position, and its first replayed one
@@ -101,7 +80,8 @@ const qModules = `SELECT module, received, pending, synced, dead, last_seen_at, 
 var readQueries = []string{qFreeHeads, qLeaseBatch, qLeaseAgain, qDeadHead, qGet, qStats, qOldestPending, qModules, qRollups, qRunBlock, qRunsBlocks, qRunBlocks, qRunKeys}
 
 // writeQueries are prepared on the write connection at Open.
-var writeQueries = []string{qInsertRecord, qCountModule, qFindOriginal,
+var writeQueries = []string{qInsertRecord, qFindOriginal,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
 	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qSyncMark, qAddRollup, qAddArrivals,
+	qNewModules, qCountModules, qAddArrivalsJSON,
 	qRunBlock, qInsertBlock, qRunsBlocks}

@@ -80,6 +80,7 @@ type Store struct {
 	// made durable by a sync (durable.go): Lease stops there.
 	committedSeq, durableSeq atomic.Int64
 	syncs                    atomic.Int64 // Sync calls, for tests
+	known                    knownModules // modules with a row (counters.go)
 }
 
 var _ bridge.Store = (*Store)(nil)
