@@ -65,24 +65,33 @@ func DecodeBatch(body []byte) ([]Update, error) {
 	if err := checkJSON(body, maxDepth); err != nil {
 		return nil, invalid(*err)
 	}
-	var items []json.RawMessage
+	var items [][]byte
 	loc := []any{"body"}
 	switch firstByte(body) {
 	case '[':
-		if err := json.Unmarshal(body, &items); err != nil {
+		var ok bool
+		if items, ok = arrayItems(body); !ok {
 			return nil, invalid(FieldError{Loc: loc, Msg: "Input should be a valid list", Type: "list_type"})
 		}
 	case '{':
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(body, &obj); err != nil {
+		members, ok := objectMembers(body)
+		if !ok {
 			return nil, invalid(FieldError{Loc: loc, Msg: "Input should be a valid dictionary or object to extract fields from", Type: "model_attributes_type"})
 		}
 		loc = []any{"body", "updates"}
-		raw, ok := obj["updates"]
-		if !ok {
+		var raw []byte
+		for _, m := range members { // the last of a name counts, as in encoding/json
+			if m.name == "updates" {
+				raw = m.value
+			}
+		}
+		if raw == nil {
 			return nil, invalid(FieldError{Loc: loc, Msg: "Field required", Type: "missing"})
 		}
-		if firstByte(raw) != '[' || json.Unmarshal(raw, &items) != nil {
+		if firstByte(raw) != '[' {
+			return nil, invalid(FieldError{Loc: loc, Msg: "Input should be a valid list", Type: "list_type"})
+		}
+		if items, ok = arrayItems(raw); !ok {
 			return nil, invalid(FieldError{Loc: loc, Msg: "Input should be a valid list", Type: "list_type"})
 		}
 	default:
@@ -122,9 +131,16 @@ func decodeItem(raw []byte, loc []any) (Update, []FieldError) {
 	if firstByte(raw) != '{' {
 		return Update{}, []FieldError{{Loc: loc, Msg: "Input should be a valid dictionary or object to extract fields from", Type: "model_attributes_type"}}
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
+	members, ok := objectMembers(raw)
+	if !ok {
 		return Update{}, []FieldError{{Loc: loc, Msg: "Input should be a valid dictionary or object to extract fields from", Type: "model_attributes_type"}}
+	}
+	obj := make(map[string]json.RawMessage, 4)
+	for _, m := range members { // the last of a name counts, as in encoding/json
+		switch m.name {
+		case "module", "data", "session_id", "idempotency_key":
+			obj[m.name] = m.value
+		}
 	}
 	var u Update
 	var fes []FieldError
@@ -205,11 +221,7 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	if firstByte(raw) != '"' {
 		return "", false
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
+	return stringValue(raw)
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
