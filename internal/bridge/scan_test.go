@@ -187,4 +187,3 @@ func sameFields(a, b error) bool {
 	}
 	return reflect.DeepEqual(ea.Fields, eb.Fields)
 }
-
