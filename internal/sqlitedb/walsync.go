@@ -31,11 +31,24 @@ import (
 
 // walSyncer fsyncs a WAL file through a descriptor of its own: fsync
 // flushes the file's pages whichever descriptor wrote them.
+//
+// Callers that ask while a sync runs share the next one: a caller needs a
+// sync that began after it asked (one already running may have begun
+// before its commit), so it waits for the running one to end and then
+// the first waiter starts one for all who waited. Several committers
+// (the ingest writer, settles, the Bucket's concurrent batches) then pay
+// one fsync between them instead of one each in turn.
 type walSyncer struct {
 	path string
 	mu   sync.Mutex
+	cond *sync.Cond
 	f    *os.File
 	err  error // sticky: the first failure
+
+	running       bool
+	started, done uint64 // syncs started and finished
+
+	beforeSync func(n uint64) // a test's, as sync number n begins
 }
 
 func openWALSyncer(path string) (*walSyncer, error) {
@@ -43,7 +56,9 @@ func openWALSyncer(path string) (*walSyncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open WAL for sync: %w", err)
 	}
-	return &walSyncer{path: path, f: f}, nil
+	w := &walSyncer{path: path, f: f}
+	w.cond = sync.NewCond(&w.mu)
+	return w, nil
 }
 
 // ErrSyncFailed wraps the error of a failed fsync of the WAL; once seen,
@@ -66,26 +81,59 @@ func (d *DB) SyncsByCaller() bool { return d.wal != nil }
 func (w *walSyncer) sync() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
+	need := w.started + 1 // the first sync to begin after this call
+	for w.done < need && w.err == nil {
+		if w.running {
+			w.cond.Wait()
+			continue
+		}
+		w.running = true
+		w.started++
+		n := w.started
+		hook := w.beforeSync
+		w.mu.Unlock()
+		if hook != nil {
+			hook(n)
+		}
+		err := w.syncFile()
+		w.mu.Lock()
+		w.running = false
+		w.done = n
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.cond.Broadcast()
+	}
+	return w.err
+}
+
+// syncFile fsyncs the WAL; only one runs at a time (sync's running).
+func (w *walSyncer) syncFile() error {
+	w.mu.Lock()
+	f := w.f
+	w.mu.Unlock()
+	if f == nil {
+		return fmt.Errorf("%w: %s: closed", ErrSyncFailed, w.path)
 	}
 	// SQLite keeps the WAL file while a connection is open, and only
 	// truncates it in place; should it ever be replaced, the new file is
 	// the one to sync.
 	if st, err := os.Stat(w.path); err == nil {
-		if fst, ferr := w.f.Stat(); ferr == nil && !os.SameFile(st, fst) {
-			f, err := os.OpenFile(w.path, os.O_RDWR, 0o600)
+		if fst, ferr := f.Stat(); ferr == nil && !os.SameFile(st, fst) {
+			nf, err := os.OpenFile(w.path, os.O_RDWR, 0o600)
 			if err != nil {
-				w.err = fmt.Errorf("%w: reopen %s: %v", ErrSyncFailed, w.path, err)
-				return w.err
+				return fmt.Errorf("%w: reopen %s: %v", ErrSyncFailed, w.path, err)
 			}
-			w.f.Close()
-			w.f = f
+			w.mu.Lock()
+			if w.f != nil {
+				w.f.Close()
+			}
+			w.f, f = nf, nf
+			w.mu.Unlock()
 		}
 	}
-	if err := fdatasync(w.f); err != nil {
-		w.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.path, err)
-		return w.err
+	if err := fdatasync(f); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.path, err)
 	}
 	return nil
 }

@@ -41,7 +41,12 @@ func OpenStore(path string) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: "FULL", Migrations: migrations})
+	// Durable as FULL, but the fsync is taken after the commit, off the
+	// write connection, and shared by the batches that commit meanwhile
+	// (sqlitedb.Options.SyncByCaller): the next batch is written while
+	// the previous one's fsync runs. Checkpoints run beside the writer.
+	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: "FULL", Migrations: migrations,
+		SyncByCaller: true, BackgroundCheckpoint: true})
 	if err != nil {
 		return nil, fmt.Errorf("bucket db: %w", err)
 	}
@@ -59,8 +64,11 @@ func (s *Store) Close() error { return s.db.Close() }
 // record of recs) already holds it with the same content hash, or either
 // has none; conflict if it holds it with another hash (what it holds
 // stays); rejected if it lacks an id or a module, its data is not a JSON
-// object, or its hash does not match its content. On error nothing is
-// stored.
+// object, or its hash does not match its content. Put returns once the
+// batch is on the disk. On error nothing is stored, except when the fsync
+// after the commit fails: then the batch may or may not have reached the
+// disk, the bridge sends it again, and every later Put fails until the
+// Bucket is restarted (its recovery reads what the disk holds).
 func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result, error) {
 	out := make([]bucket.Result, len(recs))
 	if len(recs) == 0 {
@@ -120,6 +128,9 @@ func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result,
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("put: commit: %w", err)
+	}
+	if err := s.db.SyncWAL(); err != nil {
+		return nil, fmt.Errorf("put: %w", err)
 	}
 	return out, nil
 }
