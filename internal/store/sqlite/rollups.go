@@ -80,15 +80,6 @@ func (s *Store) addRollup(ctx context.Context, tx *sql.Tx, r *bridge.Rollup) err
 	return nil
 }
 
-func (s *Store) addRollups(ctx context.Context, tx *sql.Tx, rs bridge.RollupSet) error {
-	for _, r := range rs {
-		if err := s.addRollup(ctx, tx, r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // AddRollups adds counts the store does not see itself; see bridge.Store.
 func (s *Store) AddRollups(ctx context.Context, rs []bridge.Rollup) error {
 	if len(rs) == 0 {
