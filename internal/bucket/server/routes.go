@@ -56,7 +56,7 @@ func handlePostRecords(s *Server) http.Handler {
 			put = append(put, rec)
 			idx = append(idx, i)
 		}
-		stored, err := s.store.Put(r.Context(), put)
+		stored, err := s.store.putDecoded(r.Context(), put)
 		if err != nil {
 			sleep(r.Context(), f.Latency)
 			writeError(w, r, s, err)

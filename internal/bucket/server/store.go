@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,6 +71,17 @@ func (s *Store) Close() error { return s.db.Close() }
 // disk, the bridge sends it again, and every later Put fails until the
 // Bucket is restarted (its recovery reads what the disk holds).
 func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result, error) {
+	return s.put(ctx, recs, isObject)
+}
+
+// putDecoded is Put for records decoded from a request body, whose data
+// is known to be JSON already: only its first byte is looked at, not the
+// whole of it a second time.
+func (s *Store) putDecoded(ctx context.Context, recs []bucket.Record) ([]bucket.Result, error) {
+	return s.put(ctx, recs, startsObject)
+}
+
+func (s *Store) put(ctx context.Context, recs []bucket.Record, object func(json.RawMessage) bool) ([]bucket.Result, error) {
 	out := make([]bucket.Result, len(recs))
 	if len(recs) == 0 {
 		return out, nil
@@ -90,7 +102,7 @@ func (s *Store) Put(ctx context.Context, recs []bucket.Record) ([]bucket.Result,
 	perModule := map[string]int64{}
 	for i, r := range recs {
 		out[i].ID = r.ID
-		if msg := validate(r, isObject); msg != "" {
+		if msg := validate(r, object); msg != "" {
 			out[i].Status, out[i].Error = bucket.StatusRejected, msg
 			continue
 		}
