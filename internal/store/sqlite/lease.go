@@ -209,6 +209,20 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 		}
 		return res.RowsAffected()
 	}
+	if len(plan.byPosition) > 0 {
+		// The records the position is to cover must all still be pending
+		// in state 0: one of them may have been marked synced by a settle
+		// whose lease had expired while this lease took the batch again.
+		// Then this settle marks its records one by one, counting only
+		// those still pending.
+		var n int
+		if err := s.ws.queryRowTx(ctx, tx, qPendingSpan, []any{st.Module, plan.pos, plan.to}, &n); err != nil {
+			return fmt.Errorf("settle: check span: %w", err)
+		}
+		if n != plan.span {
+			plan = settlePlan{pos: plan.pos, to: plan.pos, synced: st.Synced, bySeq: plan.bySeq}
+		}
+	}
 	var synced, dead int64
 	rollup := &bridge.Rollup{Minute: bridge.Minute(st.Now), Module: st.Module}
 	for _, recv := range plan.byPosition {
@@ -298,7 +312,8 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 // covers, which are marked one by one, and by seq or by id.
 type settlePlan struct {
 	pos, to    int64   // the module's synced position before and after
-	byPosition []int64 // received_at of the records the position covers
+	span       int     // the lease's records in (pos, to]: synced or dead
+	byPosition []int64 // received_at of the synced records the position covers
 	synced     []string
 	bySeq      map[string]int64 // the lease's seqs, nil when it is not held
 }
@@ -344,6 +359,7 @@ func (s *Store) planSettle(st bridge.Settlement) settlePlan {
 			break
 		}
 		p.to = r.seq
+		p.span++
 	}
 	for _, id := range st.Synced {
 		if !covered[id] {

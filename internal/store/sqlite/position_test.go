@@ -173,3 +173,43 @@ func TestSyncByPosition(t *testing.T) {
 		t.Errorf("%d marks of pruned records left", marks)
 	}
 }
+
+// TestPositionAfterLostLease: a lease that expires while its batch is in
+// flight is taken again by another worker; the first settle (its lease
+// lost) marks the records one by one; the second (its lease held) must
+// not count them synced again by moving the position over them.
+func TestPositionAfterLostLease(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, filepath.Join(t.TempDir(), "l.db"))
+	defer s.Close()
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("a", "", at), keyedRecord("b", "", at)}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Lease(ctx, bridge.LeaseParams{Owner: "w1", Now: at, TTL: time.Nanosecond, MaxRecords: 10})
+	if err != nil || first == nil {
+		t.Fatalf("first lease = %+v, %v", first, err)
+	}
+	time.Sleep(time.Millisecond) // the first lease expires
+	second, err := s.Lease(ctx, bridge.LeaseParams{Owner: "w2", Now: at, TTL: time.Hour, MaxRecords: 10})
+	if err != nil || second == nil || len(second.Records) != 2 {
+		t.Fatalf("second lease = %+v, %v; want both records again", second, err)
+	}
+	for _, l := range []*bridge.Lease{first, second} {
+		if err := s.Settle(ctx, bridge.Settlement{LeaseID: l.ID, Module: "m", Now: at, Synced: []string{"a", "b"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Synced != 2 || st.Pending != 0 || st.Received != 2 {
+		t.Fatalf("stats %+v, want 2 received, 2 synced, 0 pending", st)
+	}
+	for _, id := range []string{"a", "b"} {
+		if r, _ := s.Get(ctx, id); r.State != bridge.StateSynced {
+			t.Errorf("%s is %v, want synced", id, r.State)
+		}
+	}
+}

@@ -106,3 +106,22 @@ func (c *stmts) queryRow(ctx context.Context, query string, args []any, dst ...a
 	}
 	return rows.Close()
 }
+
+// queryRowTx is queryRow inside tx.
+func (c *stmts) queryRowTx(ctx context.Context, tx *sql.Tx, query string, args []any, dst ...any) error {
+	rows, err := c.query(ctx, tx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dst...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
