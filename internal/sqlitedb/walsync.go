@@ -49,6 +49,7 @@ type walSyncer struct {
 	started, done uint64 // syncs started and finished
 
 	beforeSync func(n uint64) // a test's, as sync number n begins
+	inject     error          // FailSyncs: the next fsync fails with it
 }
 
 func openWALSyncer(path string) (*walSyncer, error) {
@@ -73,6 +74,18 @@ func (d *DB) SyncWAL() error {
 		return nil
 	}
 	return d.wal.sync()
+}
+
+// FailSyncs makes the next fsync fail with err, as a disk that stopped
+// taking writes would: for tests of what follows a failed fsync. It is a
+// no-op unless the DB syncs by caller.
+func (d *DB) FailSyncs(err error) {
+	if d.wal == nil {
+		return
+	}
+	d.wal.mu.Lock()
+	d.wal.inject = err
+	d.wal.mu.Unlock()
 }
 
 // SyncsByCaller reports whether commits wait for SyncWAL to be durable.
@@ -110,8 +123,11 @@ func (w *walSyncer) sync() error {
 // syncFile fsyncs the WAL; only one runs at a time (sync's running).
 func (w *walSyncer) syncFile() error {
 	w.mu.Lock()
-	f := w.f
+	f, inject := w.f, w.inject
 	w.mu.Unlock()
+	if inject != nil {
+		return fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.path, inject)
+	}
 	if f == nil {
 		return fmt.Errorf("%w: %s: closed", ErrSyncFailed, w.path)
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -211,5 +212,40 @@ func TestPositionAfterLostLease(t *testing.T) {
 		if r, _ := s.Get(ctx, id); r.State != bridge.StateSynced {
 			t.Errorf("%s is %v, want synced", id, r.State)
 		}
+	}
+}
+
+// TestFailedSyncIsFinal: once an fsync of the WAL has failed, nothing is
+// acknowledged any more (Append fails with EUNAVAILABLE, and so does the
+// Ping that health runs), records committed but never synced are not
+// delivered, and it stays so until the store is reopened.
+func TestFailedSyncIsFinal(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	s := openTest(t, path)
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("a", "", at)}); err != nil {
+		t.Fatal(err)
+	}
+	s.db.FailSyncs(errors.New("EIO"))
+	if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("b", "", at)}); bridge.ErrorCode(err) != bridge.EUNAVAILABLE {
+		t.Fatalf("Append after a failed fsync: %v; want EUNAVAILABLE", err)
+	}
+	s.db.FailSyncs(nil) // the disk seems back: the failure still holds
+	if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("c", "", at)}); bridge.ErrorCode(err) != bridge.EUNAVAILABLE {
+		t.Fatalf("Append after the fsync failed once: %v; want EUNAVAILABLE still", err)
+	}
+	if err := s.Ping(ctx); bridge.ErrorCode(err) != bridge.EUNAVAILABLE {
+		t.Fatalf("Ping after a failed fsync: %v; want EUNAVAILABLE", err)
+	}
+	l, err := s.Lease(ctx, bridge.LeaseParams{Owner: "w", Now: at, TTL: time.Hour, MaxRecords: 10})
+	if err != nil || l == nil || len(l.Records) != 1 || l.Records[0].ID != "a" {
+		t.Fatalf("lease after the failed fsync = %+v, %v; want a alone (b and c were never synced)", l, err)
+	}
+	s.Close()
+	s = openTest(t, path)
+	defer s.Close()
+	if _, err := s.Append(ctx, []bridge.NewRecord{keyedRecord("d", "", at)}); err != nil {
+		t.Fatalf("Append after a reopen: %v", err)
 	}
 }
