@@ -102,6 +102,8 @@ func (w *Writer) runSyncs() {
 		if batches == nil {
 			return
 		}
+		// A failed sync is final: the store refuses later commits
+		// itself, so this is logged once, and those through logFailed.
 		err := w.deferred.Sync(context.Background())
 		if err != nil {
 			w.log.Error("sync to disk failed: commits not acknowledged", "err", err)
@@ -112,16 +114,7 @@ func (w *Writer) runSyncs() {
 			if w.observe != nil {
 				w.observe(b.records, time.Since(b.start), err)
 			}
-			i := 0
-			for _, r := range b.reqs {
-				if err != nil {
-					r.err = err
-				} else {
-					r.res = b.res[i : i+len(r.recs)]
-				}
-				i += len(r.recs)
-				close(r.done)
-			}
+			answer(b.reqs, b.res, err)
 		}
 	}
 }

@@ -287,33 +287,38 @@ func (w *Writer) commit(group []*commitReq) {
 		}
 		res, err = appendRecs(context.Background(), recs)
 	}
-	if err == nil && w.deferred != nil {
-		if w.failedCommits > 0 {
-			w.log.Info("commits succeed again", "failed_commits", w.failedCommits)
-			w.failedCommits = 0
+	if err != nil {
+		if w.observe != nil {
+			w.observe(len(recs), time.Since(start), err)
 		}
+		w.failedCommits++
+		w.logFailed(len(recs), err)
+		w.guard.Poke() // the disk may have filled since its last look
+		answer(admitted, nil, err)
+		return
+	}
+	if w.failedCommits > 0 {
+		w.log.Info("commits succeed again", "failed_commits", w.failedCommits)
+		w.failedCommits = 0
+	}
+	if w.deferred != nil {
 		// Answered once the disk has it (runSyncs).
 		w.syncs.push(syncBatch{reqs: admitted, res: res, records: len(recs), start: start})
 		return
 	}
 	if w.observe != nil {
-		w.observe(len(recs), time.Since(start), err)
+		w.observe(len(recs), time.Since(start), nil)
 	}
-	if err != nil {
-		w.failedCommits++
-		w.logFailed(len(recs), err)
-		w.guard.Poke() // the disk may have filled since its last look
-	} else {
-		if w.failedCommits > 0 {
-			w.log.Info("commits succeed again", "failed_commits", w.failedCommits)
-			w.failedCommits = 0
-		}
-		if w.onCommit != nil {
-			w.onCommit()
-		}
+	if w.onCommit != nil {
+		w.onCommit()
 	}
+	answer(admitted, res, nil)
+}
+
+// answer gives each request its part of res (in order), or err.
+func answer(reqs []*commitReq, res []bridge.Appended, err error) {
 	i := 0
-	for _, r := range admitted {
+	for _, r := range reqs {
 		if err != nil {
 			r.err = err
 		} else {

@@ -88,6 +88,17 @@ func (d *DB) FailSyncs(err error) {
 	d.wal.mu.Unlock()
 }
 
+// SyncErr is the failure that made SyncWAL fail for good; nil while it
+// works (and always without SyncByCaller).
+func (d *DB) SyncErr() error {
+	if d.wal == nil {
+		return nil
+	}
+	d.wal.mu.Lock()
+	defer d.wal.mu.Unlock()
+	return d.wal.err
+}
+
 // SyncsByCaller reports whether commits wait for SyncWAL to be durable.
 func (d *DB) SyncsByCaller() bool { return d.wal != nil }
 

@@ -12,9 +12,9 @@ import (
 // fault (a full disk, an I/O error, a read-only file) is an EUNAVAILABLE
 // error that says which.
 func (s *Store) Append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
-	out, err := s.append(ctx, recs)
+	out, err := s.AppendDeferred(ctx, recs)
 	if err != nil {
-		return nil, storageFault(err)
+		return nil, err
 	}
 	if err := s.Sync(ctx); err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
-	s.noteCommitted(last)
+	raise(&s.committedSeq, last)
 	s.knowModules(fresh0)
 	s.keys.advance(pos, flushed)
 	for _, k := range order {

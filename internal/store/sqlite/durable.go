@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 
 	"corebridge/internal/bridge"
 )
@@ -39,27 +40,27 @@ func (s *Store) Sync(ctx context.Context) error {
 	if err := s.db.SyncWAL(); err != nil {
 		return &bridge.Error{Code: bridge.EUNAVAILABLE, Message: "store cannot sync to disk", Err: err}
 	}
-	for {
-		d := s.durableSeq.Load()
-		if d >= target || s.durableSeq.CompareAndSwap(d, target) {
-			return nil
-		}
-	}
+	raise(&s.durableSeq, target)
+	return nil
 }
 
 // AppendDeferred is Append without waiting for the disk: the records are
 // committed (visible to reads and to dedupe) but durable only once a Sync
 // called after it returns, and not leased before that.
 func (s *Store) AppendDeferred(ctx context.Context, recs []bridge.NewRecord) ([]bridge.Appended, error) {
+	if err := s.db.SyncErr(); err != nil {
+		// Nothing committed now could be acknowledged.
+		return nil, &bridge.Error{Code: bridge.EUNAVAILABLE, Message: "store cannot sync to disk", Err: err}
+	}
 	out, err := s.append(ctx, recs)
 	return out, storageFault(err)
 }
 
-// noteCommitted records seq, the last record of a commit, as committed.
-func (s *Store) noteCommitted(seq int64) {
+// raise sets a to v unless it already holds as much.
+func raise(a *atomic.Int64, v int64) {
 	for {
-		c := s.committedSeq.Load()
-		if c >= seq || s.committedSeq.CompareAndSwap(c, seq) {
+		c := a.Load()
+		if c >= v || a.CompareAndSwap(c, v) {
 			return
 		}
 	}

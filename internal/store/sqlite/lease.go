@@ -220,7 +220,7 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 			return fmt.Errorf("settle: check span: %w", err)
 		}
 		if n != plan.span {
-			plan = settlePlan{pos: plan.pos, to: plan.pos, synced: st.Synced, bySeq: plan.bySeq}
+			plan = settlePlan{pos: plan.pos, to: plan.pos, synced: st.Synced, leased: plan.leased}
 		}
 	}
 	var synced, dead int64
@@ -315,7 +315,7 @@ type settlePlan struct {
 	span       int     // the lease's records in (pos, to]: synced or dead
 	byPosition []int64 // received_at of the synced records the position covers
 	synced     []string
-	bySeq      map[string]int64 // the lease's seqs, nil when it is not held
+	leased     map[string]leased // the lease's records (read only), nil when it is not held
 }
 
 // planSettle reads st's lease, if it is still held here.
@@ -329,10 +329,7 @@ func (s *Store) planSettle(st bridge.Settlement) settlePlan {
 		p.synced = st.Synced
 		return p
 	}
-	p.bySeq = make(map[string]int64, len(l.recs))
-	for id, r := range l.recs {
-		p.bySeq[id] = r.seq
-	}
+	p.leased = l.recs
 	// The lease's records in state 0, in seq order: the position moves
 	// over those synced or dead, up to the first that is neither.
 	var head []leasedID
@@ -378,16 +375,16 @@ type leasedID struct {
 // table's own key: one B-tree search per record instead of two) when the
 // lease is still held here and knows every id's seq, else by id.
 func (p settlePlan) keys(byID, bySeq string, ids []string) (string, string) {
-	if p.bySeq == nil {
+	if p.leased == nil {
 		return byID, idsJSON(ids)
 	}
 	seqs := make([]int64, 0, len(ids))
 	for _, id := range ids {
-		seq, ok := p.bySeq[id]
+		r, ok := p.leased[id]
 		if !ok {
 			return byID, idsJSON(ids)
 		}
-		seqs = append(seqs, seq)
+		seqs = append(seqs, r.seq)
 	}
 	b, _ := json.Marshal(seqs)
 	return bySeq, string(b)

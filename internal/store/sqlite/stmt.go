@@ -91,25 +91,18 @@ func (c *stmts) queryDB(ctx context.Context, query string, args ...any) (*sql.Ro
 // may be nil. It answers sql.ErrNoRows when there is no row.
 func (c *stmts) queryRow(ctx context.Context, query string, args []any, dst ...any) error {
 	rows, err := c.queryDB(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := rows.Scan(dst...); err != nil {
-		return err
-	}
-	return rows.Close()
+	return scanOne(rows, err, dst...)
 }
 
 // queryRowTx is queryRow inside tx.
 func (c *stmts) queryRowTx(ctx context.Context, tx *sql.Tx, query string, args []any, dst ...any) error {
 	rows, err := c.query(ctx, tx, query, args...)
+	return scanOne(rows, err, dst...)
+}
+
+// scanOne scans the one row of rows (err: the query's) into dst, or
+// answers sql.ErrNoRows.
+func scanOne(rows *sql.Rows, err error, dst ...any) error {
 	if err != nil {
 		return err
 	}
