@@ -97,3 +97,29 @@ func (c *KeyConflict) Error() string {
 func ConflictError(c *KeyConflict) *Error {
 	return &Error{Code: ECONFLICT, Message: c.Error(), Err: c}
 }
+
+// LeaseLost is why Settle or ExtendLease refused a lease: it is no longer
+// live (it expired, was settled or released, or its module was leased
+// again since). It travels inside an ECONFLICT *Error; errors.As finds it.
+type LeaseLost struct {
+	Module  string
+	LeaseID string
+	Epoch   int64
+}
+
+func (l *LeaseLost) Error() string {
+	return fmt.Sprintf("lease %s of module %q (epoch %d) is no longer held: it expired or was taken over", l.LeaseID, l.Module, l.Epoch)
+}
+
+// LeaseLostError wraps a *LeaseLost for l in the ECONFLICT *Error that
+// Settle and ExtendLease return.
+func LeaseLostError(module, leaseID string, epoch int64) *Error {
+	c := &LeaseLost{Module: module, LeaseID: leaseID, Epoch: epoch}
+	return &Error{Code: ECONFLICT, Message: c.Error(), Err: c}
+}
+
+// IsLeaseLost reports whether err refuses a lease that is no longer live.
+func IsLeaseLost(err error) bool {
+	var l *LeaseLost
+	return errors.As(err, &l)
+}

@@ -8,7 +8,51 @@ import (
 // Store is the durable outbox. Every implementation passes the conformance
 // suite in internal/store/storetest. Times are stored with microsecond
 // precision; callers pass times already truncated (see Now).
+//
+// The contract is split by consumer: the ingest writer appends
+// (Appender), the forwarder leases and settles (Leaser), operators work
+// dead letters (DeadLetters), status and the dashboard read (Reader), the
+// janitor prunes (Pruner), the API records who did what (Auditor). Each
+// consumer takes only its slice; a Store is all of them.
+//
+// # Several handles, several processes
+//
+// A store may be opened by several handles at once, in several processes
+// (the PostgreSQL store: several serve replicas), or belong to one (the
+// SQLite store locks its file). Either way:
+//
+//   - Dedupe holds across handles: records with the same DedupeKey
+//     appended through two handles, even at the same instant, are stored
+//     once (the second gets the first, or waits for it to commit).
+//   - Per-module order is commit order: a record committed after another
+//     of its module has a greater Seq, so a lease never passes a record of
+//     its module that commits later with a smaller Seq. The SQLite store
+//     has one writer; the PostgreSQL store takes the module's row lock
+//     before it takes sequence numbers, so appends of one module commit
+//     in the order of their seqs.
+//   - Leases are fenced: a lease names its owner and an epoch that grows
+//     each time its module is leased; it lives TTL on the store's clock
+//     (the database's for a shared store, the monotonic clock for a store
+//     of one process), not the caller's. A Settle or ExtendLease of a
+//     lease that is no longer live changes nothing and fails with
+//     ECONFLICT wrapping a *LeaseLost.
 type Store interface {
+	Appender
+	Leaser
+	DeadLetters
+	Reader
+	Pruner
+	Auditor
+
+	// Ping checks that the store can take a write.
+	Ping(ctx context.Context) error
+
+	// Close releases the store. Committed records survive it.
+	Close() error
+}
+
+// Appender is the ingest writer's slice of the Store.
+type Appender interface {
 	// Append stores recs in one transaction, in order, and returns one
 	// Appended per input. A record whose DedupeKey matches a stored record,
 	// or an earlier record of the same call, received at or after its
@@ -22,17 +66,22 @@ type Store interface {
 	// error is returned.
 	Append(ctx context.Context, recs []NewRecord) ([]Appended, error)
 
+	// Stats returns store-wide counts (see Reader); the writer reads the
+	// pending count once at start.
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// Leaser is the forwarder's slice of the Store.
+type Leaser interface {
 	// Lease claims the head of one module's pending records for delivery:
 	// up to MaxRecords (and MaxBytes of data) in acceptance order, starting
 	// at the module's oldest pending record, which must be due
-	// (LeaseParams.Due). A module has at most one live lease, so
-	// per-module order holds across workers (and across processes, for a
-	// store that several share; the SQLite store belongs to one process and
-	// keeps its leases in memory). It returns nil when no module has due
-	// records that are not leased. A lease lives TTL on the store's clock;
-	// a store whose leases live in one process measures it on the
-	// monotonic clock, so that a step of the wall clock neither ends a
-	// lease in flight nor stretches it.
+	// (LeaseParams.Due). A module has at most one live lease, whichever
+	// handle or process asks, so per-module order holds across workers
+	// and replicas. It returns nil when no module has due records that
+	// are not leased. A lease lives TTL on the store's clock (see Store),
+	// so that a step of a caller's wall clock neither ends a lease in
+	// flight nor stretches it; Lease.Expires is that clock's deadline.
 	//
 	// Dead records do not block their module: later records pass them,
 	// except in modules of p.Strict, where a module whose oldest dead
@@ -42,25 +91,32 @@ type Store interface {
 	// still running may hold its module back until that call returns.
 	Lease(ctx context.Context, p LeaseParams) (*Lease, error)
 
+	// ExtendLease gives a live lease ttl more from now on the store's
+	// clock, for a batch still in flight, and updates l.Expires. A lease
+	// that is no longer live is not revived: ECONFLICT wrapping *LeaseLost.
+	ExtendLease(ctx context.Context, l *Lease, ttl time.Duration) error
+
 	// ReleaseLeases frees every lease held by owner, for a process that
-	// restarts after a crash under the same owner name. It returns how many.
+	// restarts after a crash under the same owner name. It returns how
+	// many. Other owners' leases are untouched.
 	ReleaseLeases(ctx context.Context, owner string) (int, error)
 
 	// Settle applies the outcome of delivering a lease and releases it.
 	// Each record named counts one attempt. Records of the lease not named
 	// stay pending and due as they were.
-	// A Settle that fails changes no record and releases the lease too,
-	// so the batch can be leased and sent again at once (the Bucket
-	// answers duplicate for what it already holds).
+	//
+	// The lease must be live: a Settle of a lease that has expired, was
+	// settled or released, or whose module another handle has leased
+	// since, changes nothing and fails with ECONFLICT wrapping *LeaseLost
+	// (the records go out again under the lease that holds them now; the
+	// Bucket answers duplicate for what it already has).
+	// A Settle that fails otherwise changes no record and releases the
+	// lease too, so the batch can be leased and sent again at once.
 	Settle(ctx context.Context, s Settlement) error
+}
 
-	// Attempts returns the delivery attempts that included the record with
-	// the given id, oldest first, or an ENOTFOUND error.
-	Attempts(ctx context.Context, recordID string) ([]Attempt, error)
-
-	// AttemptCounts counts delivery attempts made at or after since, by outcome.
-	AttemptCounts(ctx context.Context, since time.Time) (map[string]int64, error)
-
+// DeadLetters is the operators' slice of the Store.
+type DeadLetters interface {
 	// PurgeDead deletes the selected dead records for good (same selectors
 	// as ReplayDead, paged the same way) and returns how many.
 	PurgeDead(ctx context.Context, p ReplayParams) (int, error)
@@ -82,8 +138,27 @@ type Store interface {
 	// ListDead pages through dead records in acceptance order.
 	ListDead(ctx context.Context, q DeadQuery) ([]Record, error)
 
+	// EditDead replaces a dead record's data, keeping the old data and the
+	// time in the record's history (Edits). It is an ENOTFOUND error if no
+	// dead record has the id.
+	EditDead(ctx context.Context, p EditParams) error
+
+	// Edits returns the data edits of a record, oldest first.
+	Edits(ctx context.Context, recordID string) ([]Edit, error)
+}
+
+// Reader is the slice of the Store that status, health and the dashboard
+// read.
+type Reader interface {
 	// Get returns one record by id, or an ENOTFOUND error.
 	Get(ctx context.Context, id string) (Record, error)
+
+	// Attempts returns the delivery attempts that included the record with
+	// the given id, oldest first, or an ENOTFOUND error.
+	Attempts(ctx context.Context, recordID string) ([]Attempt, error)
+
+	// AttemptCounts counts delivery attempts made at or after since, by outcome.
+	AttemptCounts(ctx context.Context, since time.Time) (map[string]int64, error)
 
 	// Stats returns store-wide counts, read from counters kept as records
 	// change state, so their cost does not grow with the number of records.
@@ -91,11 +166,6 @@ type Store interface {
 
 	// Modules returns one summary per module ever seen, sorted by name.
 	Modules(ctx context.Context) ([]ModuleSummary, error)
-
-	// Prune deletes up to Limit synced records synced before SyncedBefore
-	// (and up to Limit attempts made before AttemptsBefore) and returns how
-	// many records it deleted. Dead and pending records are kept.
-	Prune(ctx context.Context, p PruneParams) (int, error)
 
 	// Rollups returns the per-minute, per-module counters of the minutes
 	// that overlap [q.From, q.To), ordered by minute then module. Minutes where nothing
@@ -105,15 +175,18 @@ type Store interface {
 	// AddRollups adds counts the store does not see itself (rejected
 	// input, ingest failures) to the rollups of their minute and module.
 	AddRollups(ctx context.Context, rs []Rollup) error
+}
 
-	// EditDead replaces a dead record's data, keeping the old data and the
-	// time in the record's history (Edits). It is an ENOTFOUND error if no
-	// dead record has the id.
-	EditDead(ctx context.Context, p EditParams) error
+// Pruner is the janitor's slice of the Store.
+type Pruner interface {
+	// Prune deletes up to Limit synced records synced before SyncedBefore
+	// (and up to Limit attempts made before AttemptsBefore) and returns how
+	// many records it deleted. Dead and pending records are kept.
+	Prune(ctx context.Context, p PruneParams) (int, error)
+}
 
-	// Edits returns the data edits of a record, oldest first.
-	Edits(ctx context.Context, recordID string) ([]Edit, error)
-
+// Auditor keeps the audit log.
+type Auditor interface {
 	// AppendAudit stores e durably in the audit log. The store assigns
 	// e.Seq (greater than every Seq before it, across reopen); the
 	// caller's Seq is ignored.
@@ -123,12 +196,6 @@ type Store interface {
 	// entries with Seq < q.BeforeSeq (every entry when it is 0), up to
 	// q.Limit (100 when not > 0).
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
-
-	// Ping checks that the store can take a write.
-	Ping(ctx context.Context) error
-
-	// Close releases the store. Committed records survive it.
-	Close() error
 }
 
 // LeaseParams says who leases, for how long, and how much.
@@ -160,10 +227,12 @@ func (p LeaseParams) Due(next time.Time) bool {
 
 // Lease is a claimed batch of one module's head records.
 type Lease struct {
-	ID      string
+	ID      string // unique among every lease the store ever gave
 	Module  string
+	Owner   string // LeaseParams.Owner
+	Epoch   int64  // grows each time the module is leased: the fencing token
 	Records []Record
-	Expires time.Time
+	Expires time.Time // the deadline on the store's clock
 }
 
 // DeadMark dead-letters one record with the reason.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -62,9 +63,11 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 	// The send and the settle outlive a cancelled ctx: a batch in flight at
 	// shutdown is finished and recorded, not abandoned to its lease.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.Timeout)
+	keep := f.keepLease(lease)
 	start := time.Now()
 	results, sendErr := f.sender.Send(sctx, lease.Records)
 	latency := time.Since(start)
+	keep.Stop()
 	cancel()
 
 	out := f.classify(lease, results, sendErr, bridge.Truncate(f.cfg.Now()), latency)
@@ -86,7 +89,12 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 		// error when others of the batch were rejected.
 		st.Error = out.Retried[0].LastError
 	}
-	if err := f.store.Settle(context.WithoutCancel(ctx), st); err != nil {
+	if err := f.store.Settle(context.WithoutCancel(ctx), st); bridge.IsLeaseLost(err) {
+		// Fenced off: another worker or replica holds the module now and
+		// sends these records again (the Bucket answers duplicate for
+		// what it already has). Nothing of this attempt is recorded.
+		return len(lease.Records), fmt.Errorf("settle %s batch: the lease was lost before the settle (the batch goes out again under the lease that holds the module now): %w", lease.Module, err)
+	} else if err != nil {
 		return len(lease.Records), fmt.Errorf("settle %s batch: %w", lease.Module, err)
 	}
 	f.note(out)
@@ -98,6 +106,47 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 		f.cfg.OnOutcome(out)
 	}
 	return len(lease.Records), nil
+}
+
+// keepLease extends l every third of its TTL while its batch is in
+// flight, so that a slow Bucket does not hand the batch to another worker
+// mid-send; Stop ends it. An extension refused (the lease already lost)
+// ends it too: the settle will be refused and say so.
+func (f *Forwarder) keepLease(l *bridge.Lease) *leaseKeeper {
+	k := &leaseKeeper{}
+	every := f.cfg.LeaseTTL / 3
+	var extend func()
+	extend = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		err := f.store.ExtendLease(ctx, l, f.cfg.LeaseTTL)
+		cancel()
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if err != nil {
+			f.log.Warn("could not extend the lease of a batch in flight", "module", l.Module, "err", err)
+			return
+		}
+		if !k.stopped {
+			k.t = time.AfterFunc(every, extend)
+		}
+	}
+	k.t = time.AfterFunc(every, extend)
+	return k
+}
+
+// leaseKeeper is keepLease's timer.
+type leaseKeeper struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+}
+
+// Stop ends the extensions (one already running may still finish).
+func (k *leaseKeeper) Stop() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.stopped = true
+	k.t.Stop()
 }
 
 // ConflictReason is the last error of a record the Bucket answered

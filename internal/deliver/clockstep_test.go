@@ -116,3 +116,41 @@ func TestBreakerProbesAfterStepBack(t *testing.T) {
 		t.Fatal("a second probe within one cooldown after the step")
 	}
 }
+
+// TestSlowSendKeepsItsLease: a batch whose send outlasts the lease's TTL
+// keeps its module (the forwarder extends the lease while it sends), so a
+// second worker does not take the batch, and the slow batch's settle is
+// accepted.
+func TestSlowSendKeepsItsLease(t *testing.T) {
+	stores(t, func(t *testing.T, st bridge.Store) {
+		clk := newClock()
+		ids := appendRecs(t, st, clk.Now(), 0, repeat("m", 3)...)
+		const ttl = 300 * time.Millisecond
+		sending, release := make(chan struct{}), make(chan struct{})
+		slow := &fakeSender{SendFn: func(_ context.Context, recs []bridge.Record) ([]bucket.Result, error) {
+			close(sending)
+			<-release
+			return storeAll(recs), nil
+		}}
+		first := newForwarder(st, slow, clk, Config{Owner: "w1", LeaseTTL: ttl, Timeout: 10 * time.Second})
+		done := make(chan error, 1)
+		go func() { _, err := first.RunOnce(context.Background()); done <- err }()
+		<-sending
+		time.Sleep(4 * ttl) // four TTLs on the store's clock
+		other := &fakeSender{}
+		second := newForwarder(st, other, clk, Config{Owner: "w2", LeaseTTL: ttl})
+		got := runOnce(t, second)
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatalf("the slow batch's settle: %v", err)
+		}
+		if got || other.sends() != 0 {
+			t.Fatalf("a second worker took %v while the first was still sending them", other.sent())
+		}
+		for _, id := range ids {
+			if r := get(t, st, id); r.State != bridge.StateSynced {
+				t.Errorf("%s: %s, want synced by the slow batch", id, r.State)
+			}
+		}
+	})
+}

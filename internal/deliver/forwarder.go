@@ -118,7 +118,7 @@ func (c *Config) defaults() {
 
 // Forwarder delivers pending records to the Bucket.
 type Forwarder struct {
-	store   bridge.Store
+	store   bridge.Leaser
 	sender  Sender
 	log     *slog.Logger
 	cfg     Config
@@ -139,7 +139,7 @@ type Forwarder struct {
 }
 
 // New returns a forwarder; Run starts it.
-func New(store bridge.Store, sender Sender, log *slog.Logger, cfg Config) *Forwarder {
+func New(store bridge.Leaser, sender Sender, log *slog.Logger, cfg Config) *Forwarder {
 	cfg.defaults()
 	f := &Forwarder{
 		store: store, sender: sender, log: log, cfg: cfg,

@@ -54,7 +54,7 @@ type Config struct {
 // sharing the machine) and costs throughput when the writer is (few
 // producers): see docs/benchmarks.md.
 type Writer struct {
-	store      bridge.Store
+	store      bridge.Appender
 	prober     bridge.DedupeProber     // store, if it is one
 	deferred   bridge.DeferredAppender // store, if it is one: commits and syncs apart (sync.go)
 	log        *slog.Logger
@@ -91,7 +91,7 @@ type commitReq struct {
 }
 
 // New returns a writer over store; Run runs it.
-func New(store bridge.Store, log *slog.Logger, cfg Config) *Writer {
+func New(store bridge.Appender, log *slog.Logger, cfg Config) *Writer {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}

@@ -42,7 +42,7 @@ type JanitorConfig struct {
 // retention. Dead letters stay until replayed or purged; pending records
 // are never pruned.
 type Janitor struct {
-	store     bridge.Store
+	store     bridge.Pruner
 	log       *slog.Logger
 	retention time.Duration
 	interval  time.Duration
@@ -52,7 +52,7 @@ type Janitor struct {
 }
 
 // NewJanitor checks cfg once and returns a janitor over store.
-func NewJanitor(store bridge.Store, log *slog.Logger, cfg JanitorConfig) (*Janitor, error) {
+func NewJanitor(store bridge.Pruner, log *slog.Logger, cfg JanitorConfig) (*Janitor, error) {
 	if store == nil {
 		return nil, errors.New("janitor: no store")
 	}

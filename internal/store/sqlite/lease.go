@@ -83,15 +83,17 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 			break
 		}
 	}
-	l := &bridge.Lease{ID: uuid.NewString(), Module: best, Records: recs, Expires: p.Now.Add(p.TTL)}
+	// The deadline is on the monotonic clock (time.Now's reading), not
+	// p.Now's wall time: a step of the wall clock must not hand a batch in
+	// flight to a second worker.
+	s.epoch++
+	now := time.Now()
+	l := &bridge.Lease{ID: uuid.NewString(), Module: best, Owner: p.Owner, Epoch: s.epoch, Records: recs, Expires: now.Add(p.TTL)}
 	held := make(map[string]leased, len(recs))
 	for _, r := range recs {
 		held[r.ID] = leased{seq: r.Seq, recv: micros(r.ReceivedAt), again: replayed[r.ID]}
 	}
-	// The deadline is on the monotonic clock (time.Now's reading), not
-	// p.Now's wall time: a step of the wall clock must not hand a batch in
-	// flight to a second worker.
-	s.leases[best] = memLease{id: l.ID, owner: p.Owner, deadline: time.Now().Add(p.TTL), recs: held}
+	s.leases[best] = memLease{id: l.ID, owner: p.Owner, epoch: l.Epoch, deadline: now.Add(p.TTL), recs: held}
 	return l, nil
 }
 
@@ -156,7 +158,9 @@ func (s *Store) pickHead(ctx context.Context, heads []moduleHead, strict bridge.
 // memLease is a module's live lease.
 type memLease struct {
 	id, owner string
+	epoch     int64
 	deadline  time.Time         // from time.Now: compared on the monotonic clock
+	settling  bool              // a Settle runs: held until it returns, whatever the deadline
 	recs      map[string]leased // the leased records by id
 }
 
@@ -167,7 +171,21 @@ type leased struct {
 }
 
 // live reports whether the lease still holds its module.
-func (l memLease) live() bool { return time.Now().Before(l.deadline) }
+func (l memLease) live() bool { return l.settling || time.Now().Before(l.deadline) }
+
+// ExtendLease gives a live lease ttl more; see bridge.Leaser.
+func (s *Store) ExtendLease(_ context.Context, l *bridge.Lease, ttl time.Duration) error {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	m, ok := s.leases[l.Module]
+	if !ok || m.id != l.ID || !m.live() {
+		return bridge.LeaseLostError(l.Module, l.ID, l.Epoch)
+	}
+	m.deadline = time.Now().Add(ttl)
+	s.leases[l.Module] = m
+	l.Expires = m.deadline
+	return nil
+}
 
 // Settle applies a delivery outcome and releases the lease; see bridge.Store.
 //
@@ -179,11 +197,13 @@ func (l memLease) live() bool { return time.Now().Before(l.deadline) }
 // below the position is synced. That is one row per settle instead of an
 // UPDATE per record that rewrote the row and moved it between index
 // entries. Dead records, records to retry, replayed records (state 3),
-// synced records after one to retry, and a settle whose lease is no longer
-// held here are marked one by one as before (state 1 for synced).
+// and synced records after one to retry are marked one by one as before
+// (state 1 for synced).
 //
-// Transitions apply only to records still pending, so settling twice (or
-// after the lease was lost and the batch redelivered) changes nothing more.
+// A settle of a lease no longer live here changes nothing (LeaseLost);
+// one that is live holds its module until it returns, whatever its
+// deadline, so that no other worker leases the batch while it commits.
+// Transitions apply only to records still pending.
 // Each kind of outcome is one statement over the ids as a JSON array. A
 // settle that fails (a full disk) releases the lease too: its records stay
 // as they were, so the batch is leased and sent again at once rather than
@@ -195,7 +215,10 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 		}
 	}()
 	now := micros(st.Now)
-	plan := s.planSettle(st)
+	plan, ok := s.planSettle(st)
+	if !ok {
+		return bridge.LeaseLostError(st.Module, st.LeaseID, 0)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("settle: begin: %w", err)
@@ -208,20 +231,6 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 			return 0, err
 		}
 		return res.RowsAffected()
-	}
-	if len(plan.byPosition) > 0 {
-		// The records the position is to cover must all still be pending
-		// in state 0: one of them may have been marked synced by a settle
-		// whose lease had expired while this lease took the batch again.
-		// Then this settle marks its records one by one, counting only
-		// those still pending.
-		var n int
-		if err := s.ws.queryRowTx(ctx, tx, qPendingSpan, []any{st.Module, plan.pos, plan.to}, &n); err != nil {
-			return fmt.Errorf("settle: check span: %w", err)
-		}
-		if n != plan.span {
-			plan = settlePlan{pos: plan.pos, to: plan.pos, synced: st.Synced, leased: plan.leased}
-		}
 	}
 	var synced, dead int64
 	rollup := &bridge.Rollup{Minute: bridge.Minute(st.Now), Module: st.Module}
@@ -312,22 +321,26 @@ func (s *Store) Settle(ctx context.Context, st bridge.Settlement) (err error) {
 // covers, which are marked one by one, and by seq or by id.
 type settlePlan struct {
 	pos, to    int64   // the module's synced position before and after
-	span       int     // the lease's records in (pos, to]: synced or dead
 	byPosition []int64 // received_at of the synced records the position covers
 	synced     []string
 	leased     map[string]leased // the lease's records (read only), nil when it is not held
 }
 
-// planSettle reads st's lease, if it is still held here.
-func (s *Store) planSettle(st bridge.Settlement) settlePlan {
+// planSettle reads st's lease and marks it settling, or reports that it
+// is no longer live.
+func (s *Store) planSettle(st bridge.Settlement) (settlePlan, bool) {
 	s.leaseMu.Lock()
 	l, ok := s.leases[st.Module]
+	ok = ok && l.id == st.LeaseID && l.live()
+	if ok {
+		l.settling = true
+		s.leases[st.Module] = l
+	}
 	pos := s.synced[st.Module]
 	s.leaseMu.Unlock()
 	p := settlePlan{pos: pos, to: pos}
-	if !ok || l.id != st.LeaseID {
-		p.synced = st.Synced
-		return p
+	if !ok {
+		return p, false
 	}
 	p.leased = l.recs
 	// The lease's records in state 0, in seq order: the position moves
@@ -356,14 +369,13 @@ func (s *Store) planSettle(st bridge.Settlement) settlePlan {
 			break
 		}
 		p.to = r.seq
-		p.span++
 	}
 	for _, id := range st.Synced {
 		if !covered[id] {
 			p.synced = append(p.synced, id)
 		}
 	}
-	return p
+	return p, true
 }
 
 type leasedID struct {

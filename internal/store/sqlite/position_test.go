@@ -177,8 +177,8 @@ func TestSyncByPosition(t *testing.T) {
 
 // TestPositionAfterLostLease: a lease that expires while its batch is in
 // flight is taken again by another worker; the first settle (its lease
-// lost) marks the records one by one; the second (its lease held) must
-// not count them synced again by moving the position over them.
+// lost) is refused and changes nothing; the second (its lease held)
+// moves the position and counts the records synced once.
 func TestPositionAfterLostLease(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, filepath.Join(t.TempDir(), "l.db"))
@@ -196,10 +196,15 @@ func TestPositionAfterLostLease(t *testing.T) {
 	if err != nil || second == nil || len(second.Records) != 2 {
 		t.Fatalf("second lease = %+v, %v; want both records again", second, err)
 	}
-	for _, l := range []*bridge.Lease{first, second} {
-		if err := s.Settle(ctx, bridge.Settlement{LeaseID: l.ID, Module: "m", Now: at, Synced: []string{"a", "b"}}); err != nil {
-			t.Fatal(err)
-		}
+	// The expired lease's settle is fenced off: it changes nothing.
+	if err := s.Settle(ctx, bridge.Settlement{LeaseID: first.ID, Module: "m", Now: at, Synced: []string{"a", "b"}}); !bridge.IsLeaseLost(err) {
+		t.Fatalf("settle of the expired lease: %v; want LeaseLost", err)
+	}
+	if st, _ := s.Stats(ctx); st.Synced != 0 || st.Pending != 2 {
+		t.Fatalf("after the refused settle: %+v; want 2 pending, none synced", st)
+	}
+	if err := s.Settle(ctx, bridge.Settlement{LeaseID: second.ID, Module: "m", Now: at, Synced: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
 	}
 	st, err := s.Stats(ctx)
 	if err != nil {

@@ -40,8 +40,6 @@ const (
 	qSettleCount = `UPDATE modules SET pending = pending - ?1, synced = synced + ?2, dead = dead + ?3,
 		dead_total = dead_total + ?3, last_sync_at = max(last_sync_at, ?4), synced_seq = max(synced_seq, ?6)
 		WHERE module = ?5`
-	// qPendingSpan counts a module's records in state 0 in (pos, to].
-	qPendingSpan = `SELECT count(*) FROM records WHERE module = ? AND state = 0 AND seq > ? AND seq <= ?`
 	// qSyncMark notes when a module's position moved, one row per second.
 	qSyncMark = `INSERT INTO sync_marks (module, sec, seq, at) VALUES (?1, ?2 / 1000000, ?3, ?2)
 		ON CONFLICT (module, sec) DO UPDATE SET seq = max(seq, excluded.seq), at = excluded.at`
@@ -85,5 +83,5 @@ var readQueries = []string{qFreeHeads, qLeaseBatch, qLeaseAgain, qDeadHead, qGet
 var writeQueries = []string{qInsertRecord, qFindOriginal,
 	qSettleSynced, qSettleDead, qSettleRetry, qSettleCount, qInsertAttempt,
 	qSettleSyncedSeq, qSettleDeadSeq, qSettleRetrySeq, qSyncMark, qAddRollup, qAddArrivals,
-	qNewModules, qCountModules, qAddArrivalsJSON, qPendingSpan,
+	qNewModules, qCountModules, qAddArrivalsJSON,
 	qRunBlock, qInsertBlock, qRunsBlocks}

@@ -70,6 +70,7 @@ type Store struct {
 	leases  map[string]memLease // by module
 	held    map[string]int      // modules a paged replay holds back from Lease (guarded by leaseMu)
 	synced  map[string]int64    // each module's synced position, as committed (guarded by leaseMu; lease.go)
+	epoch   int64               // the last lease's epoch (guarded by leaseMu)
 	unlock  func()              // releases the file lock
 
 	deadPage int // Options.DeadPage

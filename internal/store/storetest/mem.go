@@ -34,8 +34,11 @@ type Mem struct {
 type memLease struct {
 	id       string
 	owner    string
+	epoch    int64
 	deadline time.Time // from time.Now: compared on the monotonic clock
 }
+
+func (l memLease) live() bool { return time.Now().Before(l.deadline) }
 
 var _ bridge.Store = (*Mem)(nil)
 
@@ -150,7 +153,7 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 			continue
 		}
 		seen[head.Module] = true
-		if l, ok := s.leases[head.Module]; !p.Due(head.NextAttemptAt) || ok && time.Now().Before(l.deadline) {
+		if l, ok := s.leases[head.Module]; !p.Due(head.NextAttemptAt) || ok && l.live() {
 			continue
 		}
 		strict := p.Strict.Has(head.Module)
@@ -158,7 +161,8 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 			continue // blocked by a dead record (--strict-order)
 		}
 		s.nextID++
-		l := &bridge.Lease{ID: fmt.Sprint("L", s.nextID), Module: head.Module, Expires: p.Now.Add(p.TTL)}
+		deadline := time.Now().Add(p.TTL)
+		l := &bridge.Lease{ID: fmt.Sprint("L", s.nextID), Module: head.Module, Owner: p.Owner, Epoch: int64(s.nextID), Expires: deadline}
 		size := 0
 		for _, r := range s.recs {
 			if r.Seq < head.Seq || r.Module != head.Module {
@@ -178,7 +182,7 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 		}
 		// On the monotonic clock, as the SQLite store: a wall-clock step
 		// does not end a lease in flight.
-		s.leases[head.Module] = memLease{l.ID, p.Owner, time.Now().Add(p.TTL)}
+		s.leases[head.Module] = memLease{l.ID, p.Owner, l.Epoch, deadline}
 		return l, nil
 	}
 	return nil, nil
@@ -187,9 +191,10 @@ func (s *Mem) Lease(_ context.Context, p bridge.LeaseParams) (*bridge.Lease, err
 func (s *Mem) Settle(_ context.Context, st bridge.Settlement) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l, ok := s.leases[st.Module]; ok && l.id == st.LeaseID {
-		delete(s.leases, st.Module)
+	if l, ok := s.leases[st.Module]; !ok || l.id != st.LeaseID || !l.live() {
+		return bridge.LeaseLostError(st.Module, st.LeaseID, 0)
 	}
+	delete(s.leases, st.Module)
 	if len(st.Synced)+len(st.Dead)+len(st.Retry) == 0 && st.Attempt == nil {
 		return nil // a release: no rollup row, as the SQLite store writes none
 	}
@@ -235,6 +240,19 @@ func (s *Mem) Settle(_ context.Context, st bridge.Settlement) error {
 		c.Latency = c.Latency.Truncate(time.Microsecond)
 		s.tries = append(s.tries, c)
 	}
+	return nil
+}
+
+func (s *Mem) ExtendLease(_ context.Context, l *bridge.Lease, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.leases[l.Module]
+	if !ok || m.id != l.ID || !m.live() {
+		return bridge.LeaseLostError(l.Module, l.ID, l.Epoch)
+	}
+	m.deadline = time.Now().Add(ttl)
+	s.leases[l.Module] = m
+	l.Expires = m.deadline
 	return nil
 }
 

@@ -16,6 +16,14 @@ import (
 // test durability.
 type Harness struct {
 	New func(t *testing.T) (open func() (bridge.Store, error))
+
+	// Replicas says that open may be called again while handles it
+	// returned are open, each a handle on the same store (as serve
+	// replicas share one database): the Replicas group runs then.
+	Replicas bool
+	// Kill, with Replicas, ends a handle as a crash would (its
+	// connections dropped, nothing released); nil: Close.
+	Kill func(bridge.Store)
 }
 
 // test is one case of the suite; it gets a fresh, open store.
@@ -61,6 +69,12 @@ var suite = []struct {
 		{"HeadOfLineBlocksOnlyItsModule", testHeadOfLine},
 		{"ConcurrentLeasesTakeDistinctModules", testConcurrentLeaseOnce},
 		{"ConcurrentWorkersKeepModuleOrder", testConcurrentDrain},
+	}},
+	{"Fencing", []test{
+		{"StaleSettleIsRefused", testStaleSettle},
+		{"ExpiredSettleIsRefused", testExpiredSettle},
+		{"ExtendKeepsTheModule", testExtendLease},
+		{"ReleaseFreesOnlyItsOwner", testReleaseByOwner},
 	}},
 	{"StrictOrder", []test{
 		{"DeadRecordBlocksItsModule", testStrictBlocks},
@@ -150,4 +164,17 @@ func Run(t *testing.T, h Harness) {
 			}
 		})
 	}
+	if !h.Replicas {
+		return
+	}
+	kill := h.Kill
+	if kill == nil {
+		kill = func(s bridge.Store) { s.Close() }
+	}
+	t.Run("Replicas", func(t *testing.T) {
+		for _, c := range replicas {
+			t.Run(c.name, func(t *testing.T) { c.fn(t, newEnv(t, h)) })
+		}
+		t.Run("KilledHandleIsTakenOverOnce", func(t *testing.T) { testReplicaKilled(t, newEnv(t, h), kill) })
+	})
 }
