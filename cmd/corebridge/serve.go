@@ -24,20 +24,23 @@ import (
 const defaultShutdownTimeout = 30 * time.Second
 
 type serveConfig struct {
-	addr            string
-	dataDir         string
-	logFormat       string
-	logLevel        string
-	maxBody         byteSize
-	maxBatchBody    byteSize
-	maxPending      int64
-	maxInflight     int
-	maxSSEClients   int
-	maxModules      int
-	minFreeDisk     ingest.MinFree
-	sqliteSync      string
-	dedupeMemory    byteSize
-	shutdownTimeout time.Duration
+	addr             string
+	dataDir          string
+	logFormat        string
+	logLevel         string
+	maxBody          byteSize
+	maxBatchBody     byteSize
+	maxPending       int64
+	maxInflight      int
+	maxSSEClients    int
+	maxModules       int
+	minFreeDisk      ingest.MinFree
+	sqliteSync       string
+	postgresURL      string
+	postgresPool     int
+	postgresNoListen bool
+	dedupeMemory     byteSize
+	shutdownTimeout  time.Duration
 
 	bucketURL     string
 	bucketAddr    string
@@ -108,6 +111,9 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&cfg.maxModules, "max-modules", ingest.DefaultMaxModules, "distinct module names; an update of a new module past it gets 422 (modules already stored keep working); -1 = no bound")
 	fs.Var(minFreeFlag{&cfg.minFreeDisk}, "min-free-disk", "refuse ingest (503) before the disk fills: while free space on --data-dir's filesystem is below this size (512MiB, 1GiB) or share (5%); delivery keeps draining; 0 = off")
 	fs.DurationVar(&cfg.commitWait, "commit-wait", 0, "when several requests queue for a commit, wait up to this (e.g. 500us) for more to share its fsync; helps with many producers and delivery on the same cores, hurts with few; 0 = never")
+	fs.StringVar(&cfg.postgresURL, "postgres-url", "", "keep the queue in this PostgreSQL database (postgres://user@host:port/db; a password is better in PGPASSWORD or ~/.pgpass) instead of SQLite in --data-dir; several serve replicas may share it")
+	fs.IntVar(&cfg.postgresPool, "postgres-pool", 16, "connections to PostgreSQL, per replica (with --postgres-url)")
+	fs.BoolVar(&cfg.postgresNoListen, "postgres-no-listen", false, "do not LISTEN for other replicas' records (for a pooler in transaction mode); delivery polls instead")
 	fs.StringVar(&cfg.sqliteSync, "sqlite-sync", "FULL", "SQLite synchronous mode: FULL (fsync every commit) or NORMAL (a power loss may lose the last commits)")
 	fs.Var(&cfg.dedupeMemory, "dedupe-memory", "memory for the dedupe index (16MiB or more): recent keys and the filters of those on disk; more means fewer disk reads per new key")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long shutdown waits for requests and deliveries in flight")
@@ -127,7 +133,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&cfg.retention, "retention", maintenance.DefaultRetention, "prune synced records (and attempt history) older than this; at least --dedupe-window")
 	fs.DurationVar(&cfg.dedupeWindow, "dedupe-window", ingest.DefaultDedupeWindow, "an Idempotency-Key (or idempotency_key, or signed webhook-id) resent within this answers the original record; after it, it is a new record")
 	fs.DurationVar(&cfg.contentWindow, "content-dedupe-window", ingest.DefaultContentDedupeWindow, "an update without a key repeating the module, session_id and data of one accepted within this is a duplicate (a retry); 0 = off: every such update is stored")
-	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts")
+	fs.StringVar(&cfg.instance, "instance", host, "name of this instance: owner of its delivery leases, stable across restarts; unique per replica with --postgres-url (default there: host:port of --addr)")
 	fs.DurationVar(&cfg.breakerCool, "breaker-cooldown", deliver.DefaultBreakerCooldown, "while the circuit breaker is open, probe the Bucket this often")
 	fs.IntVar(&cfg.breakerThresh, "breaker-threshold", deliver.DefaultBreakerThreshold, "consecutive failed deliveries (across all workers) that open the circuit breaker; a /healthz check without answer opens it at once")
 	_ = cfg.strictOrder.Set(deliver.DefaultStrictOrder)

@@ -14,6 +14,7 @@ import (
 	"corebridge/internal/api"
 	"corebridge/internal/auth"
 	"corebridge/internal/automation"
+	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
 	"corebridge/internal/bucket/server"
 	"corebridge/internal/dashboard"
@@ -21,6 +22,7 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/maintenance"
+	"corebridge/internal/store/postgres"
 	"corebridge/internal/store/sqlite"
 )
 
@@ -44,9 +46,11 @@ type serveMain struct {
 	openMetric  bool
 	rateLimits  []api.RateLimit
 
-	storeKind string // "sqlite"
-	dbPath    string
-	store     *sqlite.Store
+	storeKind string // "sqlite" or "postgres"
+	dbPath    string // the SQLite file, or the PostgreSQL URL without its password
+	store     bridge.Store
+	pg        *postgres.Store      // with --postgres-url
+	lead      *postgres.Leadership // with --postgres-url
 	bucketURL string
 	hub       *insight.Hub
 	fwd       *deliver.Forwarder
@@ -240,10 +244,14 @@ func (m *serveMain) authMode() string {
 	return "none (loopback only; every request may do everything)"
 }
 
-// openStore opens the durable outbox: SQLite in the data dir.
+// openStore opens the durable outbox: SQLite in the data dir, or the
+// PostgreSQL database of --postgres-url.
 func (m *serveMain) openStore(ctx context.Context) error {
 	if err := os.MkdirAll(m.cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if m.cfg.postgresURL != "" {
+		return m.openPostgres(ctx)
 	}
 	m.storeKind, m.dbPath = "sqlite", filepath.Join(m.cfg.dataDir, "corebridge.db")
 	opened := time.Now()
@@ -268,10 +276,41 @@ func (m *serveMain) openStore(ctx context.Context) error {
 	return nil
 }
 
+// openPostgres opens the store on PostgreSQL, shared with other replicas,
+// and this replica's part in the leader election.
+func (m *serveMain) openPostgres(ctx context.Context) error {
+	m.storeKind, m.dbPath = "postgres", auth.RedactURL(m.cfg.postgresURL)
+	if host, _ := os.Hostname(); m.cfg.instance == host {
+		// Replicas on one host need distinct lease owners: a replica
+		// that restarts frees the leases of its own name.
+		if _, port, err := net.SplitHostPort(m.cfg.addr); err == nil {
+			m.cfg.instance = net.JoinHostPort(host, port)
+		}
+	}
+	opened := time.Now()
+	store, err := postgres.Open(ctx, m.cfg.postgresURL, postgres.Options{MaxConns: m.cfg.postgresPool, Log: m.log.With("component", "store")})
+	if err != nil {
+		return err
+	}
+	m.store, m.pg = store, store
+	m.lead = store.Leadership(m.cfg.instance)
+	m.undo = append(m.undo, func() {
+		if err := store.Close(); err != nil {
+			m.log.Error("close store", "err", err)
+		}
+	})
+	m.log.Info("store opened", "store", "postgres", "db", m.dbPath, "instance", m.cfg.instance, "pool", m.cfg.postgresPool,
+		"listen", !m.cfg.postgresNoListen, "took", time.Since(opened).Round(time.Millisecond).String())
+	return nil
+}
+
 // newDiskGuard builds the guard that refuses ingest before the store's
 // disk fills (--min-free-disk), and looks once: a bridge started on a
 // full disk refuses from its first request.
 func (m *serveMain) newDiskGuard(context.Context) error {
+	if m.pg != nil {
+		return nil // the database's disk is the database server's to watch
+	}
 	if m.cfg.minFreeDisk.Off() {
 		m.log.Info("disk guard off (--min-free-disk 0): ingest is refused only once the disk is full")
 		return nil
@@ -308,7 +347,11 @@ func (m *serveMain) startBucket(ctx context.Context) error {
 // openInsight builds the hub that everything reports to, with its log files.
 func (m *serveMain) openInsight(context.Context) error {
 	cfg := m.cfg
-	hub, err := insight.New(insight.Config{
+	var replicas func(context.Context) (bridge.Replicas, error)
+	if m.lead != nil {
+		replicas = m.lead.Replicas
+	}
+	hub, err := insight.New(insight.Config{Replicas: replicas,
 		Store: m.store, Log: m.log.With("component", "insight"), Version: buildVersion(), StoreKind: m.storeKind,
 		StaleAfter: cfg.staleAfter, DegradedSuccessPct: cfg.degradedPct, Auth: m.authKind(), StrictOrder: cfg.strictOrder,
 		DiskGuard:   m.guard.Refusing,
@@ -354,7 +397,11 @@ func (m *serveMain) newForwarder(context.Context) error {
 
 // newJanitor builds the retention janitor.
 func (m *serveMain) newJanitor(context.Context) error {
-	j, err := maintenance.NewJanitor(m.store, m.log.With("component", "janitor"), maintenance.JanitorConfig{Retention: m.cfg.retention})
+	var lead func() bool
+	if m.lead != nil {
+		lead = m.lead.Leading
+	}
+	j, err := maintenance.NewJanitor(m.store, m.log.With("component", "janitor"), maintenance.JanitorConfig{Retention: m.cfg.retention, Lead: lead})
 	if err != nil {
 		return usageError{fmt.Sprintf("--retention: %v", err)}
 	}

@@ -54,6 +54,14 @@ func (m *serveMain) startServices(ctx context.Context) context.Context {
 	g.Go(func() error { return m.janitor.Run(gctx) })
 	g.Go(func() error { return m.hub.Run(gctx) })
 	g.Go(func() error { return m.guard.Run(gctx) }) // nil-safe: returns at once without a guard
+	if m.pg != nil {
+		g.Go(func() error { m.lead.Run(gctx); return nil })
+		if !m.cfg.postgresNoListen {
+			// Records another replica accepted (or replayed) wake this
+			// replica's forwarder too.
+			g.Go(func() error { m.pg.Listen(gctx, m.fwd.Notify); return nil })
+		}
+	}
 	if m.tokens != nil {
 		g.Go(func() error { return m.tokens.Run(gctx) }) // reloads on SIGHUP and on change
 	}

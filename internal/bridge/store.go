@@ -389,3 +389,12 @@ type DeferredAppender interface {
 	// Once it has failed it keeps failing: the store must be reopened.
 	Sync(ctx context.Context) error
 }
+
+// Replicas is what a replica of a shared store knows of the others: its
+// own name, and the one that leads (runs the work that must run once).
+type Replicas struct {
+	Instance    string    `json:"instance"`
+	Leader      string    `json:"leader"` // "" while none holds the lead
+	Leading     bool      `json:"leading"`
+	LeaderSince time.Time `json:"leader_since,omitzero"`
+}

@@ -66,6 +66,10 @@ type Health struct {
 	// Security is what was refused for security in the last 24 h.
 	Security SecurityFigures `json:"security"`
 
+	// Replicas, for a store several serve replicas share, names this
+	// replica and the one that leads (runs pruning and automation jobs).
+	Replicas *bridge.Replicas `json:"replicas,omitempty"`
+
 	BucketURL       string `json:"bucket_url"`
 	BucketReachable bool   `json:"bucket_reachable"`
 	Breaker         string `json:"breaker"`
@@ -99,6 +103,16 @@ func (h *Hub) Health(ctx context.Context) Health {
 	if fn := h.delivery(); fn != nil {
 		d = fn()
 		v.BucketURL, v.BucketReachable, v.Breaker, v.LastDeliveryErr = d.BucketURL, d.Reachable, d.Breaker, d.LastError
+	}
+	if h.cfg.Replicas != nil {
+		r, err := h.cfg.Replicas(ctx)
+		if err != nil {
+			h.log.Error("health: read the leader", "err", err)
+		}
+		v.Replicas = &r
+		if err == nil && r.Leader == "" {
+			degraded("no replica leads: retention pruning and automation jobs wait for one")
+		}
 	}
 	st, err := h.cfg.Store.Stats(ctx)
 	if err != nil {

@@ -26,8 +26,11 @@ type Config struct {
 	Log       *slog.Logger
 	Version   string
 	StoreKind string // "sqlite", "postgres": shown in health and metrics
-	Auth      string // how requests are authenticated, shown in health (Health.Auth)
-	Silence   SilenceConfig
+	// Replicas, for a store that serve replicas share, says who this
+	// replica is and who leads, for health.
+	Replicas func(context.Context) (bridge.Replicas, error)
+	Auth     string // how requests are authenticated, shown in health (Health.Auth)
+	Silence  SilenceConfig
 	// Started is when the bridge started, for uptime (default: New's now).
 	Started time.Time
 	// StaleAfter: health is degraded while the oldest pending record is

@@ -36,6 +36,10 @@ type JanitorConfig struct {
 	// start, untouched by steps of the wall clock (default: time.Now's
 	// monotonic reading). It bounds how far a pass's cutoff may move.
 	Mono func() time.Duration
+	// Lead, when set, says whether this process leads the replicas that
+	// share the store: a pass runs only on the leader, once per interval
+	// for them all. nil: always (a store of one process).
+	Lead func() bool
 }
 
 // Janitor prunes synced records (and attempt history) older than the
@@ -48,6 +52,7 @@ type Janitor struct {
 	interval  time.Duration
 	now       func() time.Time
 	mono      func() time.Duration
+	lead      func() bool
 	steps     stepGuard
 }
 
@@ -62,7 +67,7 @@ func NewJanitor(store bridge.Pruner, log *slog.Logger, cfg JanitorConfig) (*Jani
 	if cfg.Interval < 0 {
 		return nil, fmt.Errorf("janitor: interval must be positive, not %s", cfg.Interval)
 	}
-	j := &Janitor{store: store, log: log, retention: cfg.Retention, interval: cfg.Interval, now: cfg.Now}
+	j := &Janitor{store: store, log: log, retention: cfg.Retention, interval: cfg.Interval, now: cfg.Now, lead: cfg.Lead}
 	if j.log == nil {
 		j.log = slog.New(slog.DiscardHandler)
 	}
@@ -87,7 +92,9 @@ func (j *Janitor) Run(ctx context.Context) error {
 	t := time.NewTicker(j.interval)
 	defer t.Stop()
 	for {
-		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		if j.lead != nil && !j.lead() {
+			// Another replica leads and prunes.
+		} else if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			j.log.Error("prune", "err", err)
 		}
 		select {
