@@ -59,15 +59,6 @@ func addExcluded(cols string) string {
 // minuteOf is the rollups key of t: unix minutes.
 func minuteOf(t time.Time) int64 { return bridge.Minute(t).Unix() / 60 }
 
-// addRollup adds r to its row inside tx; a rollup that counts nothing is
-// not written.
-func (s *Store) addRollup(ctx context.Context, tx pgx.Tx, r *bridge.Rollup) error {
-	if r.IsZero() {
-		return nil
-	}
-	return s.addRollups(ctx, tx, []bridge.Rollup{*r})
-}
-
 // addRollups adds rs to their rows inside tx, in one statement; rollups
 // of the same minute and module are merged first.
 func (s *Store) addRollups(ctx context.Context, tx pgx.Tx, rs []bridge.Rollup) error {

@@ -94,12 +94,6 @@ func (c *stmts) queryRow(ctx context.Context, query string, args []any, dst ...a
 	return scanOne(rows, err, dst...)
 }
 
-// queryRowTx is queryRow inside tx.
-func (c *stmts) queryRowTx(ctx context.Context, tx *sql.Tx, query string, args []any, dst ...any) error {
-	rows, err := c.query(ctx, tx, query, args...)
-	return scanOne(rows, err, dst...)
-}
-
 // scanOne scans the one row of rows (err: the query's) into dst, or
 // answers sql.ErrNoRows.
 func scanOne(rows *sql.Rows, err error, dst ...any) error {
