@@ -18,6 +18,7 @@ import (
 
 	"corebridge/internal/bucket"
 	"corebridge/internal/bucket/server"
+	"corebridge/internal/logtest"
 )
 
 // buildBinary compiles corebridge once per test binary run.
@@ -37,6 +38,14 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 // startProcess runs the built binary as a real process and returns its base URL.
 func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, base, _ := startProcessLogs(t, bin, args...)
+	return cmd, base
+}
+
+// startProcessLogs is startProcess that also keeps what the process logs.
+func startProcessLogs(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *logtest.Buffer) {
+	t.Helper()
+	logs := &logtest.Buffer{}
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -49,7 +58,9 @@ func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, string) 
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
+			fmt.Fprintln(logs, sc.Text())
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
 				addrc <- m[1]
 			}
@@ -59,11 +70,11 @@ func startProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, string) 
 	case addr := <-addrc:
 		base := "http://" + addr
 		waitHTTP(t, base+"/healthz")
-		return cmd, base
+		return cmd, base, logs
 	case <-time.After(30 * time.Second):
-		t.Fatal("process did not log its address")
+		t.Fatalf("process did not log its address\n%s", logs)
 	}
-	return nil, ""
+	return nil, "", nil
 }
 
 // TestKill9KeepsAcknowledgedRecords: kill -9 the server while 64 clients
