@@ -304,6 +304,15 @@ func (m *serveMain) openPostgres(ctx context.Context) error {
 	return nil
 }
 
+// leading says whether this replica leads the others on a shared store
+// (nil for a store of one process: it always does).
+func (m *serveMain) leading() func() bool {
+	if m.lead == nil {
+		return nil
+	}
+	return m.lead.Leading
+}
+
 // newDiskGuard builds the guard that refuses ingest before the store's
 // disk fills (--min-free-disk), and looks once: a bridge started on a
 // full disk refuses from its first request.
@@ -397,11 +406,7 @@ func (m *serveMain) newForwarder(context.Context) error {
 
 // newJanitor builds the retention janitor.
 func (m *serveMain) newJanitor(context.Context) error {
-	var lead func() bool
-	if m.lead != nil {
-		lead = m.lead.Leading
-	}
-	j, err := maintenance.NewJanitor(m.store, m.log.With("component", "janitor"), maintenance.JanitorConfig{Retention: m.cfg.retention, Lead: lead})
+	j, err := maintenance.NewJanitor(m.store, m.log.With("component", "janitor"), maintenance.JanitorConfig{Retention: m.cfg.retention, Lead: m.leading()})
 	if err != nil {
 		return usageError{fmt.Sprintf("--retention: %v", err)}
 	}
@@ -464,7 +469,7 @@ func (m *serveMain) listen(context.Context) error {
 	m.undo = append(m.undo, func() { ln.Close() }) // already closed once served
 	if m.jobs != nil {
 		m.runner = automation.New(m.jobs, automation.Options{APIURL: m.scheme() + ln.Addr().String(), TLSConfig: m.runnerTLS(),
-			ReportsDir: m.cfg.automationReports, DefaultInterval: m.cfg.automationEvery, Token: m.runnerToken,
+			ReportsDir: m.cfg.automationReports, DefaultInterval: m.cfg.automationEvery, Token: m.runnerToken, Lead: m.leading(),
 			Logger: m.log}) // the runner adds its own component attribute
 	}
 	return nil

@@ -94,9 +94,15 @@ func (m *serveMain) startDebug() error {
 // that stops it.
 func (m *serveMain) serveHTTP(ready func(apiURL, bucketURL string)) <-chan error {
 	addr := m.ln.Addr().String()
-	m.log.Info("listening", "addr", addr, "url", m.scheme()+addr, "dashboard", m.scheme()+addr+"/", "tls", m.tls.cert != nil,
-		"version", buildVersion(), "store", m.storeKind, "db", m.dbPath, "sqlite_sync", m.cfg.sqliteSync, "min_free_disk", m.cfg.minFreeDisk.String(),
-		"bucket", auth.RedactURL(m.bucketURL), "auth", m.authMode(), "allowed_hosts", m.cfg.allowedHosts.String())
+	store := []any{"store", m.storeKind, "db", m.dbPath}
+	if m.pg == nil {
+		store = append(store, "sqlite_sync", m.cfg.sqliteSync, "min_free_disk", m.cfg.minFreeDisk.String())
+	} else {
+		store = append(store, "instance", m.cfg.instance)
+	}
+	m.log.Info("listening", append(append([]any{"addr", addr, "url", m.scheme() + addr, "dashboard", m.scheme() + addr + "/", "tls", m.tls.cert != nil,
+		"version", buildVersion()}, store...),
+		"bucket", auth.RedactURL(m.bucketURL), "auth", m.authMode(), "allowed_hosts", m.cfg.allowedHosts.String())...)
 	errc := make(chan error, 1)
 	go func() { errc <- m.hs.Serve(m.ln) }()
 	if ready != nil {

@@ -47,6 +47,11 @@ type Options struct {
 	// Jitter returns the random extra added to a retry backoff of d; nil
 	// adds up to d/4.
 	Jitter func(d time.Duration) time.Duration
+	// Lead, when set, says whether this process leads the serve replicas
+	// that share a store: jobs fire only on the leader, so each runs once
+	// for them all (startup jobs wait until this process leads, if ever).
+	// nil: always.
+	Lead func() bool
 }
 
 // Runner runs the jobs of one Config. Its methods are safe for concurrent use.

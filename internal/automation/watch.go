@@ -55,15 +55,32 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.log.Info("watching", "jobs", len(r.cfg.Jobs), "repeating", len(slots))
 
 	var wg sync.WaitGroup
+	leads := func() bool { return r.opts.Lead == nil || r.opts.Lead() }
 	launch := func(fs []firing) {
+		if !leads() {
+			r.log.Debug("not the leader: another replica runs the jobs", "jobs", len(fs))
+			return
+		}
 		r.inflight.Add(1)
 		wg.Go(func() {
 			defer r.inflight.Add(-1)
 			_, _ = r.runBatch(ctx, fs)
 		})
 	}
-	if len(first) > 0 {
+	if len(first) > 0 && leads() {
 		launch(first)
+	} else if len(first) > 0 {
+		// Startup and catch-up runs go to whichever replica leads first.
+		wg.Go(func() {
+			for !leads() {
+				select {
+				case <-ctx.Done():
+					return
+				case <-r.clock.After(time.Second):
+				}
+			}
+			launch(first)
+		})
 	}
 	for {
 		now := r.clock.Now()

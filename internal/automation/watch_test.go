@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -220,5 +221,26 @@ func TestWatchNeverOverlapsAJob(t *testing.T) {
 	}
 	if n := f.count("/block"); n != 1 {
 		t.Errorf("%d requests, want 1: the job ran twice at once", n)
+	}
+}
+
+// TestWatchRunsOnlyOnTheLeader: with Options.Lead, jobs fire only while
+// this process leads the replicas; a startup job waits for the lead.
+func TestWatchRunsOnlyOnTheLeader(t *testing.T) {
+	f := newFakeBridge(t)
+	var leading atomic.Bool
+	cfg := `{"jobs":[
+	  {"name":"boot","trigger":{"type":"onStartup"},"actions":[{"type":"send_core_update","data":{"module":"boot","data":{}}}]},
+	  {"name":"tick","trigger":{"type":"intervalMinutes","value":1},"actions":[{"type":"send_core_update","data":{"module":"tick","data":{}}}]}]}`
+	w := startWatch(t, f, cfg, t.TempDir(), Options{Lead: leading.Load})
+	w.advance(3 * time.Minute)
+	if n, m := f.updates("boot"), f.updates("tick"); n+m != 0 {
+		t.Fatalf("a replica that does not lead ran jobs: boot %d, tick %d", n, m)
+	}
+	leading.Store(true)
+	w.advance(time.Minute)
+	eventually(t, "the startup job to run once this replica leads", func() bool { return f.updates("boot") == 1 })
+	if n := f.updates("tick"); n != 1 {
+		t.Errorf("tick ran %d times in its first minute as leader, want 1", n)
 	}
 }

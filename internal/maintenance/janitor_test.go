@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,5 +163,31 @@ func TestJanitorPrunesSyncedPastRetention(t *testing.T) {
 	}
 	if r := get(t, st, pending); r.State != bridge.StatePending {
 		t.Errorf("pending record pruned: %s", r.State)
+	}
+}
+
+// countingPruner counts Prune calls.
+type countingPruner struct{ calls atomic.Int64 }
+
+func (p *countingPruner) Prune(context.Context, bridge.PruneParams) (int, error) {
+	p.calls.Add(1)
+	return 0, nil
+}
+
+// TestJanitorPrunesOnlyOnTheLeader: with JanitorConfig.Lead, a replica that
+// does not lead leaves pruning to the one that does.
+func TestJanitorPrunesOnlyOnTheLeader(t *testing.T) {
+	for _, leads := range []bool{false, true} {
+		p := &countingPruner{}
+		j, err := maintenance.NewJanitor(p, nil, maintenance.JanitorConfig{Interval: 10 * time.Millisecond, Lead: func() bool { return leads }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		j.Run(ctx)
+		cancel()
+		if n := p.calls.Load(); leads != (n > 0) {
+			t.Errorf("leading %v: %d prunes", leads, n)
+		}
 	}
 }

@@ -58,7 +58,11 @@ func (l *Leadership) Replicas(ctx context.Context) (bridge.Replicas, error) {
 func (l *Leadership) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := l.term(ctx)
-		if l.leading.Swap(false) {
+		switch {
+		case !l.leading.Swap(false):
+		case ctx.Err() != nil:
+			l.s.log.Info("stepped down as leader: stopping", "instance", l.instance)
+		default:
 			l.s.log.Warn("no longer the leader: its database connection was lost", "instance", l.instance, "err", redactErr(err))
 		}
 		select {
