@@ -82,7 +82,6 @@ func TestReplicasDrill(t *testing.T) {
 
 	perModule := drillPerModule()
 	const producersPerModule = 2
-	type sent struct{ id string }
 	var (
 		mu       sync.Mutex
 		acked    = map[string][]string{} // producer → ids in send order

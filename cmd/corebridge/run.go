@@ -34,6 +34,7 @@ func commands() []command {
 		{"automate", "run the scheduled jobs of automation/config.json (--once or --watch)", runAutomate},
 		{"ceiling", "benchmark-only server that decodes updates and stores nothing", runCeiling},
 		{"dlq", "list, replay or purge dead letters of a running bridge", runDLQ},
+		{"migrate", "move the queue from SQLite to PostgreSQL (migrate --from sqlite:PATH --to postgres://…)", runMigrate},
 		{"token", "issue tokens for --auth-file (token new)", runToken},
 		{"demo", "serve + embedded Bucket + mock producers in one command", runDemo},
 		{"version", "print the version", runVersion},
