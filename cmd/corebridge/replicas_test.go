@@ -311,3 +311,14 @@ func TestReplicaDatabaseCut(t *testing.T) {
 		t.Errorf("nothing logged at WARN while the database was cut:\n%s", logs)
 	}
 }
+
+// TestDashboardNamesTheLeader: with replicas on PostgreSQL the dashboard's
+// store line names this replica and says it leads.
+func TestDashboardNamesTheLeader(t *testing.T) {
+	db := pgtest.FreshDB(t)
+	base, _, _ := startServeLogs(t, "--data-dir", t.TempDir(), "--postgres-url", db, "--instance", "replica-a")
+	b := newBrowser(t, 1280, 900)
+	b.open(base)
+	b.waitJS("the store line to name the leader", 20*time.Second,
+		`document.getElementById('meta-store').textContent === 'postgres · replica-a (leader)'`)
+}

@@ -59,6 +59,13 @@ func (f *Forwarder) runOnce(ctx context.Context) (int, error) {
 		}
 		return 0, nil
 	}
+	if len(lease.Records) == 0 {
+		// Against the contract (a lease holds at least one record): give
+		// it back rather than send nothing.
+		f.breaker.Release()
+		f.store.Settle(context.WithoutCancel(ctx), bridge.Settlement{LeaseID: lease.ID, Module: lease.Module, Now: bridge.Truncate(now)})
+		return 0, fmt.Errorf("lease of %s holds no record: a store bug", lease.Module)
+	}
 
 	// The send and the settle outlive a cancelled ctx: a batch in flight at
 	// shutdown is finished and recorded, not abandoned to its lease.

@@ -162,7 +162,13 @@
 
     if (s.version) { $('meta-version').textContent = s.version; $('foot-version').textContent = s.version; }
     $('meta-uptime').textContent = fmtDur(s.uptime_s);
-    $('meta-store').textContent = s.store || '—';
+    let store = s.store || '—';
+    if (s.replicas) {
+      // Replicas on one database: which one this page talks to, and which leads.
+      const r = s.replicas;
+      store += ' · ' + r.instance + (r.leading ? ' (leader)' : ' · leader: ' + (r.leader || 'none'));
+    }
+    $('meta-store').textContent = store;
     if (s.security) {
       const names = { auth_failures_24h: 'no or bad token', forbidden_24h: 'not allowed', cross_site_24h: 'cross-site',
         host_refused_24h: 'wrong host', rate_limited_24h: 'rate limited', signature_rejects_24h: 'bad signature', replay_rejects_24h: 'replayed' };

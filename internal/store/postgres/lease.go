@@ -59,6 +59,7 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 			return fmt.Errorf("claim: %w", err)
 		}
 		l.Expires = l.Expires.UTC()
+		l0 := l
 		// A strict module's lease stops before its oldest dead record.
 		stop := int64(0)
 		if p.Strict.Has(l.Module) {
@@ -75,6 +76,15 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		recs, err := scanRecords(rows)
 		if err != nil {
 			return fmt.Errorf("batch: %w", err)
+		}
+		// The claim read the head in its statement's snapshot; a settle
+		// that committed just before the claim took the row may have
+		// synced it since: then this is nothing to deliver (or nothing
+		// due yet), and the claim is undone.
+		if len(recs) == 0 || !p.Due(recs[0].NextAttemptAt) {
+			l = nil
+			_, err := tx.Exec(ctx, `UPDATE leases SET until = '-infinity', token = '' WHERE module = $1`, l0.Module)
+			return err
 		}
 		size := 0
 		for i, r := range recs {

@@ -217,10 +217,11 @@ func testReplicaKilled(t *testing.T, e *env, kill func(bridge.Store)) {
 }
 
 // testReplicaCommitOrder appends to one module through two handles at
-// once while a third drains it: the records go out in seq order, each
+// once while two others drain it: the records go out in seq order, each
 // once, and none is passed by a later seq (a store that hands out seqs
 // before commit without ordering commits per module would deliver a
-// later seq first and then the earlier one).
+// later seq first and then the earlier one); no lease is empty (a claim
+// racing a settle on another handle must not hand out a drained module).
 func testReplicaCommitOrder(t *testing.T, e *env) {
 	h := []bridge.Store{e.handle(), e.handle()}
 	const perHandle, batch = 200, 4
@@ -241,35 +242,54 @@ func testReplicaCommitOrder(t *testing.T, e *env) {
 	}
 	appended := make(chan struct{})
 	go func() { wg.Wait(); close(appended) }()
-	var last int64
-	seen := map[string]bool{}
-	done := false
-	for !done {
-		select {
-		case <-appended:
-			done = true // one more drain after the last append
-		default:
-		}
-		for {
-			l, err := e.s.Lease(t.Context(), bridge.LeaseParams{Owner: "drain", Now: ts(2), TTL: time.Minute, MaxRecords: 7})
-			if err != nil {
-				t.Fatal(err)
+	var (
+		mu   sync.Mutex
+		last int64
+		seen = map[string]bool{}
+	)
+	drain := func(s bridge.Store, owner string) {
+		done := false
+		for !done && !t.Failed() {
+			select {
+			case <-appended:
+				done = true // one more drain after the last append
+			default:
 			}
-			if l == nil {
-				break
-			}
-			for _, r := range l.Records {
-				if r.Seq <= last {
-					t.Fatalf("record %s (seq %d) delivered after seq %d: module order broken", r.ID, r.Seq, last)
+			for !t.Failed() {
+				l, err := s.Lease(t.Context(), bridge.LeaseParams{Owner: owner, Now: ts(2), TTL: time.Minute, MaxRecords: 7})
+				if err != nil {
+					t.Errorf("Lease: %v", err)
+					return
 				}
-				if seen[r.ID] {
-					t.Fatalf("record %s delivered twice", r.ID)
+				if l == nil {
+					break
 				}
-				last, seen[r.ID] = r.Seq, true
+				if len(l.Records) == 0 {
+					t.Errorf("Lease by %s returned module %s with no records", owner, l.Module)
+					return
+				}
+				mu.Lock()
+				for _, r := range l.Records {
+					if r.Seq <= last {
+						t.Errorf("record %s (seq %d) delivered after seq %d: module order broken", r.ID, r.Seq, last)
+					}
+					if seen[r.ID] {
+						t.Errorf("record %s delivered twice", r.ID)
+					}
+					last, seen[r.ID] = r.Seq, true
+				}
+				mu.Unlock()
+				if err := s.Settle(t.Context(), bridge.Settlement{LeaseID: l.ID, Module: l.Module, Now: ts(3), Synced: ids(l.Records)}); err != nil {
+					t.Errorf("Settle: %v", err)
+					return
+				}
 			}
-			e.synced(l, ts(3), ids(l.Records)...)
 		}
 	}
+	var drainers sync.WaitGroup
+	drainers.Go(func() { drain(e.s, "drain-1") })
+	drainers.Go(func() { drain(e.handle(), "drain-2") })
+	drainers.Wait()
 	if len(seen) != 2*perHandle {
 		t.Errorf("%d records delivered, want %d", len(seen), 2*perHandle)
 	}
