@@ -137,7 +137,9 @@ func (f *Forwarder) keepLease(l *bridge.Lease) *leaseKeeper {
 			k.t = time.AfterFunc(every, extend)
 		}
 	}
+	k.mu.Lock()
 	k.t = time.AfterFunc(every, extend)
+	k.mu.Unlock()
 	return k
 }
 
