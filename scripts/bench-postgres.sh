@@ -28,11 +28,12 @@ fresh_db() { # name → URL of a new empty database
 # start SETUP: sqlite | pg1 | pg3; sets ports=(…)
 start() {
   local setup=$1; shift
-  ports=()
+  ports=() spids=()
   case $setup in
   sqlite)
     rm -rf "$work/data"
     "$cb" serve --addr 127.0.0.1:18801 --data-dir "$work/data" --bucket-url $bucket $F "$@" 2>"$work/serve-0.log" &
+    spids=($!)
     ports=(18801) ;;
   pg1|pg3)
     local url n=${setup#pg}
@@ -41,12 +42,13 @@ start() {
       rm -rf "$work/data$i"
       "$cb" serve --addr 127.0.0.1:$((18801 + i)) --data-dir "$work/data$i" --bucket-url $bucket \
         --postgres-url "$url" --instance "r$i" $F "$@" 2>"$work/serve-$i.log" &
+      spids+=($!)
       ports+=($((18801 + i)))
     done ;;
   esac
   for p in "${ports[@]}"; do until curl -fsS -o /dev/null http://127.0.0.1:$p/healthz 2>/dev/null; do sleep 0.1; done; done
 }
-stop() { kill $(jobs -p | grep -v "$(cat "$work/bucket.pid")") 2>/dev/null || true; sleep 1; }
+stop() { kill "${spids[@]}" 2>/dev/null || true; wait "${spids[@]}" 2>/dev/null || true; } # the replicas, until they exit
 health() { curl -s http://127.0.0.1:${ports[0]}/core/health; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
@@ -58,15 +60,18 @@ if [ "$mode" = ingest ]; then
     for setup in sqlite pg1 pg3; do
       start $setup
       n=${#ports[@]}
+      pids=()
       for p in "${ports[@]}"; do
         WRK_SALT="$setup$r$p" wrk -t2 -c$((conns / n)) -d2s -s scripts/wrk/post-salted.lua http://127.0.0.1:$p >/dev/null 2>&1 &
+        pids+=($!)
       done
-      wait $(jobs -p | tail -n $n) 2>/dev/null || true
+      wait "${pids[@]}" || true
+      pids=()
       for p in "${ports[@]}"; do
         WRK_SALT="$setup$r$p-main" wrk -t2 -c$((conns / n)) -d${secs}s --latency -s scripts/wrk/post-salted.lua http://127.0.0.1:$p >"$work/wrk-$p.txt" 2>&1 &
+        pids+=($!)
       done
-      sleep "$secs"; sleep 0.5
-      wait $(jobs -p | tail -n $n) 2>/dev/null || true
+      wait "${pids[@]}" || true
       h=$(health); recv=$(echo "$h" | field received_total); syn=$(echo "$h" | field synced_total)
       t0=$(date +%s.%N)
       while [ "$(health | field pending_queue)" != 0 ]; do sleep 0.2; done
@@ -95,6 +100,7 @@ else
     start $setup --max-pending -1
     t0=$(date +%s.%N)
     # Fill through every replica at once, Bucket down (its port closed).
+    pids=()
     for p in "${ports[@]}"; do
       WRK_SALT="$setup$p" timeout 600 python3 - "http://127.0.0.1:$p" $((n / ${#ports[@]})) <<'PY' &
 import json, sys, urllib.request, os
@@ -110,14 +116,16 @@ for b in range(n // 1000):
     with urllib.request.urlopen(req, timeout=120) as r:
         assert r.status == 200
 PY
+      pids+=($!)
     done
-    wait $(jobs -p | tail -n ${#ports[@]})
+    wait "${pids[@]}"
     t1=$(date +%s.%N)
     start_bucket
     while [ "$(health | field pending_queue)" != 0 ]; do sleep 0.5; done
     t2=$(date +%s.%N)
     held=$(curl -s $bucket/v1/stats | field total)
-    python3 -c "print('%-6s %8.0f          %8.0f   (Bucket holds %d)' % ('$setup', $n/($t1-$t0), $n/($t2-$t1), $held))"
+    posted=$(( n / ${#ports[@]} / 1000 * 1000 * ${#ports[@]} ))
+    python3 -c "print('%-6s %8.0f          %8.0f   (posted %d, the Bucket holds %d)' % ('$setup', $posted/($t1-$t0), $posted/($t2-$t1), $posted, $held))"
     stop_bucket
     stop
   done

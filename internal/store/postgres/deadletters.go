@@ -23,11 +23,11 @@ func (s *Store) ListDead(ctx context.Context, q bridge.DeadQuery) ([]bridge.Reco
 	var err error
 	if q.Module != "" {
 		rows, err = s.pool.Query(ctx, `SELECT `+recordCols+` FROM records
-			WHERE module = $1 AND state = 2 AND seq > $2 ORDER BY seq LIMIT $3`, q.Module, q.AfterSeq, q.Limit)
+			WHERE module = $1 AND state = 2 AND seq > $2 ORDER BY module, seq LIMIT $3`, q.Module, q.AfterSeq, q.Limit)
 	} else {
 		rows, err = s.pool.Query(ctx, `SELECT d.* FROM modules m CROSS JOIN LATERAL
 			(SELECT `+recordCols+` FROM records r WHERE r.module = m.module AND r.state = 2 AND r.seq > $1
-				ORDER BY seq LIMIT $2) d
+				ORDER BY r.module, r.seq LIMIT $2) d
 			WHERE m.dead > 0 ORDER BY d.seq LIMIT $2`, q.AfterSeq, q.Limit)
 	}
 	if err != nil {
@@ -229,9 +229,12 @@ func (s *Store) ReplayDead(ctx context.Context, p bridge.ReplayParams) (int, err
 			return err
 		}
 		mods, counts := moduleCounts(per)
+		// Replayed records are pending again below their modules'
+		// settled positions: the positions go back below them.
 		if _, err := tx.Exec(ctx, `UPDATE modules m SET dead = m.dead - c.n, pending = m.pending + c.n,
-			replayed = m.replayed + c.n
-			FROM unnest($1::text[], $2::bigint[]) AS c(module, n) WHERE m.module = c.module`, mods, counts); err != nil {
+			replayed = m.replayed + c.n,
+			pos = least(m.pos, (SELECT min(r.seq) - 1 FROM records r WHERE r.id = ANY($3) AND r.module = m.module))
+			FROM unnest($1::text[], $2::bigint[]) AS c(module, n) WHERE m.module = c.module`, mods, counts, ids); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
 		rs := make([]bridge.Rollup, len(mods))

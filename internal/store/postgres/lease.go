@@ -16,13 +16,13 @@ import (
 // head among those not leased (or whose lease has expired on the
 // database's clock), skipping rows another claim has locked, and gives it
 // a new epoch and token. The head is one seek in records_pending per
-// module. $1 now (µs, the caller's clock: due times are set by callers),
+// module, from the module's settled position (migration 0002). $1 now (µs, the caller's clock: due times are set by callers),
 // $2 MaxWait (µs, 0: none), $3 strict for all, $4 strict modules, $5
 // owner, $6 token, $7 TTL (µs).
 const qClaim = `WITH cand AS (
-	SELECT l.module FROM leases l
+	SELECT l.module FROM leases l JOIN modules m ON m.module = l.module
 	CROSS JOIN LATERAL (SELECT seq, next_attempt_at FROM records r
-		WHERE r.module = l.module AND r.state = 0 ORDER BY seq LIMIT 1) h
+		WHERE r.module = l.module AND r.state = 0 AND r.seq > m.pos ORDER BY r.module, r.seq LIMIT 1) h
 	WHERE l.until < clock_timestamp()
 	  AND (h.next_attempt_at <= $1 OR ($2 > 0 AND h.next_attempt_at - $1 > $2))
 	  AND NOT (($3 OR l.module = ANY($4)) AND EXISTS (SELECT 1 FROM records d
@@ -63,13 +63,14 @@ func (s *Store) Lease(ctx context.Context, p bridge.LeaseParams) (*bridge.Lease,
 		// A strict module's lease stops before its oldest dead record.
 		stop := int64(0)
 		if p.Strict.Has(l.Module) {
-			err := tx.QueryRow(ctx, `SELECT seq FROM records WHERE module = $1 AND state = 2 ORDER BY seq LIMIT 1`, l.Module).Scan(&stop)
+			err := tx.QueryRow(ctx, `SELECT seq FROM records WHERE module = $1 AND state = 2 ORDER BY module, seq LIMIT 1`, l.Module).Scan(&stop)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("dead head: %w", err)
 			}
 		}
 		rows, err := tx.Query(ctx, `SELECT `+recordCols+` FROM records
-			WHERE module = $1 AND state = 0 AND ($2 = 0 OR seq < $2) ORDER BY seq LIMIT $3`, l.Module, stop, p.MaxRecords)
+			WHERE module = $1 AND state = 0 AND seq > (SELECT pos FROM modules WHERE module = $1) AND ($2 = 0 OR seq < $2)
+			ORDER BY module, seq LIMIT $3`, l.Module, stop, p.MaxRecords)
 		if err != nil {
 			return fmt.Errorf("batch: %w", err)
 		}
@@ -162,19 +163,20 @@ func (s *Store) settleTx(ctx context.Context, tx pgx.Tx, st bridge.Settlement) e
 	}
 	now := micros(st.Now)
 	roll := &bridge.Rollup{Minute: bridge.Minute(st.Now), Module: st.Module}
-	var synced, dead int64
+	var synced, dead, last, lastDead int64 // last: the greatest seq settled here
 	if len(st.Synced) > 0 {
 		rows, err := tx.Query(ctx, `UPDATE records SET state = 1, attempts = attempts + 1, synced_at = $2
-			WHERE id = ANY($1) AND module = $3 AND state = 0 RETURNING received_at`, st.Synced, now, st.Module)
+			WHERE id = ANY($1) AND module = $3 AND state = 0 RETURNING received_at, seq`, st.Synced, now, st.Module)
 		if err != nil {
 			return fmt.Errorf("synced: %w", err)
 		}
 		for rows.Next() {
-			var recv int64
-			if err := rows.Scan(&recv); err != nil {
+			var recv, seq int64
+			if err := rows.Scan(&recv, &seq); err != nil {
 				rows.Close()
 				return err
 			}
+			last = max(last, seq)
 			synced++
 			roll.ObserveLatency(time.Duration(now-recv) * time.Microsecond)
 		}
@@ -188,13 +190,14 @@ func (s *Store) settleTx(ctx context.Context, tx pgx.Tx, st bridge.Settlement) e
 		for i, d := range st.Dead {
 			ids[i], reasons[i] = d.ID, d.Reason
 		}
-		tag, err := tx.Exec(ctx, `UPDATE records r SET state = 2, attempts = attempts + 1, last_error = u.reason
+		err := tx.QueryRow(ctx, `WITH d AS (UPDATE records r SET state = 2, attempts = attempts + 1, last_error = u.reason
 			FROM unnest($1::text[], $2::text[]) AS u(id, reason)
-			WHERE r.id = u.id AND r.module = $3 AND r.state = 0`, ids, reasons, st.Module)
+			WHERE r.id = u.id AND r.module = $3 AND r.state = 0 RETURNING r.seq)
+			SELECT count(*), coalesce(max(seq), 0) FROM d`, ids, reasons, st.Module).Scan(&dead, &lastDead)
 		if err != nil {
 			return fmt.Errorf("dead: %w", err)
 		}
-		dead = tag.RowsAffected()
+		last = max(last, lastDead)
 	}
 	if len(st.Retry) > 0 {
 		tag, err := tx.Exec(ctx, `UPDATE records SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3
@@ -211,9 +214,16 @@ func (s *Store) settleTx(ctx context.Context, tx pgx.Tx, st bridge.Settlement) e
 		if synced > 0 {
 			lastSync = now
 		}
+		// The position moves to just below the first record still
+		// pending above it (a retry, a record not named), or over what
+		// was settled here when none is: records committed later have
+		// greater seqs (append.go), so none can appear below it.
 		b.Queue(`UPDATE modules SET pending = pending - $2, synced = synced + $3, dead = dead + $4,
-			dead_total = dead_total + $4, last_sync_at = greatest(last_sync_at, $5) WHERE module = $1`,
-			st.Module, synced+dead, synced, dead, lastSync)
+			dead_total = dead_total + $4, last_sync_at = greatest(last_sync_at, $5),
+			pos = coalesce((SELECT r.seq - 1 FROM records r WHERE r.module = $1 AND r.state = 0 AND r.seq > modules.pos
+				ORDER BY r.module, r.seq LIMIT 1), greatest(pos, $6))
+			WHERE module = $1`,
+			st.Module, synced+dead, synced, dead, lastSync, last)
 	}
 	queueRollups(b, bridge.RollupSet{{Minute: roll.Minute.Unix() / 60, Module: st.Module}: roll})
 	if a := st.Attempt; a != nil {

@@ -78,7 +78,8 @@ func (s *Store) AttemptCounts(ctx context.Context, since time.Time) (map[string]
 const qStats = `SELECT coalesce(sum(received), 0)::bigint, coalesce(sum(pending), 0)::bigint,
 	coalesce(sum(synced), 0)::bigint, coalesce(sum(dead), 0)::bigint, coalesce(max(last_sync_at), 0),
 	coalesce((SELECT min(h.received_at) FROM modules m CROSS JOIN LATERAL
-		(SELECT received_at FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1) h), 0)
+		(SELECT received_at FROM records r WHERE r.module = m.module AND r.state = 0 AND r.seq > m.pos
+			ORDER BY r.module, r.seq LIMIT 1) h), 0)
 	FROM modules`
 
 // Stats sums the module counters and reads the oldest pending record.
@@ -99,9 +100,10 @@ func (s *Store) Stats(ctx context.Context) (bridge.Stats, error) {
 const qModules = `SELECT m.module, m.received, m.pending, m.synced, m.dead, m.last_seen_at, m.last_sync_at,
 	m.dead_total, m.replayed, m.interval_us, m.intervals, coalesce(d.id, ''),
 	CASE WHEN d.seq IS NULL THEN false ELSE coalesce(d.seq <
-		(SELECT seq FROM records r WHERE r.module = m.module AND r.state = 0 ORDER BY seq LIMIT 1), false) END
+		(SELECT seq FROM records r WHERE r.module = m.module AND r.state = 0 AND r.seq > m.pos
+			ORDER BY r.module, r.seq LIMIT 1), false) END
 	FROM modules m LEFT JOIN LATERAL
-		(SELECT id, seq FROM records r WHERE r.module = m.module AND r.state = 2 ORDER BY seq LIMIT 1) d ON true
+		(SELECT id, seq FROM records r WHERE r.module = m.module AND r.state = 2 ORDER BY r.module, r.seq LIMIT 1) d ON true
 	ORDER BY m.module COLLATE "C"`
 
 // Modules returns every module's counters, sorted by name.
