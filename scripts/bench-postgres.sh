@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-ingest}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; true' EXIT
 pg=${COREBRIDGE_TEST_POSTGRES_URL:-$(scripts/postgres.sh start)}
 go build -o "$work/corebridge" ./cmd/corebridge
 cb="$work/corebridge"
