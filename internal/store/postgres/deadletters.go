@@ -161,11 +161,15 @@ func moduleCounts(per map[string]int64) ([]string, []int64) {
 	return mods, ns
 }
 
-// PurgeDead deletes the selected dead records for good, with their dedupe
-// keys (a later record with the key is new) and their edits, in one
-// transaction.
-func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, error) {
-	if err := noSelector("purge", p); err != nil {
+// changeDead is PurgeDead's and ReplayDead's one transaction: it locks
+// the modules whose dead records p selects (in name order, as appends
+// do), runs stmt (a DELETE or UPDATE of records, to which the selection's
+// WHERE and "RETURNING id, module" are added; its own arguments are
+// pre, the selection's follow), then after with the ids it changed and
+// their count per module. It returns how many it changed.
+func (s *Store) changeDead(ctx context.Context, what string, p bridge.ReplayParams, stmt string, pre []any,
+	after func(tx pgx.Tx, ids []string, mods []string, counts []int64) error) (int, error) {
+	if err := noSelector(what, p); err != nil {
 		return 0, err
 	}
 	n := 0
@@ -175,8 +179,8 @@ func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, erro
 		if err != nil || len(locked) == 0 {
 			return err
 		}
-		where, args := deadSelection(p, locked, 1)
-		rows, err := tx.Query(ctx, `DELETE FROM records WHERE `+where+` RETURNING id, module`, args...)
+		where, args := deadSelection(p, locked, len(pre)+1)
+		rows, err := tx.Query(ctx, stmt+` WHERE `+where+` RETURNING id, module`, append(pre, args...)...)
 		if err != nil {
 			return err
 		}
@@ -184,74 +188,62 @@ func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, erro
 		if err != nil || len(ids) == 0 {
 			return err
 		}
+		mods, counts := moduleCounts(per)
+		if err := after(tx, ids, mods, counts); err != nil {
+			return err
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, unavailable(what, err)
+	}
+	return n, nil
+}
+
+// PurgeDead deletes the selected dead records for good, with their dedupe
+// keys (a later record with the key is new) and their edits, in one
+// transaction.
+func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, error) {
+	return s.changeDead(ctx, "purge", p, `DELETE FROM records`, nil, func(tx pgx.Tx, ids, mods []string, counts []int64) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM dedupe_keys WHERE record_id = ANY($1)`, ids); err != nil {
 			return fmt.Errorf("keys: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM edits WHERE record_id = ANY($1)`, ids); err != nil {
 			return fmt.Errorf("edits: %w", err)
 		}
-		mods, counts := moduleCounts(per)
 		if _, err := tx.Exec(ctx, `UPDATE modules m SET dead = m.dead - c.n
 			FROM unnest($1::text[], $2::bigint[]) AS c(module, n) WHERE m.module = c.module`, mods, counts); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
-		n = len(ids)
 		return nil
 	})
-	if err != nil {
-		return 0, unavailable("purge", err)
-	}
-	return n, nil
 }
 
 // ReplayDead makes the selected dead records pending and due at p.Now,
 // with their attempts reset (last_error is kept), in one transaction, and
 // wakes the forwarders of every replica.
 func (s *Store) ReplayDead(ctx context.Context, p bridge.ReplayParams) (int, error) {
-	if err := noSelector("replay", p); err != nil {
-		return 0, err
-	}
-	n := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		n = 0
-		locked, err := lockDeadModules(ctx, tx, p)
-		if err != nil || len(locked) == 0 {
-			return err
-		}
-		where, args := deadSelection(p, locked, 2)
-		rows, err := tx.Query(ctx, `UPDATE records SET state = 0, attempts = 0, next_attempt_at = $1
-			WHERE `+where+` RETURNING id, module`, append([]any{micros(p.Now)}, args...)...)
-		if err != nil {
-			return err
-		}
-		ids, per, err := countByModule(rows)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		mods, counts := moduleCounts(per)
-		// Replayed records are pending again below their modules'
-		// settled positions: the positions go back below them.
-		if _, err := tx.Exec(ctx, `UPDATE modules m SET dead = m.dead - c.n, pending = m.pending + c.n,
-			replayed = m.replayed + c.n,
-			pos = least(m.pos, (SELECT min(r.seq) - 1 FROM records r WHERE r.id = ANY($3) AND r.module = m.module))
-			FROM unnest($1::text[], $2::bigint[]) AS c(module, n) WHERE m.module = c.module`, mods, counts, ids); err != nil {
-			return fmt.Errorf("count: %w", err)
-		}
-		rs := make([]bridge.Rollup, len(mods))
-		for i, m := range mods {
-			rs[i] = bridge.Rollup{Minute: p.Now, Module: m, Replayed: counts[i]}
-		}
-		if err := s.addRollups(ctx, tx, rs); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
-			return fmt.Errorf("notify: %w", err)
-		}
-		n = len(ids)
-		return nil
-	})
-	if err != nil {
-		return 0, unavailable("replay", err)
-	}
-	return n, nil
+	return s.changeDead(ctx, "replay", p, `UPDATE records SET state = 0, attempts = 0, next_attempt_at = $1`, []any{micros(p.Now)},
+		func(tx pgx.Tx, ids, mods []string, counts []int64) error {
+			// Replayed records are pending again below their modules'
+			// settled positions: the positions go back below them.
+			if _, err := tx.Exec(ctx, `UPDATE modules m SET dead = m.dead - c.n, pending = m.pending + c.n,
+				replayed = m.replayed + c.n,
+				pos = least(m.pos, (SELECT min(r.seq) - 1 FROM records r WHERE r.id = ANY($3) AND r.module = m.module))
+				FROM unnest($1::text[], $2::bigint[]) AS c(module, n) WHERE m.module = c.module`, mods, counts, ids); err != nil {
+				return fmt.Errorf("count: %w", err)
+			}
+			rs := make([]bridge.Rollup, len(mods))
+			for i, m := range mods {
+				rs[i] = bridge.Rollup{Minute: p.Now, Module: m, Replayed: counts[i]}
+			}
+			if err := s.addRollups(ctx, tx, rs); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+				return fmt.Errorf("notify: %w", err)
+			}
+			return nil
+		})
 }
