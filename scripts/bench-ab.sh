@@ -13,7 +13,7 @@ a=$1 b=$2 n=${3:-4} secs=${4:-8}
 lua=${5:-"$(cd "$(dirname "$0")/../.." && pwd)/shared/bench/post.lua"}
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; true' EXIT
 "$a" serve --addr 127.0.0.1:18801 --data-dir "$work/a" --log-format json 2>"$work/a.log" &
 pa=$!
 "$b" serve --addr 127.0.0.1:18802 --data-dir "$work/b" --log-format json 2>"$work/b.log" &

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8} rounds=${2:-3} conns=${3:-64}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; true' EXIT
 go build -o "$work/corebridge" ./cmd/corebridge
 cb="$work/corebridge"
 # One token for both auth files; the signing one adds a secret.

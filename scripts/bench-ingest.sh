@@ -11,7 +11,7 @@ secs=${1:-10}
 rounds=${2:-2}
 conns=${3:-"16 64 256"}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; true' EXIT
 go build -o "$work/corebridge" ./cmd/corebridge
 cb="$work/corebridge"
 # shellcheck disable=SC2086

@@ -9,7 +9,7 @@ secs=${1:-10}
 rounds=${2:-3}
 conns=${3:-64}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; true' EXIT
 go build -o "$work/corebridge" ./cmd/corebridge
 cb="$work/corebridge"
 "$cb" serve --addr 127.0.0.1:18710 --data-dir "$work/on" --max-pending -1 --log-format json --log-data \

@@ -12,7 +12,7 @@ conns=$1; shift
 pair=$(dirname "$0")/../../shared/bench/wrk-pair.sh
 [ -x "$pair" ] || pair=../shared/bench/wrk-pair.sh
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; true' EXIT
 F="--core-sync-log off --flow-log off --metrics-log off"
 "$1" ceiling --addr 127.0.0.1:18200 >/dev/null 2>&1 &
 "$1" bucket --addr 127.0.0.1:18300 --data-dir "$work/sepbucket" >/dev/null 2>&1 &

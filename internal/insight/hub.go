@@ -19,9 +19,16 @@ const (
 	DefaultLogBackups      = 5           // rotated files kept per log
 )
 
+// Store is the hub's slice of bridge.Store: it reads figures, adds the
+// counts the store does not see, and checks that the store takes writes.
+type Store interface {
+	bridge.Reader
+	Ping(ctx context.Context) error
+}
+
 // Config wires the hub. Zero values get the documented defaults.
 type Config struct {
-	Store     bridge.Store
+	Store     Store
 	Now       func() time.Time
 	Log       *slog.Logger
 	Version   string

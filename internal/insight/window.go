@@ -27,7 +27,7 @@ const settleDelay = 30 * time.Second
 // a few rows and adds a few sums, whatever the volume, and the store keeps
 // the truth across restarts.
 type window struct {
-	store bridge.Store
+	store bridge.Reader
 
 	mu       sync.Mutex
 	settled  []bridge.Rollup           // minutes before loadedTo, oldest first
