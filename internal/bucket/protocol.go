@@ -16,8 +16,8 @@
 // The bridge makes such a record dead with deliver.ConflictReason, never
 // synced. A record without `hash` (an older bridge) is accepted as
 // before; a Bucket that ignores the field never answers `conflict`, and
-// the bridge treats it as before. README.md ("The Bucket protocol") gives
-// the canonical form byte by byte, with a test vector.
+// the bridge treats it as before. docs/protocol.md is the whole protocol
+// (the canonical form byte by byte, with a test vector that a test checks).
 package bucket
 
 import (
