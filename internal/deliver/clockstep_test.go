@@ -8,6 +8,8 @@ import (
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
 	"corebridge/internal/bucket/server"
+	"corebridge/internal/logtest"
+	"corebridge/internal/store/storetest"
 )
 
 // stores runs fn against a real SQLite store and against storetest.Mem:
@@ -153,4 +155,52 @@ func TestSlowSendKeepsItsLease(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLostLeaseIsLoggedAsWarning: a batch whose lease lapsed and was
+// taken over before its settle is refused (fenced), logged at WARN (not
+// ERROR: nothing is lost), and the records go out under the new lease.
+func TestLostLeaseIsLoggedAsWarning(t *testing.T) {
+	st := storetest.NewMem()
+	clk := newClock()
+	ids := appendRecs(t, st, clk.Now(), 0, repeat("m", 2)...)
+	sending, release := make(chan struct{}), make(chan struct{})
+	slow := &fakeSender{SendFn: func(_ context.Context, recs []bridge.Record) ([]bucket.Result, error) {
+		close(sending)
+		<-release
+		return storeAll(recs), nil
+	}}
+	logs := &logtest.Buffer{}
+	// A TTL so long that the keeper never runs; the lease is taken over
+	// by hand below, as a replica whose lease lapsed would see it.
+	first := New(st, slow, logs.Logger(), Config{Owner: "w1", LeaseTTL: time.Hour, Now: clk.Now, Rand: half, Concurrency: 1, Idle: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { first.Run(ctx); close(done) }()
+	<-sending
+	if n, err := st.ReleaseLeases(context.Background(), "w1"); err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases = %d, %v", n, err)
+	}
+	second := newForwarder(st, &fakeSender{}, clk, Config{Owner: "w2"})
+	if !runOnce(t, second) {
+		t.Fatal("the second worker found nothing to send")
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for logs.Count(t, "WARN", "delivery: lease lost before its settle") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no WARN for the lost lease:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := logs.Count(t, "ERROR", "delivery"); n != 0 {
+		t.Errorf("a lost lease logged %d ERROR lines", n)
+	}
+	for _, id := range ids {
+		if r := get(t, st, id); r.State != bridge.StateSynced || r.Attempts != 1 {
+			t.Errorf("%s: %s after %d attempts, want synced once (by the second worker)", id, r.State, r.Attempts)
+		}
+	}
 }

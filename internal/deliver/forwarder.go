@@ -196,6 +196,10 @@ func (f *Forwarder) worker(ctx context.Context) {
 	for ctx.Err() == nil {
 		n, err := f.runOnce(ctx)
 		switch {
+		case bridge.IsLeaseLost(err):
+			// Another worker or replica holds the module now and sends
+			// the batch again: nothing is lost, but say so.
+			f.log.Warn("delivery: lease lost before its settle", "err", err)
 		case err != nil:
 			f.log.Error("delivery", "err", err)
 			sleep(f.cfg.Idle, nil)
