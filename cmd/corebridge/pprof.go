@@ -35,16 +35,4 @@ func cmdline(w http.ResponseWriter, r *http.Request) {
 
 // redactArg redacts the user information of a URL in a command-line
 // argument, whole (http://u:p@h) or as a flag's value (--x=http://u:p@h).
-func redactArg(a string) string {
-	name, val, isFlag := strings.Cut(a, "=")
-	if !isFlag || !strings.HasPrefix(name, "-") {
-		name, val = "", a
-	}
-	if !strings.Contains(val, "://") || !strings.Contains(val, "@") {
-		return a
-	}
-	if name != "" {
-		return name + "=" + auth.RedactURL(val)
-	}
-	return auth.RedactURL(val)
-}
+func redactArg(a string) string { return auth.RedactURLsIn(a) }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"corebridge/internal/auth"
 	"corebridge/internal/bridge"
 
 	"github.com/jackc/pgx/v5"
@@ -88,18 +89,9 @@ func cmpOr(v, def int) int {
 	return def
 }
 
-// redactErr is err's text without the URL's password, which pgx may quote.
-func redactErr(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "://"); i >= 0 {
-		if at := strings.Index(msg[i:], "@"); at >= 0 {
-			if colon := strings.Index(msg[i+3:i+at], ":"); colon >= 0 {
-				msg = msg[:i+3+colon+1] + "xxxxx" + msg[i+at:]
-			}
-		}
-	}
-	return msg
-}
+// redactErr is err's text with any URL's user information redacted (a
+// driver may quote the connection URL).
+func redactErr(err error) string { return auth.RedactURLsIn(err.Error()) }
 
 // migrationLock is the advisory lock key under which one handle at a time
 // migrates ("cbmigrat" as a number).
