@@ -45,6 +45,13 @@ type Record struct {
 	NextAttemptAt time.Time       `json:"next_attempt_at"`
 	LastError     string          `json:"last_error,omitempty"`
 	SyncedAt      time.Time       `json:"synced_at,omitzero"`
+	// Hash is the record's content hash at acceptance (ContentHash, hex),
+	// and PrevHash that of the record its module accepted before it
+	// (ZeroHash for a module's first): the tamper-evident chain (see
+	// chain.go). Both "" for a record accepted before the chain existed.
+	// An edit changes Data but not Hash.
+	Hash     string `json:"hash,omitempty"`
+	PrevHash string `json:"prev_hash,omitempty"`
 }
 
 // NewRecord is what ingest hands to Store.Append: a validated update with its

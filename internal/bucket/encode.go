@@ -33,6 +33,14 @@ func appendRequest(b []byte, recs []Record) ([]byte, error) {
 			b = append(b, `,"hash":`...)
 			b = appendString(b, r.Hash)
 		}
+		if r.PrevHash != "" {
+			b = append(b, `,"prev_hash":`...)
+			b = appendString(b, r.PrevHash)
+		}
+		if r.FirstHash != "" {
+			b = append(b, `,"first_hash":`...)
+			b = appendString(b, r.FirstHash)
+		}
 		b = append(b, '}')
 	}
 	return append(b, "]}"...), nil

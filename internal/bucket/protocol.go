@@ -47,6 +47,15 @@ type Record struct {
 	// Hash is the content hash (bridge.ContentHash) of the other fields;
 	// "" from a sender that does not send one.
 	Hash string `json:"hash,omitempty"`
+	// PrevHash chains the record to the one its module accepted before it
+	// (the tamper-evident log): that record's content hash at acceptance,
+	// or ZeroHash for a module's first record. "" from a sender that does
+	// not send one (an older bridge, a record accepted before the chain).
+	PrevHash string `json:"prev_hash,omitempty"`
+	// FirstHash is sent only for a record whose data an operator edited
+	// after acceptance: its content hash at acceptance, which its
+	// successor's PrevHash names. Hash is that of the data as sent.
+	FirstHash string `json:"first_hash,omitempty"`
 }
 
 // Request is the body of POST /v1/records.
@@ -98,6 +107,12 @@ func WireRecords(recs []bridge.Record) []Record {
 			ReceivedAt: bridge.FormatTime(r.ReceivedAt),
 		}
 		out[i].Hash = bridge.ContentHash(r.Module, r.SessionID, r.Data, out[i].ReceivedAt, r.ID)
+		if r.PrevHash != "" {
+			out[i].PrevHash = r.PrevHash
+			if r.Hash != "" && r.Hash != out[i].Hash {
+				out[i].FirstHash = r.Hash // edited since acceptance
+			}
+		}
 	}
 	return out
 }
