@@ -73,9 +73,9 @@ type Reconcilable interface {
 	ScanIDs(ctx context.Context, module, from, to string, fn func(HeldRecord) error) error
 	// Requeue puts synced records of module back in its queue, as
 	// pending, keeping their ids: reconciliation's repair of records the
-	// Bucket does not hold. Ids that are not synced records of module are
-	// skipped. It returns how many it requeued.
-	Requeue(ctx context.Context, module string, ids []string) (int, error)
+	// Bucket does not hold. They are due at now. Ids that are not synced
+	// records of module are skipped. It returns how many it requeued.
+	Requeue(ctx context.Context, module string, ids []string, now time.Time) (int, error)
 }
 
 // HeldRecord is a record as reconciliation sees it.

@@ -52,6 +52,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	var fresh map[digest]added
 	var order []digest // fresh's keys in seq order, as the keydir takes them
 	var last int64     // the seq of the last record inserted
+	heads := s.chainHeads()
 	for i, r := range recs {
 		var key digest
 		var keyArg any // NULL without a key
@@ -80,8 +81,9 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 				}
 			}
 		}
+		link := heads.next(r)
 		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data),
-			micros(r.ReceivedAt), micros(r.ReceivedAt), keyArg)
+			micros(r.ReceivedAt), micros(r.ReceivedAt), keyArg, link.hash[:], link.prev[:], link.skipArg())
 		if err != nil {
 			return nil, fmt.Errorf("append: insert: %w", err)
 		}
@@ -125,7 +127,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 		if !s.knownModule(m) {
 			fresh0 = append(fresh0, m)
 		}
-		counts = appendCounts(counts, m, c.n, c.lastSeen, c.firstSeen)
+		counts = appendCounts(counts, m, c.n, c.lastSeen, c.firstSeen, heads.head(m))
 	}
 	for _, r := range rollups {
 		arrivals = appendArrivals(arrivals, minuteOf(r.Minute), r.Module, r.Received, r.Duplicates)
@@ -155,6 +157,7 @@ func (s *Store) append(ctx context.Context, recs []bridge.NewRecord) ([]bridge.A
 	}
 	raise(&s.committedSeq, last)
 	s.knowModules(fresh0)
+	heads.commit()
 	s.keys.advance(pos, flushed)
 	for _, k := range order {
 		a := fresh[k]

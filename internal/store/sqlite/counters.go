@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -18,7 +19,9 @@ import (
 const qNewModules = `INSERT OR IGNORE INTO modules (module) SELECT value FROM json_each(?)`
 
 // qCountModules adds a commit's records to its modules: a JSON array of
-// [module, records, last seen, first seen], and learns each module's
+// [module, records, last seen, first seen, chain head in hex] (the
+// chain head is the hash of the commit's last record of the module, and
+// a skip the module held went to its first: chain.go), and learns each module's
 // usual gap (bridge.ModuleSummary.Interval): from the whole seconds
 // between the second of this commit's first record and the second of the
 // last one seen, so that a burst of commits within a second teaches
@@ -37,8 +40,9 @@ const qCountModules = `UPDATE modules SET
 		ELSE interval_us - (interval_us - (c.f / 1000000 - last_seen_at / 1000000) * 1000000) / 32 END,
 	intervals = CASE WHEN received = 0 OR c.f / 1000000 <= last_seen_at / 1000000 THEN intervals
 		WHEN interval_us < 1000000 THEN 1 ELSE intervals + 1 END,
-	last_seen_at = max(last_seen_at, c.l)
-	FROM (SELECT value ->> 0 AS m, value ->> 1 AS n, value ->> 2 AS l, value ->> 3 AS f FROM json_each(?)) AS c
+	last_seen_at = max(last_seen_at, c.l),
+	chain_head = unhex(c.h), chain_skip = NULL
+	FROM (SELECT value ->> 0 AS m, value ->> 1 AS n, value ->> 2 AS l, value ->> 3 AS f, value ->> 4 AS h FROM json_each(?)) AS c
 	WHERE modules.module = c.m`
 
 // qAddArrivalsJSON is qAddArrivals for every rollup row of a commit: a
@@ -49,14 +53,16 @@ const qAddArrivalsJSON = `INSERT INTO rollups (minute, module, received, duplica
 	received = received + excluded.received, duplicates = duplicates + excluded.duplicates`
 
 // appendCounts adds one module's row to a JSON array being built.
-func appendCounts(b []byte, module string, n, last, first int64) []byte {
+func appendCounts(b []byte, module string, n, last, first int64, head [32]byte) []byte {
 	b = openRow(b)
 	b = appendJSONString(b, module)
 	for _, v := range []int64{n, last, first} {
 		b = append(b, ',')
 		b = strconv.AppendInt(b, v, 10)
 	}
-	return append(b, ']')
+	b = append(b, ',', '"')
+	b = hex.AppendEncode(b, head[:])
+	return append(b, '"', ']')
 }
 
 // appendArrivals adds one rollup row to a JSON array being built.

@@ -112,8 +112,7 @@ func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, erro
 		return s.purgeTx(ctx, func(tx *sql.Tx, gone map[string]int64) ([]keyAt, error) {
 			var keys []keyAt
 			for _, id := range p.IDs {
-				k, err := deleteRecords(ctx, tx, gone, `DELETE FROM records WHERE id = ? AND state = 2
-					RETURNING module, seq, dedupe_key`, id)
+				k, err := deleteRecords(ctx, tx, gone, false, `DELETE FROM records WHERE id = ? AND state = 2`, id)
 				if err != nil {
 					return nil, fmt.Errorf("purge %s: %w", id, err)
 				}
@@ -129,8 +128,7 @@ func (s *Store) PurgeDead(ctx context.Context, p bridge.ReplayParams) (int, erro
 	return s.deadPages(func(after int64) (int, int64, error) {
 		last := after
 		n, err := s.purgeTx(ctx, func(tx *sql.Tx, gone map[string]int64) ([]keyAt, error) {
-			keys, err := deleteRecords(ctx, tx, gone, `DELETE FROM records WHERE seq IN (`+page+`)
-				RETURNING module, seq, dedupe_key`, args(after, s.deadPage)...)
+			keys, err := deleteRecords(ctx, tx, gone, false, `DELETE FROM records WHERE seq IN (`+page+`)`, args(after, s.deadPage)...)
 			for _, k := range keys {
 				last = max(last, k.seq)
 			}
@@ -173,6 +171,9 @@ func (s *Store) purgeTx(ctx context.Context, del func(*sql.Tx, map[string]int64)
 	})
 	if err == nil {
 		s.keys.drop(keys)
+		if n > 0 {
+			err = s.loadChains(ctx)
+		}
 	}
 	return n, err
 }

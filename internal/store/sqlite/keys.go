@@ -305,26 +305,32 @@ type keyAt struct {
 // deleteRecords runs q, a DELETE on records that returns module, seq and
 // dedupe_key. It adds the deleted records per module to perModule and
 // returns their keys, for drop once the transaction commits.
-func deleteRecords(ctx context.Context, tx *sql.Tx, perModule map[string]int64, q string, args ...any) ([]keyAt, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
+func deleteRecords(ctx context.Context, tx *sql.Tx, perModule map[string]int64, floor bool, q string, args ...any) ([]keyAt, error) {
+	rows, err := tx.QueryContext(ctx, q+` RETURNING module, seq, dedupe_key, id, prev_hash, skip_from`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var gone []keyAt
+	var keys []keyAt
+	deleted := map[string][]goneRec{}
 	for rows.Next() {
 		var module string
-		var seq int64
+		var g goneRec
 		var key sql.NullString
-		if err := rows.Scan(&module, &seq, &key); err != nil {
+		if err := rows.Scan(&module, &g.seq, &key, &g.id, &g.prev, &g.skip); err != nil {
 			return nil, err
 		}
 		perModule[module]++
 		if key.Valid {
-			gone = append(gone, keyAt{digestOf(key.String), seq})
+			keys = append(keys, keyAt{digestOf(key.String), g.seq})
 		}
+		deleted[module] = append(deleted[module], g)
 	}
-	return gone, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return keys, stepOver(ctx, tx, deleted, floor)
 }
 
 // drop forgets the keys of committed deletions from memory. A key that

@@ -37,9 +37,8 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 	}
 	defer tx.Rollback()
 	perModule := map[string]int64{}
-	gone, err := deleteRecords(ctx, tx, perModule, `DELETE FROM records WHERE seq IN (
-		SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?)
-		RETURNING module, seq, dedupe_key`, micros(p.SyncedBefore), p.Limit)
+	gone, err := deleteRecords(ctx, tx, perModule, true, `DELETE FROM records WHERE seq IN (
+		SELECT seq FROM records WHERE state = 1 AND synced_at < ? ORDER BY synced_at LIMIT ?)`, micros(p.SyncedBefore), p.Limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune: %w", err)
 	}
@@ -61,6 +60,11 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 	}
 	if err := s.commit(tx); err != nil {
 		return 0, fmt.Errorf("prune: commit: %w", err)
+	}
+	if len(perModule) > 0 {
+		if err := s.loadChains(ctx); err != nil {
+			return 0, fmt.Errorf("prune: %w", err)
+		}
 	}
 	s.keys.drop(gone)
 	s.keys.forgetRuns(runs)
@@ -115,9 +119,8 @@ func (s *Store) pruneByPosition(ctx context.Context, tx *sql.Tx, perModule map[s
 			break
 		}
 		n0 := perModule[u.module]
-		keys, err := deleteRecords(ctx, tx, perModule, `DELETE FROM records WHERE seq IN (
-			SELECT seq FROM records WHERE module = ? AND state = 0 AND seq <= ? ORDER BY seq LIMIT ?)
-			RETURNING module, seq, dedupe_key`, u.module, u.seq, limit)
+		keys, err := deleteRecords(ctx, tx, perModule, true, `DELETE FROM records WHERE seq IN (
+			SELECT seq FROM records WHERE module = ? AND state = 0 AND seq <= ? ORDER BY seq LIMIT ?)`, u.module, u.seq, limit)
 		if err != nil {
 			return nil, err
 		}

@@ -5,8 +5,8 @@ package sqlite
 // every batch runs these same few, parsing was a fifth of the CPU.
 const (
 	qInsertRecord = `INSERT INTO records
-		(id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+		(id, module, session_id, data, received_at, next_attempt_at, dedupe_key, hash, prev_hash, skip_from)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qFindOriginal = `SELECT id, module, session_id, data, received_at, dedupe_key FROM records WHERE seq = ?`
 	// qFreeHeads reads each module's pending head: its first record in
 	// state 0 above the synced position, and its first replayed one

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 
 	"corebridge/internal/bridge"
 )
@@ -11,7 +12,7 @@ import (
 // for records known not to be synced by position (pending above it,
 // replayed, dead): qGet reads any record.
 const recordCols = `seq, id, module, session_id, data, received_at, state, attempts,
-	next_attempt_at, last_error, coalesce(synced_at, 0)`
+	next_attempt_at, last_error, coalesce(synced_at, 0), hash, prev_hash`
 
 // qGet reads one record by id. A record in state 0 at or below its
 // module's synced position is synced (settle.go): its attempt that
@@ -21,7 +22,7 @@ const qGet = `SELECT r.seq, r.id, r.module, r.session_id, r.data, r.received_at,
 	r.attempts + (r.state = 0 AND r.seq <= m.synced_seq), r.next_attempt_at, r.last_error,
 	CASE WHEN r.state = 0 AND r.seq <= m.synced_seq THEN coalesce((SELECT k.at FROM sync_marks k
 		WHERE k.module = r.module AND k.seq >= r.seq ORDER BY k.seq LIMIT 1), 0)
-		ELSE coalesce(r.synced_at, 0) END
+		ELSE coalesce(r.synced_at, 0) END, r.hash, r.prev_hash
 	FROM records r JOIN modules m ON m.module = r.module WHERE r.id = ?`
 
 // stateAgain is a replayed dead letter, pending again (settle.go): it
@@ -50,9 +51,13 @@ func scanRecords(rows *sql.Rows) ([]bridge.Record, error) {
 		var data []byte
 		var recv, next, synced int64
 		var state int
+		var hash, prev []byte
 		if err := rows.Scan(&r.Seq, &r.ID, &r.Module, &r.SessionID, &data, &recv, &state,
-			&r.Attempts, &next, &r.LastError, &synced); err != nil {
+			&r.Attempts, &next, &r.LastError, &synced, &hash, &prev); err != nil {
 			return nil, err
+		}
+		if hash != nil && prev != nil {
+			r.Hash, r.PrevHash = hex.EncodeToString(hash), hex.EncodeToString(prev)
 		}
 		r.Data = data
 		if state == stateAgain {

@@ -80,8 +80,9 @@ type Store struct {
 	// committedSeq is the last record seq committed, durableSeq the last
 	// made durable by a sync (durable.go): Lease stops there.
 	committedSeq, durableSeq atomic.Int64
-	syncs                    atomic.Int64 // Sync calls, for tests
-	known                    knownModules // modules with a row (counters.go)
+	syncs                    atomic.Int64          // Sync calls, for tests
+	known                    knownModules          // modules with a row (counters.go)
+	chains                   map[string]chainState // by module, as committed (chain.go; guarded by keys.mu)
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -125,6 +126,10 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.ws, s.rs = newStmts(s.w), newStmts(s.r)
 	if err := s.loadSeqs(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := s.loadChains(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}

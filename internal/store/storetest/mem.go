@@ -29,6 +29,7 @@ type Mem struct {
 	rolls   bridge.RollupSet
 	edits   map[string][]bridge.Edit
 	audit   []bridge.AuditEntry // in Seq order, Seq = index + 1
+	chain   memChain
 }
 
 type memLease struct {
@@ -79,6 +80,7 @@ func (s *Mem) Append(_ context.Context, in []bridge.NewRecord) ([]bridge.Appende
 		s.nextSeq++
 		r := &bridge.Record{ID: n.ID, Seq: s.nextSeq, Module: n.Module, SessionID: n.SessionID,
 			Data: n.Data, ReceivedAt: n.ReceivedAt, NextAttemptAt: n.ReceivedAt}
+		s.link(r)
 		s.recs, s.byID[n.ID] = append(s.recs, r), r
 		if n.DedupeKey != "" {
 			s.byKey[n.DedupeKey] = r

@@ -43,7 +43,7 @@ func (s *Mem) PurgeDead(_ context.Context, p bridge.ReplayParams) (int, error) {
 		return 0, bridge.Errorf(bridge.EINVALID, "purge: give ids, a module, or all")
 	}
 	n := 0
-	s.recs = slices.DeleteFunc(s.recs, func(r *bridge.Record) bool {
+	s.deleteRecs(func(r *bridge.Record) bool {
 		if r.State != bridge.StateDead || !pick(p, r) {
 			return false
 		}
@@ -58,7 +58,7 @@ func (s *Mem) PurgeDead(_ context.Context, p bridge.ReplayParams) (int, error) {
 		delete(s.edits, r.ID)
 		n++
 		return true
-	})
+	}, false)
 	return n, nil
 }
 

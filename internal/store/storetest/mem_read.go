@@ -128,7 +128,7 @@ func (s *Mem) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 		}
 	}
 	n := 0
-	s.recs = slices.DeleteFunc(s.recs, func(r *bridge.Record) bool {
+	s.deleteRecs(func(r *bridge.Record) bool {
 		if n < p.Limit && r.State == bridge.StateSynced && r.SyncedAt.Before(p.SyncedBefore) {
 			n++
 			delete(s.byID, r.ID)
@@ -141,7 +141,7 @@ func (s *Mem) Prune(_ context.Context, p bridge.PruneParams) (int, error) {
 			return true
 		}
 		return false
-	})
+	}, true)
 	return n, nil
 }
 

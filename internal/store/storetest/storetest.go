@@ -164,6 +164,7 @@ func Run(t *testing.T, h Harness) {
 			}
 		})
 	}
+	runChain(t, h)
 	if !h.Replicas {
 		return
 	}
