@@ -47,6 +47,7 @@ func (s *Store) Append(ctx context.Context, in []bridge.NewRecord) ([]bridge.App
 // moduleRow is what an append reads of a module it locked.
 type moduleRow struct {
 	lastSeen, interval, intervals int64
+	head                          []byte // chain head; nil: none yet
 }
 
 func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, in []bridge.NewRecord) ([]bridge.Appended, []string, error) {
@@ -73,7 +74,7 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, in []bridge.NewRecord) 
 			return nil, nil, fmt.Errorf("new modules: %w", err)
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT module, last_seen_at, interval_us, intervals FROM modules
+	rows, err := tx.Query(ctx, `SELECT module, last_seen_at, interval_us, intervals, chain_head FROM modules
 		WHERE module = ANY($1) ORDER BY module FOR UPDATE`, mods)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock modules: %w", err)
@@ -82,7 +83,7 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, in []bridge.NewRecord) 
 	for rows.Next() {
 		var m string
 		var r moduleRow
-		if err := rows.Scan(&m, &r.lastSeen, &r.interval, &r.intervals); err != nil {
+		if err := rows.Scan(&m, &r.lastSeen, &r.interval, &r.intervals, &r.head); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
@@ -102,9 +103,16 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, in []bridge.NewRecord) 
 	// and nextval is taken row by row as they come.
 	var (
 		ids, modules, sessions, keys []string
-		datas                        [][]byte
+		datas, hashes, prevs         [][]byte
 		recvs                        []int64
 	)
+	heads := map[string][]byte{} // each module's chain head as the records go in
+	for m, r := range locked {
+		heads[m] = r.head
+		if heads[m] == nil {
+			heads[m] = bridge.ZeroHash[:]
+		}
+	}
 	type count struct{ n, last, first int64 }
 	counts := map[string]*count{}
 	rolls := bridge.RollupSet{}
@@ -116,6 +124,9 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, in []bridge.NewRecord) 
 		rolls.At(n.ReceivedAt, n.Module).Received++
 		ids, modules, sessions, keys = append(ids, n.ID), append(modules, n.Module), append(sessions, n.SessionID), append(keys, n.DedupeKey)
 		datas, recvs = append(datas, n.Data), append(recvs, micros(n.ReceivedAt))
+		h := bridge.ContentSum(n.Module, n.SessionID, n.Data, bridge.FormatTime(n.ReceivedAt), n.ID)
+		hashes, prevs = append(hashes, h[:]), append(prevs, heads[n.Module])
+		heads[n.Module] = h[:]
 		c := counts[n.Module]
 		if c == nil {
 			c = &count{}
@@ -129,12 +140,14 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, in []bridge.NewRecord) 
 	}
 	b := &pgx.Batch{}
 	if len(ids) > 0 {
-		b.Queue(`INSERT INTO records (seq, id, module, session_id, data, received_at, next_attempt_at, dedupe_key)
-			SELECT nextval('record_seq'), u.id, u.module, u.session_id, u.data, u.recv, u.recv, u.key
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[]) AS u(id, module, session_id, data, recv, key)`,
-			ids, modules, sessions, datas, recvs, keys)
+		b.Queue(`INSERT INTO records (seq, id, module, session_id, data, received_at, next_attempt_at, dedupe_key, hash, prev_hash)
+			SELECT nextval('record_seq'), u.id, u.module, u.session_id, u.data, u.recv, u.recv, u.key, u.hash, u.prev
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::bytea[], $8::bytea[])
+				AS u(id, module, session_id, data, recv, key, hash, prev)`,
+			ids, modules, sessions, datas, recvs, keys, hashes, prevs)
 		var cm []string
 		var cn, clast, civ, civs []int64
+		var chead [][]byte
 		for _, m := range mods {
 			c := counts[m]
 			if c == nil {
@@ -142,11 +155,12 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, in []bridge.NewRecord) 
 			}
 			iv, ivs := learnInterval(locked[m], c.first)
 			cm, cn, clast, civ, civs = append(cm, m), append(cn, c.n), append(clast, c.last), append(civ, iv), append(civs, ivs)
+			chead = append(chead, heads[m])
 		}
 		b.Queue(`UPDATE modules m SET received = m.received + u.n, pending = m.pending + u.n,
-			last_seen_at = greatest(m.last_seen_at, u.last), interval_us = u.iv, intervals = u.ivs
-			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(module, n, last, iv, ivs)
-			WHERE m.module = u.module`, cm, cn, clast, civ, civs)
+			last_seen_at = greatest(m.last_seen_at, u.last), interval_us = u.iv, intervals = u.ivs, chain_head = u.head
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[]) AS u(module, n, last, iv, ivs, head)
+			WHERE m.module = u.module`, cm, cn, clast, civ, civs, chead)
 		b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 	}
 	queueRollups(b, rolls)

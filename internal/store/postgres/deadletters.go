@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"corebridge/internal/bridge"
 
@@ -130,22 +131,6 @@ func noSelector(what string, p bridge.ReplayParams) error {
 	return nil
 }
 
-// countByModule reads rows of (id, module) and returns the ids and how
-// many rows each module has.
-func countByModule(rows pgx.Rows) (ids []string, per map[string]int64, err error) {
-	defer rows.Close()
-	per = map[string]int64{}
-	for rows.Next() {
-		var id, m string
-		if err := rows.Scan(&id, &m); err != nil {
-			return nil, nil, err
-		}
-		ids = append(ids, id)
-		per[m]++
-	}
-	return ids, per, rows.Err()
-}
-
 // moduleCounts returns per as two arrays, module names (sorted) and
 // counts, for an UPDATE ... FROM unnest.
 func moduleCounts(per map[string]int64) ([]string, []int64) {
@@ -164,7 +149,8 @@ func moduleCounts(per map[string]int64) ([]string, []int64) {
 // changeDead is PurgeDead's and ReplayDead's one transaction: it locks
 // the modules whose dead records p selects (in name order, as appends
 // do), runs stmt (a DELETE or UPDATE of records, to which the selection's
-// WHERE and "RETURNING id, module" are added; its own arguments are
+// WHERE and "RETURNING id, module, hash, prev_hash" are added; a DELETE
+// keeps the chain whole (skipOver); its own arguments are
 // pre, the selection's follow), then after with the ids it changed and
 // their count per module. It returns how many it changed.
 func (s *Store) changeDead(ctx context.Context, what string, p bridge.ReplayParams, stmt string, pre []any,
@@ -180,13 +166,18 @@ func (s *Store) changeDead(ctx context.Context, what string, p bridge.ReplayPara
 			return err
 		}
 		where, args := deadSelection(p, locked, len(pre)+1)
-		rows, err := tx.Query(ctx, stmt+` WHERE `+where+` RETURNING id, module`, append(pre, args...)...)
+		rows, err := tx.Query(ctx, stmt+` WHERE `+where+` RETURNING id, module, hash, prev_hash`, append(pre, args...)...)
 		if err != nil {
 			return err
 		}
-		ids, per, err := countByModule(rows)
+		ids, per, gone, err := collectGone(rows)
 		if err != nil || len(ids) == 0 {
 			return err
+		}
+		if strings.HasPrefix(stmt, "DELETE") {
+			if err := skipOver(ctx, tx, gone, false); err != nil {
+				return err
+			}
 		}
 		mods, counts := moduleCounts(per)
 		if err := after(tx, ids, mods, counts); err != nil {

@@ -9,6 +9,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -206,7 +207,7 @@ func fromMicros(us int64) time.Time {
 }
 
 // recordCols are the columns scanRecord reads, in its order.
-const recordCols = `id, seq, module, session_id, data, received_at, state, attempts, next_attempt_at, last_error, synced_at`
+const recordCols = `id, seq, module, session_id, data, received_at, state, attempts, next_attempt_at, last_error, synced_at, hash, prev_hash`
 
 // scanRecord reads one row of recordCols.
 func scanRecord(row pgx.Row) (bridge.Record, error) {
@@ -214,7 +215,11 @@ func scanRecord(row pgx.Row) (bridge.Record, error) {
 	var data []byte
 	var recv, next, synced int64
 	var state int16
-	err := row.Scan(&r.ID, &r.Seq, &r.Module, &r.SessionID, &data, &recv, &state, &r.Attempts, &next, &r.LastError, &synced)
+	var hash, prev []byte
+	err := row.Scan(&r.ID, &r.Seq, &r.Module, &r.SessionID, &data, &recv, &state, &r.Attempts, &next, &r.LastError, &synced, &hash, &prev)
+	if hash != nil && prev != nil {
+		r.Hash, r.PrevHash = hex.EncodeToString(hash), hex.EncodeToString(prev)
+	}
 	r.Data, r.ReceivedAt, r.State, r.NextAttemptAt, r.SyncedAt = data, fromMicros(recv), bridge.State(state), fromMicros(next), fromMicros(synced)
 	return r, err
 }

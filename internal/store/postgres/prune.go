@@ -43,12 +43,15 @@ func (s *Store) Prune(ctx context.Context, p bridge.PruneParams) (int, error) {
 		// scan of the table).
 		rows, err := tx.Query(ctx, `DELETE FROM records WHERE state = 1 AND seq = ANY(ARRAY(
 			SELECT seq FROM records WHERE state = 1 AND synced_at < $1 ORDER BY synced_at LIMIT $2))
-			RETURNING id`, micros(p.SyncedBefore), p.Limit)
+			RETURNING id, module, hash, prev_hash`, micros(p.SyncedBefore), p.Limit)
 		if err != nil {
 			return err
 		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		ids, _, gone, err := collectGone(rows)
 		if err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := skipOver(ctx, tx, gone, true); err != nil {
 			return err
 		}
 		// A later record with a pruned record's key is new; its edits go
