@@ -17,6 +17,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/records", handlePostRecords(s))
 	s.mux.Handle("GET /v1/records", handleListRecords(s))
 	s.mux.Handle("GET /v1/stats", handleStats(s))
+	s.mux.Handle("GET /v1/reconcile", handleReconcile(s))
+	s.mux.Handle("GET /v1/reconcile/chain", handleChain(s))
 	s.mux.Handle("GET /healthz", handleHealthz())
 }
 

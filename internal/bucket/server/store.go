@@ -65,7 +65,8 @@ func (s *Store) Close() error { return s.db.Close() }
 // record of recs) already holds it with the same content hash, or either
 // has none; conflict if it holds it with another hash (what it holds
 // stays); rejected if it lacks an id or a module, its data is not a JSON
-// object, or its hash does not match its content. Put returns once the
+// object, its hash does not match its content, or its prev_hash or
+// first_hash is not 64 hex digits. Put returns once the
 // batch is on the disk. On error nothing is stored, except when the fsync
 // after the commit fails: then the batch may or may not have reached the
 // disk, the bridge sends it again, and every later Put fails until the
@@ -92,14 +93,15 @@ func (s *Store) put(ctx context.Context, recs []bucket.Record, object func(json.
 		return nil, fmt.Errorf("put: begin: %w", err)
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO records (id, module, session_id, data, received_at, stored_at, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO records (id, module, session_id, data, received_at, stored_at, hash, prev_hash, first_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("put: prepare: %w", err)
 	}
 	defer ins.Close()
 	var dups []heldCheck // duplicates sent with a hash: compared below
 	perModule := map[string]int64{}
+	sums := batchSums{}
 	for i, r := range recs {
 		out[i].ID = r.ID
 		if msg := validate(r, object); msg != "" {
@@ -111,7 +113,12 @@ func (s *Store) put(ctx context.Context, recs []bucket.Record, object func(json.
 			out[i].Status, out[i].Error = bucket.StatusRejected, msg
 			continue
 		}
-		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data), r.ReceivedAt, now, sum)
+		prev, first, msg := chainHashes(r)
+		if msg != "" {
+			out[i].Status, out[i].Error = bucket.StatusRejected, msg
+			continue
+		}
+		res, err := ins.ExecContext(ctx, r.ID, r.Module, r.SessionID, []byte(r.Data), r.ReceivedAt, now, sum, prev, first)
 		if err != nil {
 			return nil, fmt.Errorf("put: insert: %w", err)
 		}
@@ -128,6 +135,7 @@ func (s *Store) put(ctx context.Context, recs []bucket.Record, object func(json.
 		}
 		out[i].Status = bucket.StatusStored
 		perModule[r.Module]++
+		sums.add(r.Module, r.ID, sum)
 	}
 	if err := s.checkHeld(ctx, tx, recs, dups, out); err != nil {
 		return nil, err
@@ -137,6 +145,9 @@ func (s *Store) put(ctx context.Context, recs []bucket.Record, object func(json.
 			ON CONFLICT (module) DO UPDATE SET n = n + excluded.n`, m, n); err != nil {
 			return nil, fmt.Errorf("put: count module: %w", err)
 		}
+	}
+	if err := sums.write(ctx, tx); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("put: commit: %w", err)
@@ -215,7 +226,7 @@ func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]
 			return nil, fmt.Errorf("list: find after: %w", err)
 		}
 	}
-	const cols = `SELECT id, module, session_id, data, received_at, stored_at, hash FROM records`
+	const cols = `SELECT id, module, session_id, data, received_at, stored_at, hash, prev_hash, first_hash FROM records`
 	var rows *sql.Rows
 	var err error
 	if module != "" {
@@ -232,13 +243,11 @@ func (s *Store) List(ctx context.Context, module, afterID string, limit int) ([]
 		var r bucket.StoredRecord
 		var data []byte
 		var storedAt int64
-		var sum []byte
-		if err := rows.Scan(&r.ID, &r.Module, &r.SessionID, &data, &r.ReceivedAt, &storedAt, &sum); err != nil {
+		var sum, prev, first []byte
+		if err := rows.Scan(&r.ID, &r.Module, &r.SessionID, &data, &r.ReceivedAt, &storedAt, &sum, &prev, &first); err != nil {
 			return nil, fmt.Errorf("list: scan: %w", err)
 		}
-		if len(sum) > 0 {
-			r.Hash = hex.EncodeToString(sum)
-		}
+		r.Hash, r.PrevHash, r.FirstHash = hex.EncodeToString(sum), hex.EncodeToString(prev), hex.EncodeToString(first)
 		r.Data = data
 		r.StoredAt = bridge.FormatTime(time.UnixMicro(storedAt))
 		out = append(out, r)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
@@ -16,6 +18,11 @@ func validate(r bucket.Record, object func(json.RawMessage) bool) string {
 	switch {
 	case r.ID == "":
 		return "id is required"
+	case !utf8.ValidString(r.ID) || strings.IndexByte(r.ID, 0) >= 0:
+		// Reconciliation cuts ids by characters in Go and in SQL (the
+		// triggers' substr) alike: SQL counts invalid bytes otherwise and
+		// stops at a NUL. (A JSON body's ids are always valid UTF-8.)
+		return "id must be valid UTF-8 without NUL (\\u0000)"
 	case r.Module == "":
 		return "module is required"
 	case !object(r.Data):
@@ -58,6 +65,32 @@ func verifyHash(r bucket.Record) ([]byte, string) {
 			hex.EncodeToString(want[:]) + ")"
 	}
 	return want[:], ""
+}
+
+// chainHashes returns r's prev_hash and first_hash as 32 bytes each to
+// store (nil for none), or why r is refused: one that is not 64 hex
+// digits. They are kept, not checked against other records: the chain
+// report (GET /v1/reconcile/chain) does that.
+func chainHashes(r bucket.Record) (prev, first []byte, msg string) {
+	if prev, msg = hexHash("prev_hash", r.PrevHash); msg != "" {
+		return nil, nil, msg
+	}
+	if first, msg = hexHash("first_hash", r.FirstHash); msg != "" {
+		return nil, nil, msg
+	}
+	return prev, first, ""
+}
+
+// hexHash reads the member name's 64 hex digits ("" is none: nil).
+func hexHash(name, v string) ([]byte, string) {
+	if v == "" {
+		return nil, ""
+	}
+	h, err := bucket.ParseHash(v)
+	if err != nil {
+		return nil, name + " must be 64 hex digits (SHA-256), not " + quoteShort(v)
+	}
+	return h[:], ""
 }
 
 // quoteShort quotes s for an error message, cut to a readable length.
