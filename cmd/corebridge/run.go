@@ -34,9 +34,12 @@ func commands() []command {
 		{"automate", "run the scheduled jobs of automation/config.json (--once or --watch)", runAutomate},
 		{"ceiling", "benchmark-only server that decodes updates and stores nothing", runCeiling},
 		{"dlq", "list, replay or purge dead letters of a running bridge", runDLQ},
+		{"reconcile", "compare what a running bridge delivered with what its Bucket holds (--repair requeues what is missing)", runReconcile},
 		{"migrate", "move the queue from SQLite to PostgreSQL (migrate --from sqlite:PATH --to postgres://…)", runMigrate},
+		{"verify", "check the store's tamper-evident chain (a row changed or deleted behind corebridge's back)", runVerify},
 		{"token", "issue tokens for --auth-file (token new)", runToken},
 		{"demo", "serve + embedded Bucket + mock producers in one command", runDemo},
+		{"drill", "prove the guarantees here: faults, recovery times, lost/duplicated/out of order", runDrill},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -84,6 +87,10 @@ func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
+	}
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode() // a command's own status (reconcile: 3 for an unsupported Bucket)
 	}
 	return 1
 }

@@ -274,6 +274,7 @@ func (w *Writer) commit(group []*commitReq) {
 	if w.deferred != nil {
 		appendRecs = w.deferred.AppendDeferred
 	}
+	appendRecs = appendHook(appendRecs) // unchanged but in a test build (testhook.go)
 	res, err := appendRecs(context.Background(), recs)
 	for err != nil {
 		// A reused key with another payload refuses its own request only:
