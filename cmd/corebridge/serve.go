@@ -86,6 +86,8 @@ type serveConfig struct {
 	automationReports string
 	automationEvery   time.Duration
 
+	reconcileEvery time.Duration
+
 	bucketTokenFile string
 	bucketHeaders   headerFlag
 	getenv          func(string) string // for --bucket-header $ENV; nil = os.Getenv
@@ -162,6 +164,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&cfg.automation, "automation", "", "run the automation jobs of this config (e.g. automation/config.json) inside serve; empty = none")
 	fs.StringVar(&cfg.automationReports, "automation-reports", "automation/reports", "where --automation writes its run reports, runner.log and daily_log.txt")
 	fs.DurationVar(&cfg.automationEvery, "automation-interval", automation.DefaultInterval, "interval of --automation jobs that set no trigger")
+	fs.DurationVar(&cfg.reconcileEvery, "reconcile-every", 0, "compare what was delivered with what the Bucket holds this often (e.g. 1h; on the leader only with --postgres-url), as corebridge reconcile does; health is degraded while records are missing there; 0 = only on demand")
 	return cfg
 }
 

@@ -22,6 +22,7 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/maintenance"
+	"corebridge/internal/reconcile"
 	"corebridge/internal/store/postgres"
 	"corebridge/internal/store/sqlite"
 )
@@ -55,6 +56,8 @@ type serveMain struct {
 	hub       *insight.Hub
 	fwd       *deliver.Forwarder
 	janitor   *maintenance.Janitor
+	recon     *reconcile.Service // nil: the store cannot be reconciled
+	bucketOpt []bucket.Option    // delivery's credentials, for the reconciliation's client
 	writer    *ingest.Writer
 	guard     *ingest.DiskGuard // nil: --min-free-disk 0
 	dash      *dashboard.Dashboard
@@ -127,6 +130,7 @@ func (m *serveMain) open(ctx context.Context) error {
 		m.openInsight,
 		m.newForwarder,
 		m.newJanitor,
+		m.newReconciler,
 		m.newAPI,
 		m.listen,
 	} {
@@ -391,6 +395,7 @@ func (m *serveMain) newForwarder(context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.bucketOpt = bucketClientOptions(creds, signer)
 	sender := bucket.NewClient(m.bucketURL, bucketClientOptions(creds, signer, bucket.WithConcurrency(cfg.concurrency+1), bucket.WithTimeout(cfg.timeout),
 		bucket.WithTLSConfig(m.tls.bucket))...)
 	m.fwd = deliver.New(m.store, sender, m.log.With("component", "deliver"), deliver.Config{
@@ -412,6 +417,27 @@ func (m *serveMain) newJanitor(context.Context) error {
 	}
 	m.janitor = j
 	return nil
+}
+
+// newReconciler builds the reconciliation with the Bucket (POST
+// /api/reconcile, --reconcile-every): its own client, with delivery's
+// credentials, so that it does not take delivery's connections.
+func (m *serveMain) newReconciler(context.Context) error {
+	if m.cfg.reconcileEvery < 0 {
+		return usageError{fmt.Sprintf("--reconcile-every must be positive or 0 (off), not %s", m.cfg.reconcileEvery)}
+	}
+	local, ok := m.store.(bridge.Reconcilable)
+	if !ok {
+		if m.cfg.reconcileEvery > 0 {
+			return usageError{"--reconcile-every: this store cannot be reconciled"}
+		}
+		return nil
+	}
+	client := bucket.NewClient(m.bucketURL, append([]bucket.Option{bucket.WithConcurrency(reconcile.DefaultConcurrency),
+		bucket.WithTimeout(max(m.cfg.timeout, 2*time.Minute)), bucket.WithTLSConfig(m.tls.bucket)}, m.bucketOpt...)...)
+	m.recon = reconcile.NewService(reconcile.ServiceConfig{Local: local, Bucket: client, Every: m.cfg.reconcileEvery,
+		Lead: m.leading(), Log: m.log.With("component", "reconcile")})
+	return m.hub.RegisterMetrics(m.recon.Collectors()...)
 }
 
 // newAPI builds the ingest writer, the dashboard and the HTTP API over them.
@@ -441,6 +467,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		OpenReadyz: m.openReadyz, OpenMetrics: m.openMetric, SignatureTolerance: m.cfg.sigTolerance,
 		MaxInflightIngest: m.cfg.maxInflight, Modules: ingest.NewModuleCap(m.store, m.cfg.maxModules),
 		DedupeWindow: m.cfg.dedupeWindow, ContentDedupeWindow: contentWindow(m.cfg.contentWindow),
+		Reconcile: m.recon, DrillReportFile: api.DrillReportFile(m.cfg.dataDir),
 	})
 	m.hub.SetIngestInflight(srv.Inflight)
 	m.hs = &http.Server{

@@ -52,6 +52,7 @@ func (m *serveMain) startServices(ctx context.Context) context.Context {
 	g, gctx := errgroup.WithContext(bgCtx)
 	g.Go(func() error { return m.fwd.Run(gctx) })
 	g.Go(func() error { return m.janitor.Run(gctx) })
+	g.Go(func() error { return m.recon.Run(gctx) }) // nil-safe: returns at once without a schedule
 	g.Go(func() error { return m.hub.Run(gctx) })
 	g.Go(func() error { return m.guard.Run(gctx) }) // nil-safe: returns at once without a guard
 	if m.pg != nil {

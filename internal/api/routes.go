@@ -28,6 +28,10 @@ func (s *Server) routes() {
 	s.handle("POST /api/dead-letters/replay", auth.AccessOperate, handleReplayDead(s))
 	s.handle("POST /api/dead-letters/purge", auth.AccessOperate, handlePurgeDead(s))
 	s.handle("PUT /api/dead-letters/{id}/data", auth.AccessOperate, handleEditDead(s))
+	s.handle("POST /api/reconcile", auth.AccessView, handleReconcile(s)) // repair=true needs AccessOperate
+	s.handle("GET /api/reconcile", auth.AccessView, handleLastReconcile(s))
+	s.handle("POST /api/drill", auth.AccessOperate, handlePutDrill(s))
+	s.handle("GET /api/drill", auth.AccessView, handleGetDrill(s))
 	s.handle("GET /api/records/{id}", auth.AccessView, handleGetRecord(s))
 	s.handle("GET /api/summary", auth.AccessView, handleSummary(s))
 	s.handle("GET /api/modules", auth.AccessView, handleModules(s))

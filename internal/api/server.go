@@ -15,6 +15,7 @@ import (
 	"corebridge/internal/bridge"
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
+	"corebridge/internal/reconcile"
 )
 
 // Body limits by default.
@@ -38,6 +39,9 @@ type Config struct {
 	// Dashboard, when set, is served at / (page), /assets/ and
 	// /api/events (server-sent events).
 	Dashboard *Dashboard
+	// Reconcile, when set, runs reconciliations with the Bucket
+	// (/api/reconcile) and adds the last one to /core/health.
+	Reconcile *reconcile.Service
 	// Automation, when set, lists the automation runner's recent runs for
 	// /api/automation/runs; nil says no runner is attached.
 	Automation func() any
@@ -74,6 +78,9 @@ type Config struct {
 	// of an identical one (default ingest.DefaultContentDedupeWindow;
 	// < 0: content dedupe is off).
 	ContentDedupeWindow time.Duration
+	// DrillReportFile keeps the last drill report published to POST
+	// /api/drill across restarts ("": memory only; DrillReportFile()).
+	DrillReportFile string
 }
 
 // Dashboard is the web UI's handlers, built by internal/dashboard.
@@ -122,6 +129,7 @@ type Server struct {
 	access   map[string]auth.Access // by pattern
 	limits   *limiter               // nil: no rate limits
 	inflight *inflight              // nil: no bound on ingest requests at once
+	drills   *drillReports          // the last drill report published here (drill.go)
 }
 
 // NewServer wires the API over store: updates go to the writer w (which
@@ -130,7 +138,19 @@ type Server struct {
 func NewServer(store bridge.Store, w *ingest.Writer, hub *insight.Hub, log *slog.Logger, cfg Config) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: store, log: log, mux: http.NewServeMux(), ingest: w, insight: hub,
-		access: map[string]auth.Access{}, limits: newLimiter(cfg.RateLimits), inflight: newInflight(cfg.MaxInflightIngest)}
+		access: map[string]auth.Access{}, limits: newLimiter(cfg.RateLimits), inflight: newInflight(cfg.MaxInflightIngest),
+		drills: newDrillReports(cfg.DrillReportFile)}
+	if svc := cfg.Reconcile; svc != nil && hub != nil {
+		// Health (and so the dashboard's status) says what the last
+		// reconciliation found.
+		hub.SetReconciliation(func() (any, string) {
+			h := svc.Health()
+			if h == nil {
+				return nil, ""
+			}
+			return h, h.Degraded
+		})
+	}
 	s.routes()
 	return s
 }

@@ -70,6 +70,10 @@ type Health struct {
 	// replica and the one that leads (runs pruning and automation jobs).
 	Replicas *bridge.Replicas `json:"replicas,omitempty"`
 
+	// Reconciliation is the last reconciliation with the Bucket
+	// (reconcile.Health), once one ran.
+	Reconciliation any `json:"reconciliation,omitempty"`
+
 	BucketURL       string `json:"bucket_url"`
 	BucketReachable bool   `json:"bucket_reachable"`
 	Breaker         string `json:"breaker"`
@@ -112,6 +116,13 @@ func (h *Hub) Health(ctx context.Context) Health {
 		v.Replicas = &r
 		if err == nil && r.Leader == "" {
 			degraded("no replica leads: retention pruning and automation jobs wait for one")
+		}
+	}
+	if fn := h.reconciled(); fn != nil {
+		view, reason := fn()
+		v.Reconciliation = view
+		if reason != "" {
+			degraded(reason)
 		}
 	}
 	st, err := h.cfg.Store.Stats(ctx)

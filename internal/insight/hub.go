@@ -78,11 +78,12 @@ type Config struct {
 // methods are safe for concurrent use, and nil-safe, so that components
 // work without one in tests.
 type Hub struct {
-	cfg     Config
-	log     *slog.Logger
-	feed    *Feed
-	win     window
-	metrics *metrics
+	cfg            Config
+	reconciliation func() (any, string) // SetReconciliation (guarded by wireMu)
+	log            *slog.Logger
+	feed           *Feed
+	win            window
+	metrics        *metrics
 
 	coreSync, flow, snap *LogFile
 
@@ -198,6 +199,22 @@ func (h *Hub) SetDelivery(fn func() bridge.DeliveryStatus) {
 	h.wireMu.Lock()
 	h.cfg.Delivery = fn
 	h.wireMu.Unlock()
+}
+
+// SetReconciliation sets where health reads the last reconciliation with
+// the Bucket (package reconcile, built after the hub): its view for
+// /core/health (nil: none has run) and, when it found records the Bucket
+// does not hold, why health is degraded.
+func (h *Hub) SetReconciliation(fn func() (view any, degraded string)) {
+	h.wireMu.Lock()
+	h.reconciliation = fn
+	h.wireMu.Unlock()
+}
+
+func (h *Hub) reconciled() func() (any, string) {
+	h.wireMu.Lock()
+	defer h.wireMu.Unlock()
+	return h.reconciliation
 }
 
 func (h *Hub) delivery() func() bridge.DeliveryStatus {
