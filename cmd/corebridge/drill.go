@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"time"
+
+	"corebridge/internal/auth"
 
 	"corebridge/internal/drill"
 )
@@ -29,6 +34,8 @@ func runDrill(ctx context.Context, args []string, e env) error {
 	replicas := fs.Int("replicas", 1, "serve processes sharing one PostgreSQL database (--store); producers spread over them")
 	store := fs.String("store", "sqlite", "sqlite (each bridge's own database in the scratch directory) or a postgres:// URL shared by the replicas")
 	bucketURL := fs.String("bucket-url", "", "a Bucket of your own: the drill does not start or fault it, and cannot check it for lost or duplicated records")
+	publish := fs.String("publish", "", "when done, send the report to this bridge (its URL, e.g. http://127.0.0.1:8000), whose dashboard's Proof panel then shows it")
+	token := fs.String("token", "", "with --publish: an operator's bearer token for that bridge")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -60,11 +67,46 @@ func runDrill(ctx context.Context, args []string, e env) error {
 	} else if werr := rep.WriteText(e.stdout); werr != nil {
 		return werr
 	}
+	if *publish != "" && !rep.Interrupted {
+		if perr := publishDrill(ctx, *publish, *token, rep); perr != nil {
+			fmt.Fprintf(e.stderr, "drill: could not publish the report to %s: %v\n", auth.RedactURL(*publish), perr)
+		} else {
+			fmt.Fprintf(e.stderr, "drill: report published to %s (dashboard: Proof)\n", auth.RedactURL(*publish))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("drill did not complete: %w", err)
 	}
 	if !rep.Passed {
 		return fmt.Errorf("drill FAILED: %s", strings.Join(rep.Problems, "; "))
+	}
+	return nil
+}
+
+// publishDrill posts the report to a bridge's POST /api/drill.
+func publishDrill(ctx context.Context, bridgeURL, token string, rep drill.Report) error {
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(bridgeURL, "/")+"/api/drill", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
 	}
 	return nil
 }

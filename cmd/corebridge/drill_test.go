@@ -94,6 +94,11 @@ func TestDrillPasses(t *testing.T) {
 	if len(rep.Modules) != 4 {
 		t.Errorf("%d modules in the report, want 4", len(rep.Modules))
 	}
+	// The last step reconciled the bridge with the Bucket by fingerprints.
+	if rc := rep.Reconciliation; rc == nil || !rc.Ran || rc.Error != "" || rc.Missing+rc.Unexpected+rc.Mismatched != 0 ||
+		rc.SyncedHere < int64(rep.Acknowledged) || rc.HeldThere != rc.SyncedHere || rc.RoundTrips == 0 {
+		t.Errorf("reconciliation in the drill: %+v", rc)
+	}
 	var names []string
 	for _, f := range rep.Faults {
 		names = append(names, f.Name)

@@ -127,6 +127,9 @@ type Report struct {
 	Faults          []FaultReport    `json:"faults"`
 	// Problems says, in words, everything that made the drill fail.
 	Problems []string `json:"problems"`
+	// Reconciliation is the last step: the bridge reconciled with the
+	// Bucket by fingerprints (corebridge reconcile), once all was delivered.
+	Reconciliation *Reconciliation `json:"reconciliation,omitempty"`
 }
 
 // ModuleReport is one module's line of the report.
@@ -144,17 +147,16 @@ type ModuleReport struct {
 // FaultReport is one fault: when it came, how long it lasted, and how long
 // the bridge took to recover from its end.
 type FaultReport struct {
-	Name        string  `json:"name"`
-	What        string  `json:"what"`
-	Skipped     bool    `json:"skipped"`
-	SkipReason  string  `json:"skip_reason,omitempty"`
-	AtSeconds   float64 `json:"at_s"`
-	LastedMs    int64   `json:"lasted_ms"`
-	Recovered   bool    `json:"recovered"`
-	RecoveryMs  int64   `json:"time_to_recover_ms"`
-	Observed    string  `json:"observed,omitempty"`
-	Failure     string  `json:"failure,omitempty"`
-	recoverFrom time.Time
+	Name       string  `json:"name"`
+	What       string  `json:"what"`
+	Skipped    bool    `json:"skipped"`
+	SkipReason string  `json:"skip_reason,omitempty"`
+	AtSeconds  float64 `json:"at_s"`
+	LastedMs   int64   `json:"lasted_ms"`
+	Recovered  bool    `json:"recovered"`
+	RecoveryMs int64   `json:"time_to_recover_ms"`
+	Observed   string  `json:"observed,omitempty"`
+	Failure    string  `json:"failure,omitempty"`
 }
 
 // Run runs the drill. It returns an error only when the drill could not

@@ -60,6 +60,15 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	tw.Flush()
 
+	if rc := r.Reconciliation; rc != nil {
+		switch {
+		case !rc.Ran || rc.Unsupported || rc.Error != "":
+			fmt.Fprintf(&b, "\nreconciliation with the Bucket: NOT DONE: %s\n", rc.Error)
+		default:
+			fmt.Fprintf(&b, "\nreconciliation with the Bucket: %d synced here, %d held there, %d missing, %d unexpected, %d changed, %d chain gaps (%d round trips, %d ms)\n",
+				rc.SyncedHere, rc.HeldThere, rc.Missing, rc.Unexpected, rc.Mismatched, rc.ChainGaps, rc.RoundTrips, rc.TookMS)
+		}
+	}
 	if len(r.Lost) > 0 {
 		fmt.Fprintf(&b, "\nlost (acknowledged, not held by the Bucket): %d\n", len(r.Lost))
 		for i, l := range r.Lost {

@@ -703,6 +703,80 @@
       el('tbody', null, ...rows))));
   }
 
+  // ---- proof: the last reconciliation and the last drill --------------------
+
+  function setVerdict(prefix, kind, badge, words) {
+    $(prefix + '-verdict').dataset.verdict = kind;
+    const b = $(prefix + '-badge');
+    b.className = 'badge ' + ({ ok: 'b-ok', bad: 'b-bad', warn: 'b-warn' }[kind] || '');
+    b.textContent = badge;
+    $(prefix + '-words').textContent = words;
+  }
+
+  function renderReconcile(last) {
+    const rep = last && last.report;
+    const rows = $('proof-rows');
+    if (!rep) {
+      setVerdict('proof', 'warn', 'Not checked', 'No reconciliation with the Bucket has run yet: run corebridge reconcile, or start serve with --reconcile-every.');
+      $('proof-table').hidden = true;
+      return;
+    }
+    const t = rep.totals || {};
+    const when = fmtAgo(rep.finished_at);
+    if (rep.unsupported) {
+      setVerdict('proof', 'warn', 'Unsupported', 'This Bucket cannot be reconciled (' + (rep.message || 'no /v1/reconcile') + '); checked ' + when + '.');
+    } else if (rep.error) {
+      setVerdict('proof', 'bad', 'Failed', 'The last reconciliation (' + when + ') stopped: ' + rep.error);
+    } else if ((t.missing || 0) > 0) {
+      setVerdict('proof', 'bad', 'Missing', fmtInt(t.missing) + ' record(s) synced here are not in the Bucket (checked ' + when + '): run corebridge reconcile --repair to send them again.');
+    } else if ((t.mismatched || 0) + (t.unexpected || 0) > 0) {
+      setVerdict('proof', 'bad', 'Differs', 'The Bucket holds ' + fmtInt(t.mismatched || 0) + ' record(s) with other content and ' + fmtInt(t.unexpected || 0) + ' this bridge never sent (checked ' + when + ').');
+    } else {
+      setVerdict('proof', 'ok', 'Proven', 'The Bucket holds every one of the ' + fmtInt(t.synced_here) + ' records synced here, unchanged (checked ' + when + ', ' + fmtInt(t.round_trips) + ' round trips).');
+    }
+    const mods = Array.isArray(rep.modules) ? rep.modules : [];
+    $('proof-table').hidden = !mods.length;
+    const cell = (v, bad) => el('td', { class: 'num', text: fmtInt(v), data: { bad: String(!!bad && v > 0) } });
+    rows.replaceChildren(...mods.map((m) => el('tr', { data: { module: m.module } },
+      el('td', { text: m.module }),
+      cell(m.synced_here), cell(m.held_there),
+      cell(m.missing, true), cell(m.unexpected, true), cell(m.mismatched, true),
+      cell(m.in_flight), cell(m.chain ? m.chain.gaps : null))));
+  }
+
+  function renderDrill(d) {
+    const list = $('drill-faults');
+    if (!d) {
+      setVerdict('drill', 'warn', 'None', 'No drill has been published to this bridge: corebridge drill --publish <this bridge URL> runs one and shows it here.');
+      list.replaceChildren();
+      return;
+    }
+    const what = fmtInt(d.acknowledged) + ' acknowledged, ' + fmtInt(d.lost_count) + ' lost, ' + fmtInt(d.duplicated_count) + ' duplicated, ' +
+      fmtInt(d.order_violation_count) + ' out of order';
+    if (d.passed) {
+      setVerdict('drill', 'ok', 'Passed', 'The drill of ' + fmtAgo(d.started) + ' passed: ' + what + '.');
+    } else {
+      setVerdict('drill', 'bad', 'Failed', 'The drill of ' + fmtAgo(d.started) + ' failed: ' + what + '. ' + (Array.isArray(d.problems) ? d.problems.join(' ') : ''));
+    }
+    const faults = Array.isArray(d.faults) ? d.faults : [];
+    list.replaceChildren(...faults.map((f) => {
+      let text = f.name + ': ';
+      if (f.skipped) text += 'skipped (' + (f.skip_reason || 'no reason given') + ')';
+      else if (f.recovered) text += 'recovered in ' + fmtMs(f.time_to_recover_ms);
+      else text += 'did not recover' + (f.failure ? ' (' + f.failure + ')' : '');
+      return el('li', { text, data: { ok: String(!!(f.skipped || f.recovered)) } });
+    }));
+  }
+
+  async function loadProof() {
+    let last = null;
+    try { last = await api('/api/reconcile'); } catch (e) { if (e.status !== 501) throw e; }
+    const drill = await api('/api/drill');
+    note('proof-note', '');
+    renderReconcile(last);
+    renderDrill(drill && drill.report);
+  }
+
   // ---- operator actions (the audit log) ------------------------------------
 
   async function loadAudit() {
@@ -728,6 +802,7 @@
   const modulesErr = (e) => note('modules-note', 'Could not load modules: ' + errText(e), true);
   const deadErr = (e) => note('dl-note', 'Could not load dead letters: ' + errText(e), true);
   const auditErr = (e) => note('audit-note', 'Could not load operator actions: ' + errText(e), true);
+  const proofErr = (e) => note('proof-note', 'Could not load the proof: ' + errText(e), true);
   const autoErr = (e) => $('automation-body').replaceChildren(el('p', { class: 'err', text: 'Could not load runs: ' + errText(e) }));
 
   // refreshData reloads what the summary does not carry. Calls that come
@@ -741,6 +816,7 @@
         guard(loadSeries(), chartError),
         withDead ? guard(loadDead(false), deadErr) : null,
         guard(loadAudit(), auditErr),
+        guard(loadProof(), proofErr),
       ]);
     } finally {
       state.refreshing = false;
