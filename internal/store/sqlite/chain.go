@@ -355,17 +355,22 @@ func (s *Store) ReconcileFloor(ctx context.Context, module string) (string, erro
 	return floor, err
 }
 
+// qScanIDs reads a module's records in an id range, in id order.
+const qScanIDs = `SELECT r.id, r.state, r.seq <= m.synced_seq, r.received_at, r.hash,
+	CASE WHEN r.hash IS NULL OR EXISTS (SELECT 1 FROM edits e WHERE e.record = r.id) THEN r.data END, r.session_id
+	FROM records r JOIN modules m ON m.module = r.module
+	WHERE +r.module = ? AND r.id >= ? AND r.id < ? ORDER BY r.id`
+
 // ScanIDs reads module's records with from <= id < to in id order; see
-// bridge.Reconcilable. Data is read only for the records whose hash as
+// bridge.Reconcilable. It walks the id index over the range, past the
+// other modules' records (+module keeps the planner off the module
+// indexes, which would sort): no index on (module, id) costs ingest. Data is read only for the records whose hash as
 // sent is not the stored one (edited, or accepted before the chain).
 func (s *Store) ScanIDs(ctx context.Context, module, from, to string, fn func(bridge.HeldRecord) error) error {
 	if to == "" {
 		to = "\U0010FFFF"
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT r.id, r.state, r.seq <= m.synced_seq, r.received_at, r.hash,
-		CASE WHEN r.hash IS NULL OR EXISTS (SELECT 1 FROM edits e WHERE e.record = r.id) THEN r.data END, r.session_id
-		FROM records r JOIN modules m ON m.module = r.module
-		WHERE r.module = ? AND r.id >= ? AND r.id < ? ORDER BY r.id`, module, from, to)
+	rows, err := s.r.QueryContext(ctx, qScanIDs, module, from, to)
 	if err != nil {
 		return fmt.Errorf("scan ids: %w", err)
 	}

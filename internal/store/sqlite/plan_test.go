@@ -38,6 +38,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"rollups":            qRollups,
 		"edits":              `SELECT at FROM edits WHERE record = ? ORDER BY id`,
 		"get":                `SELECT seq FROM records WHERE id = ?`,
+		"scan ids":           qScanIDs, // reconciliation: the id index, in its order
 		// The settle UPDATEs must seek by id: the planner once chose the
 		// (module, state) index and walked every pending record of the module.
 		"settle synced":        qSettleSynced,

@@ -15,5 +15,6 @@ ALTER TABLE modules ADD COLUMN chain_skip BLOB;
 -- The greatest record id pruning removed: reconciliation with the Bucket
 -- (which keeps what the bridge prunes) starts above it.
 ALTER TABLE modules ADD COLUMN pruned_id TEXT NOT NULL DEFAULT '';
--- Reconciliation reads a module's records in id order.
-CREATE INDEX records_module_id ON records (module, id);
+-- Reconciliation reads a module's records in id order through the id
+-- index (ScanIDs): an index on (module, id) cost ingest 9% (wrk-pair,
+-- docs/benchmarks.md), for a scan that runs once in a while.
