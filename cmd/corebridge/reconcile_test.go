@@ -23,6 +23,7 @@ import (
 	"corebridge/internal/bridge"
 	"corebridge/internal/bucket"
 	"corebridge/internal/bucket/server"
+	"corebridge/internal/store/postgres/pgtest"
 )
 
 // runReconcileCmd runs `corebridge reconcile` against base and returns
@@ -67,12 +68,22 @@ func reconcileHealth(t *testing.T, base string) (status string, reasons []string
 // bridge never sent. corebridge reconcile finds each; --repair requeues
 // the missing one, which is delivered again.
 func TestReconcileEndToEnd(t *testing.T) {
+	reconcileEndToEnd(t, "--data-dir", t.TempDir())
+}
+
+// The same with the queue in PostgreSQL: ScanIDs, Requeue and the prune
+// floor of the PostgreSQL store, through serve.
+func TestReconcileEndToEndPostgres(t *testing.T) {
+	reconcileEndToEnd(t, "--data-dir", t.TempDir(), "--postgres-url", pgtest.FreshDB(t))
+}
+
+func reconcileEndToEnd(t *testing.T, storeArgs ...string) {
 	b, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Stop(context.Background()) })
-	base, logs, _ := startServeLogs(t, "--data-dir", t.TempDir(), "--bucket-url", b.URL)
+	base, logs, _ := startServeLogs(t, append(storeArgs, "--bucket-url", b.URL)...)
 
 	if rep, code := reconcileJSON(t, base); code != 0 || rep.Totals.Missing != 0 || rep.Unsupported {
 		t.Fatalf("reconcile of an empty bridge: exit %d, %+v", code, rep)
