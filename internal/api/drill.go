@@ -85,11 +85,14 @@ func checkDrillReport(b []byte) error {
 	if err := dec.Decode(&r); err != nil {
 		return fmt.Errorf("body: not a drill report (the JSON of corebridge drill --report json): %v", err)
 	}
-	for name, missing := range map[string]bool{"passed": r.Passed == nil, "run": r.Run == nil, "started": r.Started == nil,
-		"acknowledged": r.Acked == nil, "lost_count": r.Lost == nil, "duplicated_count": r.Dup == nil,
-		"order_violation_count": r.Order == nil, "faults": r.Faults == nil} {
-		if missing {
-			return fmt.Errorf("body: field %q is required (the JSON of corebridge drill --report json)", name)
+	for _, f := range []struct {
+		name    string
+		missing bool
+	}{{"passed", r.Passed == nil}, {"run", r.Run == nil}, {"started", r.Started == nil},
+		{"acknowledged", r.Acked == nil}, {"lost_count", r.Lost == nil}, {"duplicated_count", r.Dup == nil},
+		{"order_violation_count", r.Order == nil}, {"faults", r.Faults == nil}} {
+		if f.missing {
+			return fmt.Errorf("body: field %q is required (the JSON of corebridge drill --report json)", f.name)
 		}
 	}
 	if *r.Passed && (*r.Lost != 0 || *r.Dup != 0 || *r.Order != 0) {
