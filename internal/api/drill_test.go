@@ -25,7 +25,7 @@ func TestDrillReportKept(t *testing.T) {
 		`{"run":"x"}`: `"passed"`,
 		`[]`:          "not a drill report",
 		`{"passed":true,"run":"r","started":"s","acknowledged":1,"lost_count":1,"duplicated_count":0,"order_violation_count":0,"faults":[]}`: `"passed" is true with lost`,
-		strings.Replace(drillReport, `"faults":[`, `"faultz":[`, 1): `"faults"`,
+		strings.Replace(drillReport, `"faults":[`, `"faultz":[`, 1):                                                                          `"faults"`,
 	} {
 		r := f.do(t, "POST", "/api/drill", body)
 		r.want(t, 400)
