@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"time"
@@ -58,6 +59,31 @@ type ChainBreak struct {
 	RecordID string `json:"record_id,omitempty"` // "" when the break is after the last record
 	Seq      int64  `json:"seq,omitempty"`
 	Reason   string `json:"reason"`
+}
+
+// ChainEdit is one recorded edit of a record's data, oldest first.
+type ChainEdit struct{ Old, New []byte }
+
+// CheckContent says why a stored record does not match its hash at
+// acceptance, "" when it does: with edits, the record's content at
+// acceptance is the first edit's old data, and the edits must lead, one
+// to the next, to the data it holds now.
+func CheckContent(module, sessionID string, data []byte, receivedAt time.Time, id string, hash []byte, edits []ChainEdit) string {
+	orig := data
+	if len(edits) > 0 {
+		orig = edits[0].Old
+		ok := bytes.Equal(edits[len(edits)-1].New, data)
+		for k := 1; k < len(edits); k++ {
+			ok = ok && bytes.Equal(edits[k-1].New, edits[k].Old)
+		}
+		if !ok {
+			return "its data is not what its recorded edits left: the row or its edit history was changed behind corebridge's back"
+		}
+	}
+	if sum := ContentSum(module, sessionID, orig, FormatTime(receivedAt), id); !bytes.Equal(sum[:], hash) {
+		return "its content does not match its hash: the row was changed behind corebridge's back"
+	}
+	return ""
 }
 
 // Reconcilable is what reconciliation with the Bucket (package reconcile)

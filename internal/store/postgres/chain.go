@@ -127,18 +127,16 @@ func (s *Store) Verify(ctx context.Context, module string, progress func(int64))
 	return rep, nil
 }
 
-type edit struct{ old, new []byte }
-
 func verifyTx(ctx context.Context, tx pgx.Tx, module string, progress func(int64), rep *bridge.VerifyReport) error {
-	edits := map[string][]edit{}
+	edits := map[string][]bridge.ChainEdit{}
 	rows, err := tx.Query(ctx, `SELECT record_id, old_data, new_data FROM edits ORDER BY n`)
 	if err != nil {
 		return fmt.Errorf("edits: %w", err)
 	}
 	for rows.Next() {
 		var id string
-		var e edit
-		if err := rows.Scan(&id, &e.old, &e.new); err != nil {
+		var e bridge.ChainEdit
+		if err := rows.Scan(&id, &e.Old, &e.New); err != nil {
 			rows.Close()
 			return err
 		}
@@ -206,22 +204,11 @@ func verifyTx(ctx context.Context, tx pgx.Tx, module string, progress func(int64
 			fail("record %s (seq %d): its hash or prev_hash is not 32 bytes: the row was changed behind corebridge's back", id, seq)
 			continue
 		}
-		orig := data
-		if es := edits[id]; len(es) > 0 {
+		if len(edits[id]) > 0 {
 			rep.Edited++
-			orig = es[0].old
-			ok := bytes.Equal(es[len(es)-1].new, data)
-			for k := 1; k < len(es); k++ {
-				ok = ok && bytes.Equal(es[k-1].new, es[k].old)
-			}
-			if !ok {
-				fail("record %s (seq %d, module %s): its data is not what its recorded edits left: the row or its edit history was changed behind corebridge's back", id, seq, mod)
-				continue
-			}
 		}
-		sum := bridge.ContentSum(mod, session, orig, bridge.FormatTime(fromMicros(recv)), id)
-		if !bytes.Equal(sum[:], hash) {
-			fail("record %s (seq %d, module %s): its content does not match its hash: the row was changed behind corebridge's back", id, seq, mod)
+		if why := bridge.CheckContent(mod, session, data, fromMicros(recv), id, hash, edits[id]); why != "" {
+			fail("record %s (seq %d, module %s): %s", id, seq, mod, why)
 			continue
 		}
 		want := last[mod]

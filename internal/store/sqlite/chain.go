@@ -185,8 +185,6 @@ func VerifyFile(ctx context.Context, path, module string, progress func(int64)) 
 	return verifyDB(ctx, db, module, progress)
 }
 
-type edit struct{ old, new []byte }
-
 // chainWalk is one module's walk.
 type chainWalk struct {
 	last   [sha256.Size]byte // hash of the last chained record seen
@@ -200,15 +198,15 @@ func verifyDB(ctx context.Context, db *sql.DB, module string, progress func(int6
 		return rep, fmt.Errorf("verify: %w", err)
 	}
 	defer tx.Rollback()
-	edits := map[string][]edit{}
+	edits := map[string][]bridge.ChainEdit{}
 	erows, err := tx.QueryContext(ctx, `SELECT record, old_data, new_data FROM edits ORDER BY id`)
 	if err != nil {
 		return rep, fmt.Errorf("verify: edits: %w", err)
 	}
 	for erows.Next() {
 		var id string
-		var e edit
-		if err := erows.Scan(&id, &e.old, &e.new); err != nil {
+		var e bridge.ChainEdit
+		if err := erows.Scan(&id, &e.Old, &e.New); err != nil {
 			erows.Close()
 			return rep, fmt.Errorf("verify: edits: %w", err)
 		}
@@ -262,22 +260,11 @@ func verifyDB(ctx context.Context, db *sql.DB, module string, progress func(int6
 			fail("record %s (seq %d): its hash, prev_hash or skip_from is not 32 bytes: the row was changed behind corebridge's back", id, seq)
 			continue
 		}
-		orig := data
-		if es := edits[id]; len(es) > 0 {
+		if len(edits[id]) > 0 {
 			rep.Edited++
-			orig = es[0].old
-			ok := bytes.Equal(es[len(es)-1].new, data)
-			for k := 1; k < len(es); k++ {
-				ok = ok && bytes.Equal(es[k-1].new, es[k].old)
-			}
-			if !ok {
-				fail("record %s (seq %d, module %s): its data is not what its recorded edits left: the row or its edit history was changed behind corebridge's back", id, seq, mod)
-				continue
-			}
 		}
-		sum := bridge.ContentSum(mod, session, orig, bridge.FormatTime(fromMicros(recv)), id)
-		if !bytes.Equal(sum[:], hash) {
-			fail("record %s (seq %d, module %s): its content does not match its hash: the row was changed behind corebridge's back", id, seq, mod)
+		if why := bridge.CheckContent(mod, session, data, fromMicros(recv), id, hash, edits[id]); why != "" {
+			fail("record %s (seq %d, module %s): %s", id, seq, mod, why)
 			continue
 		}
 		switch {
