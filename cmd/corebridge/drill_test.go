@@ -84,9 +84,14 @@ func TestDrillPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, code, stderr := runDrillProcess(t, bin, nil, "--duration", "20s")
+	// A bridge of the operator's, to which the drill publishes its report.
+	home, _ := startServe(t, "--data-dir", t.TempDir())
+	rep, code, stderr := runDrillProcess(t, bin, nil, "--duration", "20s", "--publish", home)
 	if code != 0 || !rep.Passed {
 		t.Fatalf("drill exit %d, passed %v, problems %v\nstderr:\n%s", code, rep.Passed, rep.Problems, stderr)
+	}
+	if pub, _ := getJSON(t, home+"/api/drill")["report"].(map[string]any); pub["run"] != rep.Run || pub["passed"] != true {
+		t.Errorf("the published report: %v, want run %s passed", pub, rep.Run)
 	}
 	if !rep.Checked || !rep.OrderChecked || rep.Acknowledged < 500 || rep.Held < rep.Acknowledged || rep.LostCount+rep.DuplicatedCount+rep.OrderCount != 0 {
 		t.Errorf("report: checked %v/%v, %d acknowledged, %d held, lost %d, duplicated %d, out of order %d",
