@@ -50,6 +50,7 @@ func TestRouteAccessByRole(t *testing.T) {
 		x = http.StatusForbidden
 		k = http.StatusOK
 		n = http.StatusNotFound
+		m = http.StatusMovedPermanently
 	)
 	tokens := tableTokens()
 	sessions, err := auth.NewSessions(tokens, time.Hour)
@@ -67,6 +68,7 @@ func TestRouteAccessByRole(t *testing.T) {
 	}{
 		{"POST /core/update", "POST", "/core/update", edu, [6]int{u, k, k, x, x, k}},
 		{"POST /core/updates", "POST", "/core/updates", `[` + edu + `]`, [6]int{u, k, k, x, x, k}},
+		{"POST /core/heartbeat", "POST", "/core/heartbeat", `{"module":"education"}`, [6]int{u, k, k, x, x, k}},
 		{"GET /bucket/status", "GET", "/bucket/status", "", [6]int{u, x, x, k, k, k}},
 		{"GET /core/health", "GET", "/core/health", "", [6]int{u, x, x, k, k, k}},
 		{"GET /healthz", "GET", "/healthz", "", [6]int{k, k, k, k, k, k}},
@@ -89,6 +91,9 @@ func TestRouteAccessByRole(t *testing.T) {
 		{"GET /api/audit", "GET", "/api/audit", "", [6]int{u, x, x, k, k, k}},
 		{"GET /metrics", "GET", "/metrics", "", [6]int{u, x, x, k, k, k}},
 		{"GET /openapi.json", "GET", "/openapi.json", "", [6]int{k, k, k, k, k, k}},
+		{"GET /docs", "GET", "/docs", "", [6]int{k, k, k, k, k, k}},
+		{"GET /docs/assets/{name}", "GET", "/docs/assets/no-such-asset.js", "", [6]int{n, n, n, n, n, n}},
+		{"GET /redoc", "GET", "/redoc", "", [6]int{m, m, m, m, m, m}},
 		{"GET /{$}", "GET", "/", "", [6]int{k, k, k, k, k, k}},
 		{"GET /assets/{name}", "GET", "/assets/app.js", "", [6]int{k, k, k, k, k, k}},
 		{"GET /api/events", "GET", "/api/events", "", [6]int{u, x, x, k, k, k}},

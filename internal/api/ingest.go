@@ -11,6 +11,7 @@ import (
 	"corebridge/internal/bridge"
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
+	"corebridge/internal/registry"
 )
 
 // updateResponse is the prototype's answer plus record_id (and duplicate,
@@ -75,6 +76,10 @@ func handleUpdate(s *Server) http.Handler {
 		}
 		if sigID != "" {
 			s.insight.SignatureValid(u.Module, s.cfg.Now())
+		}
+		if err := s.checkRegistry([]bridge.Update{u}, func(int) []any { return []any{"body"} }); err != nil {
+			s.fail(w, r, "update", s.registryModule(u.Module), 1, err)
+			return
 		}
 		done, err := s.admitModules(r, []string{u.Module}, func(int) []any { return []any{"body", "module"} })
 		if err != nil {
@@ -184,6 +189,13 @@ func handleUpdates(s *Server) http.Handler {
 		}
 		if err := s.allowed(r, len(ups), modules...); err != nil {
 			s.fail(w, r, "updates", batchModuleOf(modules), len(ups), err)
+			return
+		}
+		// One item of an unknown module, or whose data does not match its
+		// schema, refuses the whole batch (as an invalid item does),
+		// naming every such item's fields.
+		if err := s.checkRegistry(ups, func(i int) []any { return bridge.BatchItemLoc(body, i) }); err != nil {
+			s.fail(w, r, "updates", s.registryModule(batchModuleOf(modules)), len(ups), err)
 			return
 		}
 		done, err := s.admitModules(r, modules, func(i int) []any {
@@ -306,4 +318,41 @@ func (s *Server) admitModules(r *http.Request, modules []string, locate func(i i
 			Loc: locate(refused), Msg: fmt.Sprintf("%s (%q); existing modules keep working", why, modules[refused]), Type: "module_limit"}}}
 	}
 	return done, nil
+}
+
+// checkRegistry refuses updates that the registry (Config.Registry) does
+// not accept: a module not in it, data that does not match the module's
+// schema. It answers every problem of every update (locate gives where
+// update i is in the body) as one 422, before anything is stored. With
+// no registry it accepts everything.
+func (s *Server) checkRegistry(ups []bridge.Update, locate func(i int) []any) error {
+	reg := s.cfg.Registry
+	if reg == nil {
+		return nil
+	}
+	var fes []bridge.FieldError
+	for i, u := range ups {
+		fes = append(fes, reg.Check(u.Module, u.Data, locate(i))...)
+		if len(fes) >= bridge.MaxBatchItems {
+			break // enough to fix; a batch of bad items would answer megabytes
+		}
+	}
+	if len(fes) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%v: %s", fes[0].Loc, fes[0].Msg)
+	if fes[0].Type != registry.TypeModuleUnknown {
+		msg = fmt.Sprintf("data does not match the schema of its module: %s", msg)
+	}
+	return &bridge.Error{Code: bridge.EINVALID, Message: msg, Fields: fes}
+}
+
+// registryModule is module, to count a refusal under, or "" when the
+// registry does not know it: refused names must not grow the per-module
+// counts.
+func (s *Server) registryModule(module string) string {
+	if !s.cfg.Registry.Known(module) {
+		return ""
+	}
+	return module
 }

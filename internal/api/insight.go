@@ -1,7 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
@@ -33,10 +36,23 @@ type moduleView struct {
 	Synced24h     int64    `json:"synced_24h"`
 	Failed24h     int64    `json:"failed_24h"`
 	Dead24h       int64    `json:"dead_24h"`
+	// The module's last heartbeat (POST /core/heartbeat) since the bridge
+	// started: when, the status it gave, its message and metrics, and how
+	// many it sent; absent when none.
+	LastHeartbeatAt  string          `json:"last_heartbeat_at,omitempty"`
+	HeartbeatStatus  string          `json:"heartbeat_status,omitempty"`
+	HeartbeatMessage string          `json:"heartbeat_message,omitempty"`
+	HeartbeatMetrics json.RawMessage `json:"heartbeat_metrics,omitempty"`
+	Heartbeats       int64           `json:"heartbeats"`
+	// Registered, with a registry (Config.Registry), says whether the
+	// module is in it; absent without one.
+	Registered *bool `json:"registered,omitempty"`
 }
 
-// handleModules is GET /api/modules: every module's counts, silence and
-// 24 h figures, sorted by name.
+// handleModules is GET /api/modules: every module's counts, silence,
+// last heartbeat and 24 h figures, sorted by name. Modules that only
+// heartbeat, and with a registry the registered modules that have not
+// sent yet, are listed too, with no counts.
 func handleModules(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mods, err := s.store.Modules(r.Context())
@@ -51,12 +67,38 @@ func handleModules(s *Server) http.Handler {
 		}
 		now := s.cfg.Now()
 		sc := s.insight.Silence()
+		seen := make(map[string]bool, len(mods))
+		for _, m := range mods {
+			seen[m.Module] = true
+		}
+		extra := func(name string) {
+			if !seen[name] {
+				seen[name] = true
+				mods = append(mods, bridge.ModuleSummary{Module: name})
+			}
+		}
+		for _, hb := range s.insight.Heartbeats() {
+			extra(hb.Module)
+		}
+		for _, name := range s.cfg.Registry.Names() {
+			extra(name)
+		}
+		slices.SortFunc(mods, func(a, b bridge.ModuleSummary) int { return strings.Compare(a.Module, b.Module) })
 		out := make([]moduleView, 0, len(mods))
 		for _, m := range mods {
 			v := moduleView{Module: m.Module, Received: m.Received, Synced: m.Synced, Pending: m.Pending, Dead: m.Dead,
 				DeadTotal: m.DeadTotal, Replayed: m.Replayed,
 				LastSeenAt: bridge.FormatTime(m.LastSeenAt), LastSyncAt: bridge.FormatTime(m.LastSyncAt)}
-			v.Silent, v.SilentReason = sc.Silent(m, now)
+			hb, beat := s.insight.LastHeartbeat(m.Module)
+			v.Silent, v.SilentReason = sc.SilentAt(m, hb.At, now)
+			if beat {
+				v.LastHeartbeatAt, v.HeartbeatStatus, v.HeartbeatMessage = bridge.FormatTime(hb.At), hb.Status, hb.Message
+				v.HeartbeatMetrics, v.Heartbeats = hb.Metrics, hb.Count
+			}
+			if reg := s.cfg.Registry; reg != nil {
+				known := reg.Known(m.Module)
+				v.Registered = &known
+			}
 			if m.Intervals >= sc.Learn {
 				iv := m.Interval.Seconds()
 				v.UsualInterval = &iv

@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	}
 	s.handle("POST /core/update", auth.AccessProduce, limitIngest(s, handleUpdate(s)))
 	s.handle("POST /core/updates", auth.AccessProduce, limitIngest(s, handleUpdates(s)))
+	s.handle("POST /core/heartbeat", auth.AccessProduce, handleHeartbeat(s))
 	s.handle("GET /bucket/status", auth.AccessView, handleBucketStatus(s))
 	s.handle("GET /core/health", auth.AccessView, handleHealth(s))
 	s.handle("GET /healthz", auth.AccessOpen, handleHealthz())
@@ -40,6 +41,10 @@ func (s *Server) routes() {
 	s.handle("GET /api/audit", auth.AccessView, handleAudit(s))
 	s.handle("GET /metrics", metrics, handleMetrics(s))
 	s.handle("GET /openapi.json", auth.AccessOpen, handleOpenAPI(s.cfg.OpenAPIJSON))
+	// The API reference, rendered from /openapi.json: open like it.
+	s.handle("GET /docs", auth.AccessOpen, handleDocs())
+	s.handle("GET /docs/assets/{name}", auth.AccessOpen, handleDocsAsset())
+	s.handle("GET /redoc", auth.AccessOpen, handleRedoc())
 	// The session routes authenticate for themselves.
 	s.handle("POST /api/session", auth.AccessOpen, handleLogin(s))
 	s.handle("GET /api/session", auth.AccessOpen, handleWhoAmI(s))

@@ -16,6 +16,7 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/reconcile"
+	"corebridge/internal/registry"
 )
 
 // Body limits by default.
@@ -81,6 +82,11 @@ type Config struct {
 	// DrillReportFile keeps the last drill report published to POST
 	// /api/drill across restarts ("": memory only; DrillReportFile()).
 	DrillReportFile string
+	// Registry, when set, is the list of known modules (the config
+	// file's modules:): ingest and heartbeats refuse other modules, and
+	// a record whose data does not match its module's schema (422 naming
+	// the field; nothing is stored). nil: every module is accepted.
+	Registry *registry.Registry
 }
 
 // Dashboard is the web UI's handlers, built by internal/dashboard.

@@ -35,10 +35,10 @@ func handleBucketStatus(s *Server) http.Handler {
 			ModuleSyncCounts: make(map[string]int64, len(mods)),
 			ReceivedCount:    st.Received, PendingCount: st.Pending, DeadCount: st.Dead, SilentModules: []string{},
 		}
-		now, sc := s.cfg.Now(), s.insight.Silence()
+		now := s.cfg.Now()
 		for _, m := range mods {
 			out.ModuleSyncCounts[m.Module] = m.Synced
-			if silent, _ := sc.Silent(m, now); silent {
+			if silent, _ := s.insight.ModuleSilent(m, now); silent {
 				out.SilentModules = append(out.SilentModules, m.Module)
 			}
 		}

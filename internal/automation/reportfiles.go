@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // The report files, named as the prototype named them.
@@ -23,6 +25,15 @@ const (
 	dailyLogName = "daily_log.txt"
 )
 
+// runner.log and daily_log.txt rotate by size, as the InsightFlow logs do
+// (lumberjack): past logMaxSizeMB the file is renamed with a timestamp
+// (runner-2026-12-08T10-00-00.000.log) and a new one started; the newest
+// logBackups renamed files are kept.
+const (
+	logMaxSizeMB = 10
+	logBackups   = 5
+)
+
 // reportFiles writes a reports directory. Watch mode runs batches in
 // parallel, so the files every batch shares are written under locks.
 type reportFiles struct {
@@ -30,10 +41,37 @@ type reportFiles struct {
 	keep   int
 	maxAge time.Duration
 
+	// maxSizeMB and backups rotate runner.log and daily_log.txt (0:
+	// logMaxSizeMB, logBackups).
+	maxSizeMB, backups int
+
 	dailyMu sync.Mutex
 	stateMu sync.Mutex
 	logMu   sync.Mutex
 	pruneMu sync.Mutex
+
+	daily, runLog *lumberjack.Logger // opened at first use, under dailyMu and logMu
+}
+
+// rotating returns the rotating writer of the reports directory's file
+// name, opening it the first time (the caller holds that file's lock).
+func (rf *reportFiles) rotating(lj **lumberjack.Logger, name string) (*lumberjack.Logger, error) {
+	// Reports may name modules and hold errors: the owner's only
+	// (lumberjack would create the directory 0755, the file 0600).
+	if err := os.MkdirAll(rf.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("automation: reports directory: %w", err)
+	}
+	if *lj == nil {
+		size, backups := rf.maxSizeMB, rf.backups
+		if size <= 0 {
+			size = logMaxSizeMB
+		}
+		if backups <= 0 {
+			backups = logBackups
+		}
+		*lj = &lumberjack.Logger{Filename: filepath.Join(rf.dir, name), MaxSize: size, MaxBackups: backups}
+	}
+	return *lj, nil
 }
 
 // runFile is one run_<UTC timestamp>.jsonl: one line per job.
@@ -105,26 +143,19 @@ func (rf *reportFiles) summarize(rep Report) error {
 	}
 	rf.dailyMu.Lock()
 	defer rf.dailyMu.Unlock()
-	return appendLine(filepath.Join(rf.dir, dailyLogName), []byte(line+"\n"))
-}
-
-func appendLine(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	w, err := rf.rotating(&rf.daily, dailyLogName)
 	if err != nil {
-		return fmt.Errorf("automation: %w", err)
+		return err
 	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if _, err := w.Write([]byte(line + "\n")); err != nil {
 		return fmt.Errorf("automation: %w", err)
 	}
 	return nil
 }
 
-// logWriter appends each log record to runner.log, opening the file per
-// record: a runner lives as long as its process and has nothing to close.
+// logWriter appends each log record to runner.log, rotated by size. The
+// file stays open for the runner's life (a runner lives as long as its
+// process and has nothing to close).
 func (rf *reportFiles) logWriter() logFile { return logFile{rf} }
 
 type logFile struct{ rf *reportFiles }
@@ -132,13 +163,11 @@ type logFile struct{ rf *reportFiles }
 func (l logFile) Write(p []byte) (int, error) {
 	l.rf.logMu.Lock()
 	defer l.rf.logMu.Unlock()
-	if err := os.MkdirAll(l.rf.dir, 0o700); err != nil {
+	w, err := l.rf.rotating(&l.rf.runLog, runnerLog)
+	if err != nil {
 		return 0, err
 	}
-	if err := appendLine(filepath.Join(l.rf.dir, runnerLog), p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	return w.Write(p)
 }
 
 // prune deletes run files beyond the newest keep and those older than

@@ -193,7 +193,7 @@ func (h *Hub) Health(ctx context.Context) Health {
 	}
 	if modsErr == nil {
 		for _, m := range mods {
-			if silent, why := h.cfg.Silence.Silent(m, now); silent {
+			if silent, why := h.ModuleSilent(m, now); silent {
 				v.SilentModules = append(v.SilentModules, m.Module)
 				degraded(why)
 			}
@@ -201,6 +201,16 @@ func (h *Hub) Health(ctx context.Context) Health {
 				v.BlockedModules = append(v.BlockedModules, m.Module)
 				degraded(fmt.Sprintf("%s is blocked by dead record %s (--strict-order): %d pending records wait behind it; replay or purge it",
 					m.Module, m.OldestDead, m.Pending))
+			}
+		}
+	}
+	if modsErr == nil {
+		// Modules that heartbeat but never sent a record are silent past
+		// their max gap only: they have no usual interval.
+		for _, m := range h.heartbeatOnly(mods) {
+			if silent, why := h.ModuleSilent(m, now); silent {
+				v.SilentModules = append(v.SilentModules, m.Module)
+				degraded(why)
 			}
 		}
 	}

@@ -71,6 +71,10 @@ type Config struct {
 	// FlushEvery is how often counts the store cannot see (rejected
 	// input, ingest failures) are written to it (default 1 s).
 	FlushEvery time.Duration
+	// MaxHeartbeatModules bounds the modules whose last heartbeat is kept
+	// in memory (default DefaultMaxHeartbeatModules): past it a new
+	// module's heartbeat is refused.
+	MaxHeartbeatModules int
 }
 
 // Hub is InsightFlow in one value: the API and the forwarder report to it,
@@ -97,6 +101,7 @@ type Hub struct {
 	clockWarned  atomic.Bool             // health logged that the clock went back (clock.go)
 	dead         *recentDead             // dead letters of the last StaleAfter, by module
 	caps         caps                    // refusals past the caps (caps.go)
+	beats        heartbeats              // each module's last heartbeat (heartbeat.go)
 
 	pingMu  sync.Mutex // guards pingAt, pingErr: health's cached test write
 	pingAt  time.Time
@@ -134,9 +139,13 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Started.IsZero() {
 		cfg.Started = cfg.Now()
 	}
+	if cfg.MaxHeartbeatModules <= 0 {
+		cfg.MaxHeartbeatModules = DefaultMaxHeartbeatModules
+	}
 	cfg.Silence.defaults()
 	h := &Hub{cfg: cfg, log: cfg.Log, feed: NewFeed(), win: window{store: cfg.Store},
-		pending: bridge.RollupSet{}, security: newSecurity(), dead: newRecentDead(), caps: caps{eps: map[string]*capEpisode{}}}
+		pending: bridge.RollupSet{}, security: newSecurity(), dead: newRecentDead(), caps: caps{eps: map[string]*capEpisode{}},
+		beats: heartbeats{m: map[string]*Heartbeat{}, max: cfg.MaxHeartbeatModules}}
 	h.metrics = newMetrics(h)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err := h.seedDead(sctx)

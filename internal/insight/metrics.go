@@ -158,7 +158,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descReplayed, m.Replayed)
 		gauge(descPending, float64(m.Pending))
 		gauge(descDeadNow, float64(m.Dead))
-		silent, _ := h.cfg.Silence.Silent(m, now)
+		silent, _ := h.ModuleSilent(m, now)
 		gauge(descSilent, b2f(silent))
 		if !m.LastSeenAt.IsZero() {
 			gauge(descLastSeen, float64(m.LastSeenAt.UnixMicro())/1e6)

@@ -48,13 +48,29 @@ func (c *SilenceConfig) defaults() {
 
 // Silent says whether module m has gone quiet at now, and why.
 func (c SilenceConfig) Silent(m bridge.ModuleSummary, now time.Time) (bool, string) {
+	return c.SilentAt(m, time.Time{}, now)
+}
+
+// SilentAt is Silent for a module whose last heartbeat (POST
+// /core/heartbeat) was at heartbeat (zero: none): a heartbeat is a sign
+// of life as much as a record, so the gap runs from the later of the
+// two. The usual interval is still the one learnt from records; a module
+// that only heartbeats has none, and is silent only past its MaxGap.
+func (c SilenceConfig) SilentAt(m bridge.ModuleSummary, heartbeat, now time.Time) (bool, string) {
 	c.defaults()
-	if m.LastSeenAt.IsZero() {
+	last, what := m.LastSeenAt, "no record"
+	if !heartbeat.IsZero() {
+		what = "no record or heartbeat"
+		if heartbeat.After(last) {
+			last = heartbeat
+		}
+	}
+	if last.IsZero() {
 		return false, ""
 	}
-	gap := now.Sub(m.LastSeenAt)
+	gap := now.Sub(last)
 	if max, ok := c.MaxGap[m.Module]; ok && gap > max {
-		return true, fmt.Sprintf("module %s silent: no record for %s (max gap %s)", m.Module, round(gap), max)
+		return true, fmt.Sprintf("module %s silent: %s for %s (max gap %s)", m.Module, what, round(gap), max)
 	}
 	if m.Intervals < c.Learn || m.Interval < time.Second {
 		// Too little history, or a sub-second interval, which only the
@@ -71,8 +87,8 @@ func (c SilenceConfig) Silent(m bridge.ModuleSummary, now time.Time) (bool, stri
 		return false, ""
 	}
 	if gap > limit {
-		return true, fmt.Sprintf("module %s silent: no record for %s, usually every %s (silent after %s)",
-			m.Module, round(gap), round(m.Interval), round(limit))
+		return true, fmt.Sprintf("module %s silent: %s for %s, usually every %s (silent after %s)",
+			m.Module, what, round(gap), round(m.Interval), round(limit))
 	}
 	return false, ""
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"sort"
@@ -62,6 +63,9 @@ type Options struct {
 	// several commits, and the next commit is written while it runs (see
 	// walsync.go). Checkpoints sync as they do under FULL.
 	SyncByCaller bool
+	// Log gets one INFO line per migration applied ("applied migration
+	// 0011_chain.sql"); nil discards them.
+	Log *slog.Logger
 }
 
 // DB is one SQLite file opened through two pools.
@@ -132,8 +136,17 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		return nil, err
 	}
 	if o.Migrations != nil {
-		if err := migrate(ctx, w, o.Migrations); err != nil {
+		log := o.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		if err := migrate(ctx, w, o.Migrations, log.With("db", path)); err != nil {
 			w.Close()
+			var newer *NewerSchemaError
+			if errors.As(err, &newer) {
+				newer.Path = path
+				return nil, newer
+			}
 			return nil, fmt.Errorf("migrate %s: %w", path, err)
 		}
 	}
@@ -213,9 +226,24 @@ func (d *DB) Close() error {
 	return rerr
 }
 
+// NewerSchemaError is Open's refusal of a database migrated by a newer
+// corebridge: its schema is past the last migration this binary has, and
+// running on it could misread or damage what the newer version wrote.
+type NewerSchemaError struct {
+	Path       string
+	Have, Know int // the database's schema version; the highest this binary knows
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("open sqlite %s: this store was written by a newer corebridge (schema %d, this binary knows up to %d): upgrade corebridge, or restore a backup made by this version",
+		e.Path, e.Have, e.Know)
+}
+
 // migrate applies, in order, every migration of fsys not yet recorded in
-// schema_migrations, each in its own transaction with its record.
-func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
+// schema_migrations, each in its own transaction with its record, and
+// logs each one it applies. It refuses a database whose schema is newer
+// than the newest migration of fsys.
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, log *slog.Logger) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
@@ -225,41 +253,74 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 		return err
 	}
 	sort.Strings(names)
-	for _, name := range names {
+	versions := make([]int, len(names))
+	know := 0
+	for i, name := range names {
 		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number: %w", name, err)
 		}
+		versions[i], know = version, max(know, version)
+	}
+	have, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if have > know {
+		return &NewerSchemaError{Have: have, Know: know}
+	}
+	for i, name := range names {
 		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return err
 		}
-		if err := applyMigration(ctx, db, version, name, string(body)); err != nil {
+		applied, err := applyMigration(ctx, db, versions[i], name, string(body))
+		if err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if applied {
+			log.Info("applied migration "+name, "migration", name, "version", versions[i])
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, version int, name, body string) error {
+// SchemaVersion is the highest migration recorded in db's
+// schema_migrations (0 when there is none, or no such table).
+func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return v, nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, name, body string) (bool, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-		return err
+		return false, err
 	}
 	if n > 0 {
-		return nil
+		return false, nil
 	}
 	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		version, name, time.Now().UnixMicro()); err != nil {
-		return err
+		return false, err
 	}
-	return tx.Commit()
+	return true, tx.Commit()
 }

@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg Config) (*Running, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("bucket: create data dir: %w", err)
 	}
-	store, err := OpenStore(filepath.Join(cfg.DataDir, DBFile))
+	store, err := OpenStoreLog(filepath.Join(cfg.DataDir, DBFile), cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("bucket: %w", err)
 	}

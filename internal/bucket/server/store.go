@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -35,7 +36,11 @@ var migrationFS embed.FS
 
 // OpenStore opens (creating if needed) the database at path, refuses to run
 // if journal or sync mode are not WAL and FULL, and applies migrations.
-func OpenStore(path string) (*Store, error) {
+func OpenStore(path string) (*Store, error) { return OpenStoreLog(path, nil) }
+
+// OpenStoreLog is OpenStore logging each migration it applies to log (nil:
+// none).
+func OpenStoreLog(path string, log *slog.Logger) (*Store, error) {
 	migrations, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return nil, err
@@ -47,7 +52,7 @@ func OpenStore(path string) (*Store, error) {
 	// (sqlitedb.Options.SyncByCaller): the next batch is written while
 	// the previous one's fsync runs. Checkpoints run beside the writer.
 	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{Synchronous: "FULL", Migrations: migrations,
-		SyncByCaller: true, BackgroundCheckpoint: true})
+		SyncByCaller: true, BackgroundCheckpoint: true, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("bucket db: %w", err)
 	}

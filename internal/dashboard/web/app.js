@@ -423,13 +423,23 @@
     });
   }
 
+  // heartbeatCell: when the module last said it is alive (POST
+  // /core/heartbeat), and the status it gave when not ok.
+  function heartbeatCell(m) {
+    if (!m.last_heartbeat_at) return el('td', { text: '—', data: { col: 'heartbeat' } });
+    const tip = [m.last_heartbeat_at, m.heartbeat_status, m.heartbeat_message].filter(Boolean).join(' · ');
+    const st = m.heartbeat_status && m.heartbeat_status !== 'ok'
+      ? el('span', { class: 'badge ' + (m.heartbeat_status === 'down' ? 'b-bad' : 'b-warn'), text: m.heartbeat_status }) : null;
+    return el('td', { title: tip, data: { col: 'heartbeat', status: m.heartbeat_status || '' } }, fmtAgo(m.last_heartbeat_at), st ? ' ' : null, st);
+  }
+
   function renderModules() {
     const body = $('modules').tBodies[0];
     for (const th of $('modules').tHead.rows[0].cells) {
       th.setAttribute('aria-sort', th.dataset.key === state.sort.key ? (state.sort.dir > 0 ? 'ascending' : 'descending') : 'none');
     }
     if (!state.modules.length) {
-      body.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: 8, text: 'No module has sent anything yet.' })));
+      body.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: 9, text: 'No module has sent anything yet.' })));
       return;
     }
     body.replaceChildren(...sortedModules().map((m) => el('tr', { data: { module: m.module } },
@@ -440,6 +450,7 @@
       el('td', { class: 'num', text: fmtInt(m.dead), data: { col: 'dead' } }),
       el('td', { text: fmtAgo(m.last_seen_at), title: m.last_seen_at || null }),
       el('td', { text: fmtAgo(m.last_sync_at), title: m.last_sync_at || null }),
+      heartbeatCell(m),
       el('td', null, m.silent ? el('span', { class: 'badge b-silent', text: 'Silent', title: m.silent_reason || null }) : 'No'),
     )));
   }

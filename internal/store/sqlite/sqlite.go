@@ -45,7 +45,8 @@ type Options struct {
 	// test calls mergeOnce or collect itself.
 	noCompactor bool
 	// Log gets the dedupe index's warnings (over budget, a failed
-	// flush) and their recoveries; nil discards them.
+	// flush) and their recoveries, and one INFO line per migration
+	// applied at open; nil discards them.
 	Log *slog.Logger
 }
 
@@ -102,7 +103,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	// One process owns the store: its leases are in memory.
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := sqlitedb.Lock(path + ".lock")
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func Open(path string, opts Options) (*Store, error) {
 	defer cancel()
 	db, err := sqlitedb.Open(ctx, path, sqlitedb.Options{
 		Synchronous: syncMode, ReadConns: opts.ReadConns, Migrations: migrations, BackgroundCheckpoint: true,
-		SyncByCaller: true,
+		SyncByCaller: true, Log: opts.Log,
 	})
 	if err != nil {
 		unlock()
