@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 
 	"corebridge/internal/automation"
 )
@@ -66,7 +71,18 @@ func runAutomate(ctx context.Context, args []string, e env) error {
 	})
 	if *watch {
 		log.Info("automation watching", "config", *configPath, "api_url", *apiURL, "jobs", len(cfg.Jobs), "reports", *reportsDir)
-		return r.Run(ctx)
+		nd := newNextDue(cfg, time.Duration(interval), *reportsDir, time.Now())
+		nd.printAll(e.stdout, time.Now())
+		wctx, stopWatch := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { // after each run, when its job is next due
+			defer close(done)
+			nd.follow(wctx, r, e.stdout)
+		}()
+		err := r.Run(ctx)
+		stopWatch()
+		<-done
+		return err
 	}
 	rep, err := r.RunOnce(ctx)
 	printReport(e.stdout, rep)
@@ -74,7 +90,7 @@ func runAutomate(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if bad := len(rep.Jobs) - rep.Count(automation.StatusOK); bad > 0 {
-		return fmt.Errorf("automate: %d of %d jobs did not succeed", bad, len(rep.Jobs))
+		return fmt.Errorf("automate: %d of %s did not succeed", bad, plural(len(rep.Jobs), "job", "jobs"))
 	}
 	return nil
 }
@@ -84,7 +100,7 @@ func printReport(w io.Writer, rep automation.Report) {
 	for _, j := range rep.Jobs {
 		switch j.Status {
 		case automation.StatusOK:
-			fmt.Fprintf(w, "[%s] ok: %d actions in %.3fs\n", j.Job, len(j.Actions), j.Duration.Seconds())
+			fmt.Fprintf(w, "[%s] ok: %s in %.3fs\n", j.Job, plural(len(j.Actions), "action", "actions"), j.Duration.Seconds())
 		case automation.StatusFailed:
 			fmt.Fprintf(w, "[%s] failed at %s: %s\n", j.Job, j.FailedAction, j.Reason)
 		default:
@@ -97,8 +113,8 @@ func printReport(w io.Writer, rep automation.Report) {
 }
 
 // minutes is the --interval flag: a bare number is minutes, as in the
-// prototype; a value with a unit is a duration. Accepting both lets one
-// COREBRIDGE_INTERVAL (which `mock` reads as a duration) serve both commands.
+// prototype; a value with a unit is a duration (its variable is
+// COREBRIDGE_AUTOMATE_INTERVAL, of this command alone).
 type minutes time.Duration
 
 func (m *minutes) String() string {
@@ -122,4 +138,116 @@ func (m *minutes) Set(s string) error {
 	}
 	*m = minutes(d)
 	return nil
+}
+
+// cronParser reads cron triggers as internal/automation does, for the next
+// due times that automate --watch prints.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// nextDue works out when each job of a watch is next due: from its cron
+// expression, or from its interval counted from its last run (the
+// runner's state.json in --reports-dir) or from the start.
+type nextDue struct {
+	jobs   []automation.Job
+	every  time.Duration // for jobs without a trigger
+	anchor map[string]time.Time
+}
+
+func newNextDue(cfg *automation.Config, every time.Duration, reportsDir string, start time.Time) *nextDue {
+	nd := &nextDue{jobs: cfg.Jobs, every: every, anchor: map[string]time.Time{}}
+	var st struct {
+		Jobs map[string]struct {
+			LastRun time.Time `json:"last_run"`
+		} `json:"jobs"`
+	}
+	if b, err := os.ReadFile(filepath.Join(reportsDir, "state.json")); err == nil {
+		_ = json.Unmarshal(b, &st)
+	}
+	for _, j := range cfg.Jobs {
+		nd.anchor[j.Name] = start
+		if js, ok := st.Jobs[j.Name]; ok && !js.LastRun.IsZero() {
+			nd.anchor[j.Name] = js.LastRun
+		}
+	}
+	return nd
+}
+
+// next is when job j is next due after now, or a word when it does not
+// repeat.
+func (nd *nextDue) next(j automation.Job, now time.Time) string {
+	t := j.Trigger
+	switch t.Type {
+	case automation.TriggerStartup:
+		return "at start only"
+	case automation.TriggerCron:
+		sched, err := cronParser.Parse(t.Cron)
+		if err != nil {
+			return "(cron " + t.Cron + ")"
+		}
+		loc := time.Local
+		if t.TimeZone != "" {
+			if l, err := time.LoadLocation(t.TimeZone); err == nil {
+				loc = l
+			}
+		}
+		n := sched.Next(now.In(loc))
+		if n.IsZero() {
+			return "never again"
+		}
+		return n.Format("2006-01-02 15:04:05 MST") + " (cron " + t.Cron + ")"
+	}
+	every := t.Every
+	if every <= 0 {
+		every = nd.every
+	}
+	anchor := nd.anchor[j.Name]
+	n := anchor.Add(every)
+	if now.After(anchor) {
+		n = anchor.Add((now.Sub(anchor)/every + 1) * every)
+	}
+	return n.Local().Format("2006-01-02 15:04:05 MST") + " (every " + every.String() + ")"
+}
+
+// printAll prints every job's next due time.
+func (nd *nextDue) printAll(w io.Writer, now time.Time) {
+	fmt.Fprintf(w, "watching %s; next due:\n", plural(len(nd.jobs), "job", "jobs"))
+	for _, j := range nd.jobs {
+		fmt.Fprintf(w, "  [%s] %s\n", j.Name, nd.next(j, now))
+	}
+}
+
+// follow prints, after each run the runner records, when its job is next
+// due, until ctx ends.
+func (nd *nextDue) follow(ctx context.Context, r *automation.Runner, w io.Writer) {
+	seen := map[string]bool{}
+	key := func(rec automation.RunRecord) string { return rec.Job + "@" + rec.Started.Format(time.RFC3339Nano) }
+	for _, rec := range r.Runs() {
+		seen[key(rec)] = true
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		runs := r.Runs() // newest first
+		for i := len(runs) - 1; i >= 0; i-- {
+			rec := runs[i]
+			if seen[key(rec)] {
+				continue
+			}
+			seen[key(rec)] = true
+			for _, j := range nd.jobs {
+				if j.Name != rec.Job {
+					continue
+				}
+				if j.Trigger.Type != automation.TriggerCron && rec.Status != automation.StatusSkipped {
+					nd.anchor[j.Name] = rec.Started
+				}
+				fmt.Fprintf(w, "[%s] %s; next due %s\n", rec.Job, rec.Status, nd.next(j, time.Now()))
+			}
+		}
+	}
 }

@@ -157,8 +157,10 @@ func TestAutomatePrototypeConfig(t *testing.T) {
 	watchDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	var watchOut string
 	go func() {
-		_, _, err := automate(ctx, t, "--watch", "--config", config, "--api-url", base, "--reports-dir", watchDir)
+		out, _, err := automate(ctx, t, "--watch", "--config", config, "--api-url", base, "--reports-dir", watchDir)
+		watchOut = out
 		done <- err
 	}()
 	waitFor(t, "the startup job's report", 20*time.Second, func() bool {
@@ -173,6 +175,12 @@ func TestAutomatePrototypeConfig(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("automate --watch did not stop")
+	}
+	// It said when each job is next due.
+	for _, want := range []string{"watching 4 jobs; next due:", "[Initial Sync] at start only", "[Robotics Update] 2", "(every 30m0s)"} {
+		if !strings.Contains(watchOut, want) {
+			t.Errorf("automate --watch printed no %q:\n%s", want, watchOut)
+		}
 	}
 	started := readRun(t, watchDir)
 	if len(started) != 1 || started[0].Job != "Initial Sync" || started[0].Trigger != "onStartup" || started[0].Status != automation.StatusOK {

@@ -79,7 +79,7 @@ func TestDLQCommands(t *testing.T) {
 	if out, _, err := dlq("list", "--api-url", base); err != nil || !strings.Contains(out, more[1]) || strings.Contains(out, "next page") {
 		t.Errorf("dlq list of 2 dead letters offers a next page: %v\n%s", err, out)
 	}
-	out, _, err = dlq("purge", "--api-url", base, "--ids", strings.Join(more, ","))
+	out, _, err = dlq("purge", "--yes", "--api-url", base, "--ids", strings.Join(more, ","))
 	if err != nil || !strings.Contains(out, "purged 2 dead letters") {
 		t.Fatalf("dlq purge: %v\n%s", err, out)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"corebridge/internal/api"
@@ -15,6 +16,7 @@ import (
 	"corebridge/internal/ingest"
 	"corebridge/internal/insight"
 	"corebridge/internal/maintenance"
+	"corebridge/internal/registry"
 	"corebridge/internal/store/sqlite"
 	"corebridge/internal/webhook"
 )
@@ -93,6 +95,11 @@ type serveConfig struct {
 	getenv          func(string) string // for --bucket-header $ENV; nil = os.Getenv
 
 	bucketSigningFile string // --bucket-signing-secret-file
+
+	// modules is the config file's modules: section (nil without one),
+	// for the registry of known modules (issue 19).
+	modules  []registry.ModuleSpec
+	registry *registry.Registry // built from modules by checkServeConfig; nil: every module is known
 }
 
 // serveFlags defines serve's flags on fs; demo reuses them.
@@ -172,17 +179,41 @@ func runServe(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("serve", "Run the bridge: accept updates from Core modules, store them durably, deliver them to the Bucket.", e)
 	cfg := serveFlags(fs)
 	cfg.getenv = e.getenv
-	if err := parseFlags(fs, args, e); err != nil {
+	configPath := configFlag(fs)
+	if _, err := parseServe(fs, cfg, configPath, args, e); err != nil {
 		return err
 	}
-	if cfg.dedupeMemory < minDedupeMemory {
-		return usageError{"--dedupe-memory must be at least 16MiB"}
+	if err := checkServeConfig(cfg); err != nil {
+		return err
 	}
+	applyRegistry(cfg)
 	log, err := newLogger(e.stderr, cfg.logFormat, cfg.logLevel)
 	if err != nil {
 		return err
 	}
 	return serve(ctx, cfg, log, nil)
+}
+
+// checkServeConfig checks what serve's flags cannot check one by one
+// (newServeMain checks the rest).
+func checkServeConfig(cfg *serveConfig) error {
+	if cfg.dedupeMemory < minDedupeMemory {
+		return usageError{"--dedupe-memory must be at least 16MiB"}
+	}
+	reg, err := registry.New(cfg.modules)
+	if err != nil {
+		return usageError{"config: modules: " + strings.ReplaceAll(err.Error(), "\n", "; ")}
+	}
+	cfg.registry = reg
+	return nil
+}
+
+// applyRegistry joins the registry's per-module settings to the flags'
+// (a module the command line names keeps the flag's setting). config
+// check shows the flags as given, and the modules apart.
+func applyRegistry(cfg *serveConfig) {
+	cfg.strictOrder = cfg.registry.StrictOrder(cfg.strictOrder)
+	cfg.silenceMaxGap = gapList(cfg.registry.SilenceMaxGaps(cfg.silenceMaxGap))
 }
 
 // serve runs the bridge until ctx is cancelled. ready, when set, is called

@@ -61,6 +61,7 @@ type serveMain struct {
 	writer    *ingest.Writer
 	guard     *ingest.DiskGuard // nil: --min-free-disk 0
 	dash      *dashboard.Dashboard
+	rawLn     net.Listener // the API's port, taken before anything is created
 	ln        net.Listener
 	hs        *http.Server
 	runner    *automation.Runner // nil without --automation
@@ -123,6 +124,7 @@ func (m *serveMain) open(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
 		m.openAuth,
 		m.openTLS,
+		m.reserve,
 		m.openStore,
 		m.newDiskGuard,
 		m.auditReloads,
@@ -252,7 +254,10 @@ func (m *serveMain) authMode() string {
 // PostgreSQL database of --postgres-url.
 func (m *serveMain) openStore(ctx context.Context) error {
 	if err := os.MkdirAll(m.cfg.dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+		return fmt.Errorf("data dir %s cannot be created by this user (uid %d): %w", m.cfg.dataDir, os.Getuid(), err)
+	}
+	if err := checkWritableDir(m.cfg.dataDir); err != nil {
+		return err
 	}
 	if m.cfg.postgresURL != "" {
 		return m.openPostgres(ctx)
@@ -468,6 +473,7 @@ func (m *serveMain) newAPI(context.Context) error {
 		MaxInflightIngest: m.cfg.maxInflight, Modules: ingest.NewModuleCap(m.store, m.cfg.maxModules),
 		DedupeWindow: m.cfg.dedupeWindow, ContentDedupeWindow: contentWindow(m.cfg.contentWindow),
 		Reconcile: m.recon, DrillReportFile: api.DrillReportFile(m.cfg.dataDir),
+		Registry: m.cfg.registry, // the config file's modules: (checkServeConfig built it)
 	})
 	m.hub.SetIngestInflight(srv.Inflight)
 	m.hs = &http.Server{
@@ -485,15 +491,37 @@ func (m *serveMain) newAPI(context.Context) error {
 	return nil
 }
 
-// listen takes the API's address; the automation runner, which talks to
-// this bridge over HTTP like any producer, needs it.
-func (m *serveMain) listen(context.Context) error {
+// reserve takes the API's port before anything is created or started
+// (the data dir, the store, the embedded Bucket): with the port taken,
+// serve fails leaving nothing behind.
+func (m *serveMain) reserve(context.Context) error {
 	ln, err := net.Listen("tcp", m.cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.cfg.addr, err)
 	}
-	m.ln = m.listenTLS(ln)
+	m.rawLn = ln
 	m.undo = append(m.undo, func() { ln.Close() }) // already closed once served
+	return nil
+}
+
+// checkWritableDir says, in words, that the data dir cannot be written,
+// rather than leaving it to SQLite ("unable to open database file (14)"):
+// it creates and removes a file there.
+func checkWritableDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable by this user (uid %d): %w", dir, os.Getuid(), err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// listen wraps the port reserve took; the automation runner, which talks
+// to this bridge over HTTP like any producer, needs its address.
+func (m *serveMain) listen(context.Context) error {
+	ln := m.rawLn
+	m.ln = m.listenTLS(ln)
 	if m.jobs != nil {
 		m.runner = automation.New(m.jobs, automation.Options{APIURL: m.scheme() + ln.Addr().String(), TLSConfig: m.runnerTLS(),
 			ReportsDir: m.cfg.automationReports, DefaultInterval: m.cfg.automationEvery, Token: m.runnerToken, Lead: m.leading(),

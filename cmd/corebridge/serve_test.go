@@ -85,7 +85,7 @@ func TestServeRestartKeepsRecords(t *testing.T) {
 }
 
 // TestRunUsage: unknown commands and bad flags are usage errors (exit 2),
-// --help lists flags with their environment variables, and the
+// --help lists flags with their environment variables (on stdout), and the
 // environment sets flags.
 func TestRunUsage(t *testing.T) {
 	noenv := func(string) string { return "" }
@@ -102,7 +102,7 @@ func TestRunUsage(t *testing.T) {
 		}
 	}
 	var help logtest.Buffer
-	if err := run(context.Background(), []string{"corebridge", "serve", "--help"}, noenv, nil, io.Discard, &help); err != nil {
+	if err := run(context.Background(), []string{"corebridge", "serve", "--help"}, noenv, nil, &help, io.Discard); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, want := range []string{"--addr", "COREBRIDGE_ADDR", "--bucket-url", "COREBRIDGE_BUCKET_URL", "--data-dir", "COREBRIDGE_DATA_DIR", "--max-body", "--max-pending",
@@ -112,7 +112,7 @@ func TestRunUsage(t *testing.T) {
 		}
 	}
 	help = logtest.Buffer{}
-	if err := run(context.Background(), []string{"corebridge", "bucket", "--help"}, noenv, nil, io.Discard, &help); err != nil || !strings.Contains(help.String(), "COREBRIDGE_BUCKET_ADDR") {
+	if err := run(context.Background(), []string{"corebridge", "bucket", "--help"}, noenv, nil, &help, io.Discard); err != nil || !strings.Contains(help.String(), "COREBRIDGE_BUCKET_ADDR") {
 		t.Errorf("bucket --help must name COREBRIDGE_BUCKET_ADDR for --addr (%v):\n%s", err, help.String())
 	}
 	var out logtest.Buffer

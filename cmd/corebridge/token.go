@@ -13,17 +13,21 @@ import (
 // runToken is `corebridge token new`: a fresh secret, printed once, and the
 // line of the --auth-file that holds its hash.
 func runToken(_ context.Context, args []string, e env) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stderr, "Usage: corebridge token new --name NAME --role ROLE [--module M]...\n\n"+
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		w := e.stdout // asked for: stdout; a mistake: stderr
+		if len(args) == 0 {
+			w = e.stderr
+		}
+		fmt.Fprintln(w, "Usage: corebridge token new --name NAME --role ROLE [--module M]...\n\n"+
 			"  new  print a fresh secret (once) and the line to add under tokens: in the --auth-file\n\n"+
 			"Run 'corebridge token new --help' for its flags.")
 		if len(args) == 0 {
-			return usageError{"token: no subcommand given"}
+			return usageError{"token: no subcommand given (new); see corebridge token --help"}
 		}
 		return nil
 	}
 	if sub := args[0]; sub != "new" {
-		return usageError{fmt.Sprintf("token: unknown subcommand %q (new)", sub)}
+		return usageError{fmt.Sprintf("token: unknown subcommand %q (new); see corebridge token --help", sub)}
 	}
 	fs := newFlagSet("token new", "Print a fresh secret, shown once, and the line to add under tokens: in the\n--auth-file, which holds only the secret's hash.", e)
 	name := fs.String("name", "", "the token's name, as logs will show it (letters, digits, '.', '_', '-')")
@@ -64,7 +68,7 @@ func runToken(_ context.Context, args []string, e env) error {
 
 // moduleList is the repeatable --module flag; each value may also be a
 // comma-separated list (module names hold no commas), which is how
-// COREBRIDGE_MODULE sets several.
+// COREBRIDGE_TOKEN_NEW_MODULE sets several.
 type moduleList []string
 
 func (m *moduleList) String() string { return strings.Join(*m, ",") }

@@ -40,7 +40,7 @@ func TestTokenNew(t *testing.T) {
 			auth.Entry{Name: "p", Role: auth.RoleProducer, Modules: []string{"education", "finance"}}},
 		{"viewer", nil, []string{"--name", "grafana", "--role", "viewer"},
 			auth.Entry{Name: "grafana", Role: auth.RoleViewer}},
-		{"from the environment", map[string]string{"COREBRIDGE_ROLE": "admin"}, []string{"--name", "root"},
+		{"from the environment", map[string]string{"COREBRIDGE_TOKEN_NEW_ROLE": "admin"}, []string{"--name", "root"},
 			auth.Entry{Name: "root", Role: auth.RoleAdmin}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,8 +125,8 @@ func TestTokenUsageErrors(t *testing.T) {
 }
 
 func TestTokenHelp(t *testing.T) {
-	_, errOut, err := tokenCmd(t, nil, "new", "--help")
-	if err != nil || !strings.Contains(errOut, "--module") || !strings.Contains(errOut, "COREBRIDGE_MODULE") {
-		t.Fatalf("token new --help: %v\n%s", err, errOut)
+	out, _, err := tokenCmd(t, nil, "new", "--help")
+	if err != nil || !strings.Contains(out, "--module") || !strings.Contains(out, "COREBRIDGE_TOKEN_NEW_MODULE") {
+		t.Fatalf("token new --help: %v\n%s", err, out)
 	}
 }

@@ -7,9 +7,14 @@ import (
 	"runtime/debug"
 )
 
-// version is set at build time with -ldflags "-X main.version=…"; otherwise
-// it is read from the module's build information.
-var version = ""
+// version, commit and date are set at build time (scripts/release.sh) with
+// -ldflags "-X main.version=… -X main.commit=… -X main.date=…"; otherwise
+// they are read from the module's build information.
+var (
+	version = ""
+	commit  = ""
+	date    = ""
+)
 
 func buildVersion() string {
 	if version != "" {
@@ -41,11 +46,32 @@ func buildVersion() string {
 	return "dev"
 }
 
+// buildCommit and buildDate are the commit and the build (or, without
+// -ldflags, the commit's) time; "unknown" when neither says.
+func buildCommit() string { return stamp(commit, "vcs.revision") }
+func buildDate() string   { return stamp(date, "vcs.time") }
+
+func stamp(set, setting string) string {
+	if set != "" {
+		return set
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == setting && s.Value != "" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
+
 func runVersion(ctx context.Context, args []string, e env) error {
-	fs := newFlagSet("version", "Print the version of corebridge.", e)
+	fs := newFlagSet("version", "Print the version of corebridge, the commit and date it was built from, its Go version and platform.", e)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
+	// The first line is the one scripts read: corebridge VERSION GO OS/ARCH.
 	fmt.Fprintf(e.stdout, "corebridge %s %s %s/%s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "commit: %s\nbuilt:  %s\n", buildCommit(), buildDate())
 	return nil
 }
