@@ -347,17 +347,21 @@ func (m *moduleRun) run(ctx context.Context, to string) (ModuleReport, error) {
 	// The chain report costs the Bucket a walk of the module: asked
 	// meanwhile, explained once the comparison is done.
 	chainCtx, cancelChain := context.WithCancel(ctx)
-	defer cancelChain()
 	type chainAnswer struct {
 		r   bucket.ChainReport
 		err error
 	}
 	chainc := make(chan chainAnswer, 1)
-	go func() {
+	var chainDone sync.WaitGroup
+	// Whatever way this returns, the request is over before it does: no
+	// goroutine outlives the run.
+	defer chainDone.Wait()
+	defer cancelChain()
+	chainDone.Go(func() {
 		m.trips.Add(1)
 		r, err := o.Bucket.ReconcileChain(chainCtx, m.name, chainLimit)
 		chainc <- chainAnswer{r, err}
-	}()
+	})
 	if from < to {
 		if err := m.compare(ctx, from, to); err != nil {
 			return ModuleReport{}, err
