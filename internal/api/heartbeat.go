@@ -49,7 +49,7 @@ func decodeHeartbeat(body []byte) (heartbeatRequest, error) {
 	invalid := func(fes ...bridge.FieldError) error {
 		return &bridge.Error{Code: bridge.EINVALID, Message: fmt.Sprintf("%v: %s", fes[0].Loc, fes[0].Msg), Fields: fes}
 	}
-	if fe := checkHeartbeatJSON(body); fe != nil {
+	if fe := bridge.CheckJSON(body); fe != nil {
 		return hb, invalid(*fe)
 	}
 	var obj map[string]json.RawMessage // the last of a name counts
@@ -116,51 +116,6 @@ func decodeHeartbeat(body []byte) (heartbeatRequest, error) {
 		return heartbeatRequest{}, invalid(fes...)
 	}
 	return hb, nil
-}
-
-// checkHeartbeatJSON refuses a body that is empty, not valid UTF-8 JSON,
-// or nested deeper than bridge.MaxDepth, as an update's body is.
-func checkHeartbeatJSON(body []byte) *bridge.FieldError {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return &bridge.FieldError{Loc: []any{"body"}, Msg: "Field required", Type: "missing"}
-	}
-	depth, inStr, esc := 0, false, false
-	for i, c := range body {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			if depth++; depth > bridge.MaxDepth {
-				return &bridge.FieldError{Loc: []any{"body", i}, Msg: fmt.Sprintf("JSON is nested deeper than %d levels", bridge.MaxDepth), Type: "json_too_deep"}
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	if !json.Valid(body) {
-		var v any
-		var se *json.SyntaxError
-		off := int64(0)
-		if err := json.Unmarshal(body, &v); errors.As(err, &se) {
-			off = se.Offset
-		}
-		return &bridge.FieldError{Loc: []any{"body", off}, Msg: "JSON decode error", Type: "json_invalid"}
-	}
-	if !utf8.Valid(body) {
-		return &bridge.FieldError{Loc: []any{"body"}, Msg: "JSON decode error: invalid UTF-8", Type: "json_invalid"}
-	}
-	return nil
 }
 
 func firstByteOf(b []byte) byte {

@@ -237,6 +237,10 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
+// CheckJSON is checkJSON at MaxDepth, for the routes that decode other
+// bodies than updates (heartbeats): the same refusals, the same 422s.
+func CheckJSON(body []byte) *FieldError { return checkJSON(body, MaxDepth) }
+
 // checkJSON rejects a body that is empty, not valid JSON, not UTF-8, or
 // nested deeper than maxDepth, before anything else looks at it
 // (encoding/json would accept depths up to 10,000).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io/fs"
+	"net/http"
 	"path"
 	"strings"
 	"sync"
@@ -49,14 +50,18 @@ var builtAssets = sync.OnceValue(func() *assetSet {
 	return s
 })
 
-func loadAssets(fsys fs.FS) (*assetSet, error) {
+func loadAssets(fsys fs.FS) (*assetSet, error) { return loadAssetsDir(fsys, "web") }
+
+// loadAssetsDir reads dir of fsys: its pageFile is the template, every
+// other file an asset under its content-hashed name.
+func loadAssetsDir(fsys fs.FS, dir string) (*assetSet, error) {
 	s := &assetSet{byName: map[string]*asset{}, byFile: map[string]*asset{}}
-	entries, err := fs.ReadDir(fsys, "web")
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
-		body, err := fs.ReadFile(fsys, "web/"+e.Name())
+		body, err := fs.ReadFile(fsys, dir+"/"+e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -83,9 +88,14 @@ func loadAssets(fsys fs.FS) (*assetSet, error) {
 // renderPage fills the template's {{file}} placeholders with the assets'
 // hashed URLs and {{version}} with version, and returns the page and its ETag.
 func (s *assetSet) renderPage(version string) ([]byte, string) {
+	return s.render("/assets/", version)
+}
+
+// render is renderPage with the assets' URL prefix.
+func (s *assetSet) render(prefix, version string) ([]byte, string) {
 	pairs := []string{"{{version}}", html.EscapeString(version)}
 	for file, a := range s.byFile {
-		pairs = append(pairs, "{{"+file+"}}", "/assets/"+a.name)
+		pairs = append(pairs, "{{"+file+"}}", prefix+a.name)
 	}
 	page := []byte(strings.NewReplacer(pairs...).Replace(string(s.template)))
 	sum := sha256.Sum256(page)
@@ -101,3 +111,32 @@ func (d *Dashboard) Weight() int {
 	}
 	return n
 }
+
+// Site is another embedded page served the dashboard's way (the API
+// reference at /docs): the page revalidated on every load, its assets
+// under content-hashed names, cacheable for a year, the same security
+// headers.
+type Site struct {
+	set  *assetSet
+	page []byte
+	etag string
+}
+
+// NewSite reads dir of fsys (index.html and its assets) and renders the
+// page with the assets under prefix (where Assets is mounted, e.g.
+// "/docs/assets/").
+func NewSite(fsys fs.FS, dir, prefix, version string) (*Site, error) {
+	set, err := loadAssetsDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Site{set: set}
+	s.page, s.etag = set.render(prefix, version)
+	return s, nil
+}
+
+// Page serves the page (no-cache, with an ETag).
+func (s *Site) Page() http.Handler { return servePage(s.page, s.etag) }
+
+// Assets serves the assets by hashed name (mount at GET prefix{name}).
+func (s *Site) Assets() http.Handler { return serveAssets(s.set) }

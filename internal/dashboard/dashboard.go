@@ -105,27 +105,31 @@ func securityHeaders(h http.Header) {
 
 // Page serves the HTML page (mount at GET /{$}). It is small and names the
 // hashed assets, so it is revalidated every time (no-cache, with an ETag).
-func (d *Dashboard) Page() http.Handler {
+func (d *Dashboard) Page() http.Handler { return servePage(d.page, d.etag) }
+
+func servePage(page []byte, etag string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		securityHeaders(h)
 		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", d.etag)
-		if r.Header.Get("If-None-Match") == d.etag {
+		h.Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		w.Write(d.page)
+		w.Write(page)
 	})
 }
 
 // Assets serves the stylesheet, script and icon under their content-hashed
 // names (mount at GET /assets/{name}); a name never changes meaning, so
 // browsers may keep it for a year.
-func (d *Dashboard) Assets() http.Handler {
+func (d *Dashboard) Assets() http.Handler { return serveAssets(d.assets) }
+
+func serveAssets(set *assetSet) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, ok := d.assets.byName[r.PathValue("name")]
+		a, ok := set.byName[r.PathValue("name")]
 		if !ok {
 			http.Error(w, "no such asset", http.StatusNotFound)
 			return
