@@ -214,6 +214,17 @@ func (h *Hub) Health(ctx context.Context) Health {
 			}
 		}
 	}
+	// A module that says, in its last heartbeat, that it is degraded or
+	// down: the bridge works, but what it carries does not.
+	for _, hb := range h.Heartbeats() {
+		if hb.Status == HeartbeatDegraded || hb.Status == HeartbeatDown {
+			why := fmt.Sprintf("module %s says it is %s (heartbeat %s ago)", hb.Module, hb.Status, now.Sub(hb.At).Round(time.Second))
+			if hb.Message != "" {
+				why += ": " + hb.Message
+			}
+			degraded(why)
+		}
+	}
 	if why := h.Refusing(ctx); why != "" {
 		degraded(why)
 	}

@@ -83,10 +83,21 @@ func (h *Hub) Heartbeat(hb Heartbeat) error {
 		old.Count = n
 		return nil
 	}
+	was, is := heartbeatOK(old.Status), heartbeatOK(hb.Status)
 	*old = hb
 	old.Count = n
+	switch {
+	case was && !is:
+		// Health is degraded while the module says so (health.go).
+		h.log.Warn("module says it is "+hb.Status, "module", hb.Module, "message", hb.Message)
+	case !was && is:
+		h.log.Info("module says it is ok again", "module", hb.Module)
+	}
 	return nil
 }
+
+// heartbeatOK: a module that never sent a status ("") counts as ok.
+func heartbeatOK(status string) bool { return status == "" || status == HeartbeatOK }
 
 // LastHeartbeat is module's last heartbeat, if it sent one since the
 // bridge started.

@@ -9,6 +9,7 @@ import (
 
 	"corebridge/internal/bridge"
 	"corebridge/internal/insight"
+	"corebridge/internal/logtest"
 	"corebridge/internal/store/storetest"
 )
 
@@ -95,5 +96,34 @@ func BenchmarkHubHeartbeat(b *testing.B) {
 	for b.Loop() {
 		_ = h.Heartbeat(insight.Heartbeat{Module: names[i%len(names)], At: T, Status: "ok"})
 		i++
+	}
+}
+
+// TestHeartbeatStatusDegradesHealth: a module that says it is down makes
+// health degraded, naming it and its message, with one WARN; its next ok
+// heartbeat clears it, with one INFO.
+func TestHeartbeatStatusDegradesHealth(t *testing.T) {
+	logs := &logtest.Buffer{}
+	h, err := insight.New(insight.Config{Store: storetest.NewMem(), Now: func() time.Time { return T }, Log: logs.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	_ = h.Heartbeat(insight.Heartbeat{Module: "robotics", At: T.Add(-10 * time.Second), Status: insight.HeartbeatOK})
+	if v := h.Health(t.Context()); v.Status != "ok" {
+		t.Fatalf("health with an ok heartbeat: %s %v", v.Status, v.Reasons)
+	}
+	_ = h.Heartbeat(insight.Heartbeat{Module: "robotics", At: T.Add(-5 * time.Second), Status: insight.HeartbeatDown, Message: "arm 2 stalled"})
+	v := h.Health(t.Context())
+	if v.Status != "degraded" || !strings.Contains(strings.Join(v.Reasons, "|"), "module robotics says it is down (heartbeat 5s ago): arm 2 stalled") {
+		t.Fatalf("health after a down heartbeat: %s %v", v.Status, v.Reasons)
+	}
+	_ = h.Heartbeat(insight.Heartbeat{Module: "robotics", At: T.Add(-4 * time.Second), Status: insight.HeartbeatDown, Message: "arm 2 stalled"})
+	_ = h.Heartbeat(insight.Heartbeat{Module: "robotics", At: T, Status: insight.HeartbeatOK})
+	if v := h.Health(t.Context()); v.Status != "ok" {
+		t.Fatalf("health after an ok heartbeat again: %s %v", v.Status, v.Reasons)
+	}
+	if w, i := logs.Count(t, "WARN", "module says it is down"), logs.Count(t, "INFO", "module says it is ok again"); w != 1 || i != 1 {
+		t.Errorf("logged %d WARN and %d INFO, want one each:\n%s", w, i, logs)
 	}
 }
