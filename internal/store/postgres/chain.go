@@ -3,12 +3,9 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"corebridge/internal/bridge"
@@ -176,55 +173,15 @@ func verifyTx(ctx context.Context, tx pgx.Tx, module string, progress func(int64
 		return err
 	}
 	defer rows.Close()
-	last := map[string][]byte{}
-	broken := map[string]bool{}
+	w := bridge.NewChainWalk(progress)
 	for rows.Next() {
-		var seq, recv int64
-		var id, mod, session string
-		var data, hash, prev []byte
-		if err := rows.Scan(&seq, &id, &mod, &session, &data, &recv, &hash, &prev); err != nil {
+		var r bridge.ChainRow
+		var recv int64
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Module, &r.SessionID, &r.Data, &recv, &r.Hash, &r.PrevHash); err != nil {
 			return err
 		}
-		rep.Records++
-		if progress != nil && rep.Records%100000 == 0 {
-			progress(rep.Records)
-		}
-		if hash == nil && prev == nil {
-			rep.Unchained++
-			continue
-		}
-		if broken[mod] {
-			continue
-		}
-		fail := func(why string, a ...any) {
-			broken[mod] = true
-			rep.Breaks = append(rep.Breaks, bridge.ChainBreak{Module: mod, RecordID: id, Seq: seq, Reason: fmt.Sprintf(why, a...)})
-		}
-		if len(hash) != sha256.Size || len(prev) != sha256.Size {
-			fail("record %s (seq %d): its hash or prev_hash is not 32 bytes: the row was changed behind corebridge's back", id, seq)
-			continue
-		}
-		if len(edits[id]) > 0 {
-			rep.Edited++
-		}
-		if why := bridge.CheckContent(mod, session, data, fromMicros(recv), id, hash, edits[id]); why != "" {
-			fail("record %s (seq %d, module %s): %s", id, seq, mod, why)
-			continue
-		}
-		want := last[mod]
-		if want == nil {
-			want = bridge.ZeroHash[:]
-		}
-		switch {
-		case bytes.Equal(prev, want):
-		case bytes.Equal(skips[mod][string(want)], prev):
-			rep.Skips++
-		default:
-			fail("record %s (seq %d, module %s): the record chained before it is missing (its prev_hash is %s…): a record was deleted behind corebridge's back, or this row's chain was changed",
-				id, seq, mod, hex.EncodeToString(prev[:6]))
-			continue
-		}
-		last[mod] = hash
+		r.ReceivedAt, r.Edits = fromMicros(recv), edits[r.ID]
+		w.Record(r, func(from, to []byte) bool { return bytes.Equal(skips[r.Module][string(from)], to) })
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -245,26 +202,12 @@ func verifyTx(ctx context.Context, tx pgx.Tx, module string, progress func(int64
 		if err := mrows.Scan(&mod, &head); err != nil {
 			return err
 		}
-		rep.Modules++
-		if broken[mod] {
-			continue
-		}
-		got := last[mod]
-		if got == nil {
-			got = bridge.ZeroHash[:]
-		}
-		if !bytes.Equal(got, head) && !bytes.Equal(skips[mod][string(got)], head) {
-			rep.Breaks = append(rep.Breaks, bridge.ChainBreak{Module: mod, Reason: fmt.Sprintf(
-				"module %s: its last record(s) are missing (the chain's head is %s…, not the last record found): deleted behind corebridge's back", mod, hex.EncodeToString(head[:min(6, len(head))]))})
-		}
+		w.Head(mod, head, func(from, to []byte) bool { return bytes.Equal(skips[mod][string(from)], to) })
 	}
 	if err := mrows.Err(); err != nil {
 		return err
 	}
-	sort.Slice(rep.Breaks, func(i, j int) bool { return rep.Breaks[i].Module < rep.Breaks[j].Module })
-	if progress != nil {
-		progress(rep.Records)
-	}
+	*rep = w.Report()
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -185,36 +184,29 @@ func VerifyFile(ctx context.Context, path, module string, progress func(int64)) 
 	return verifyDB(ctx, db, module, progress)
 }
 
-// chainWalk is one module's walk.
-type chainWalk struct {
-	last   [sha256.Size]byte // hash of the last chained record seen
-	broken bool
-}
-
 func verifyDB(ctx context.Context, db *sql.DB, module string, progress func(int64)) (bridge.VerifyReport, error) {
-	var rep bridge.VerifyReport
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return rep, fmt.Errorf("verify: %w", err)
+		return bridge.VerifyReport{}, fmt.Errorf("verify: %w", err)
 	}
 	defer tx.Rollback()
 	edits := map[string][]bridge.ChainEdit{}
 	erows, err := tx.QueryContext(ctx, `SELECT record, old_data, new_data FROM edits ORDER BY id`)
 	if err != nil {
-		return rep, fmt.Errorf("verify: edits: %w", err)
+		return bridge.VerifyReport{}, fmt.Errorf("verify: edits: %w", err)
 	}
 	for erows.Next() {
 		var id string
 		var e bridge.ChainEdit
 		if err := erows.Scan(&id, &e.Old, &e.New); err != nil {
 			erows.Close()
-			return rep, fmt.Errorf("verify: edits: %w", err)
+			return bridge.VerifyReport{}, fmt.Errorf("verify: edits: %w", err)
 		}
 		edits[id] = append(edits[id], e)
 	}
 	erows.Close()
 	if err := erows.Err(); err != nil {
-		return rep, fmt.Errorf("verify: edits: %w", err)
+		return bridge.VerifyReport{}, fmt.Errorf("verify: edits: %w", err)
 	}
 	q := `SELECT seq, id, module, session_id, data, received_at, hash, prev_hash, skip_from FROM records`
 	var args []any
@@ -224,66 +216,27 @@ func verifyDB(ctx context.Context, db *sql.DB, module string, progress func(int6
 	}
 	rows, err := tx.QueryContext(ctx, q+` ORDER BY seq`, args...)
 	if err != nil {
-		return rep, fmt.Errorf("verify: %w", err)
+		return bridge.VerifyReport{}, fmt.Errorf("verify: %w", err)
 	}
-	walks := map[string]*chainWalk{}
-	breaks := map[string]bridge.ChainBreak{}
+	w := bridge.NewChainWalk(progress)
 	for rows.Next() {
-		var seq, recv int64
-		var id, mod, session string
-		var data, hash, prev, skip []byte
-		if err := rows.Scan(&seq, &id, &mod, &session, &data, &recv, &hash, &prev, &skip); err != nil {
+		var r bridge.ChainRow
+		var recv int64
+		var skip []byte
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Module, &r.SessionID, &r.Data, &recv, &r.Hash, &r.PrevHash, &skip); err != nil {
 			rows.Close()
-			return rep, fmt.Errorf("verify: %w", err)
+			return bridge.VerifyReport{}, fmt.Errorf("verify: %w", err)
 		}
-		rep.Records++
-		if progress != nil && rep.Records%100000 == 0 {
-			progress(rep.Records)
-		}
-		if hash == nil && prev == nil {
-			rep.Unchained++
-			continue
-		}
-		w := walks[mod]
-		if w == nil {
-			w = &chainWalk{}
-			walks[mod] = w
-		}
-		if w.broken {
-			continue
-		}
-		fail := func(why string, a ...any) {
-			w.broken = true
-			breaks[mod] = bridge.ChainBreak{Module: mod, RecordID: id, Seq: seq, Reason: fmt.Sprintf(why, a...)}
-		}
-		if len(hash) != sha256.Size || len(prev) != sha256.Size || (skip != nil && len(skip) != sha256.Size) {
-			fail("record %s (seq %d): its hash, prev_hash or skip_from is not 32 bytes: the row was changed behind corebridge's back", id, seq)
-			continue
-		}
-		if len(edits[id]) > 0 {
-			rep.Edited++
-		}
-		if why := bridge.CheckContent(mod, session, data, fromMicros(recv), id, hash, edits[id]); why != "" {
-			fail("record %s (seq %d, module %s): %s", id, seq, mod, why)
-			continue
-		}
-		switch {
-		case bytes.Equal(prev, w.last[:]):
-		case skip != nil && bytes.Equal(skip, w.last[:]):
-			rep.Skips++
-		default:
-			fail("record %s (seq %d, module %s): the record chained before it is missing (its prev_hash is %s…): a record was deleted behind corebridge's back, or this row's chain was changed",
-				id, seq, mod, hex.EncodeToString(prev[:6]))
-			continue
-		}
-		copy(w.last[:], hash)
+		r.ReceivedAt, r.Edits = fromMicros(recv), edits[r.ID]
+		// A run deleted just before this record: skip_from is where it began.
+		w.Record(r, func(from, _ []byte) bool { return skip != nil && bytes.Equal(skip, from) })
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return rep, fmt.Errorf("verify: %w", err)
+		return bridge.VerifyReport{}, fmt.Errorf("verify: %w", err)
 	}
 	// Each module's head: its last records must all be there, or their
-	// deletion noted (chain_skip).
+	// deletion noted (chain_skip: where the deleted tail began).
 	mq := `SELECT module, chain_head, chain_skip FROM modules WHERE chain_head IS NOT NULL`
 	args = nil
 	if module != "" {
@@ -292,44 +245,21 @@ func verifyDB(ctx context.Context, db *sql.DB, module string, progress func(int6
 	}
 	mrows, err := tx.QueryContext(ctx, mq, args...)
 	if err != nil {
-		return rep, fmt.Errorf("verify: modules: %w", err)
+		return bridge.VerifyReport{}, fmt.Errorf("verify: modules: %w", err)
 	}
 	defer mrows.Close()
 	for mrows.Next() {
 		var mod string
 		var head, skip []byte
 		if err := mrows.Scan(&mod, &head, &skip); err != nil {
-			return rep, fmt.Errorf("verify: modules: %w", err)
+			return bridge.VerifyReport{}, fmt.Errorf("verify: modules: %w", err)
 		}
-		rep.Modules++
-		w := walks[mod]
-		if w == nil {
-			w = &chainWalk{}
-		}
-		if w.broken {
-			continue
-		}
-		want := head
-		if skip != nil {
-			want = skip
-		}
-		if !bytes.Equal(want, w.last[:]) {
-			breaks[mod] = bridge.ChainBreak{Module: mod, Reason: fmt.Sprintf(
-				"module %s: its last record(s) are missing (the chain's head is %s…, not the last record found): deleted behind corebridge's back", mod, hex.EncodeToString(head[:min(6, len(head))]))}
-		}
+		w.Head(mod, head, func(from, _ []byte) bool { return skip != nil && bytes.Equal(skip, from) })
 	}
 	if err := mrows.Err(); err != nil {
-		return rep, fmt.Errorf("verify: modules: %w", err)
+		return bridge.VerifyReport{}, fmt.Errorf("verify: modules: %w", err)
 	}
-	rep.Breaks = []bridge.ChainBreak{}
-	for _, b := range breaks {
-		rep.Breaks = append(rep.Breaks, b)
-	}
-	sort.Slice(rep.Breaks, func(i, j int) bool { return rep.Breaks[i].Module < rep.Breaks[j].Module })
-	if progress != nil {
-		progress(rep.Records)
-	}
-	return rep, nil
+	return w.Report(), nil
 }
 
 // ReconcileFloor is the greatest id pruning removed from module.

@@ -1,8 +1,9 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
-	"fmt"
+	"encoding/hex"
 	"sort"
 	"time"
 
@@ -75,74 +76,47 @@ func (s *Mem) deleteRecs(doomed func(*bridge.Record) bool, floor bool) {
 	s.recs = kept
 }
 
-// Verify walks the chains; see bridge.Verifier.
+// Verify walks the chains (bridge.ChainWalk); see bridge.Verifier.
 func (s *Mem) Verify(_ context.Context, module string, progress func(int64)) (bridge.VerifyReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.chain.init()
-	rep := bridge.VerifyReport{Breaks: []bridge.ChainBreak{}}
-	last := map[string]string{}
-	broken := map[string]bool{}
-	fail := func(r *bridge.Record, why string) {
-		broken[r.Module] = true
-		rep.Breaks = append(rep.Breaks, bridge.ChainBreak{Module: r.Module, RecordID: r.ID, Seq: r.Seq, Reason: why})
+	unhex := func(h string) []byte {
+		if h == "" {
+			return nil
+		}
+		b, _ := hex.DecodeString(h)
+		return b
 	}
+	// A skip (where a deleted run began) steps over to whatever follows.
+	skipFrom := func(sk string, ok bool) func(from, _ []byte) bool {
+		return func(from, _ []byte) bool { return ok && bytes.Equal(unhex(sk), from) }
+	}
+	w := bridge.NewChainWalk(progress)
 	for _, r := range s.recs {
 		if module != "" && r.Module != module {
 			continue
 		}
-		rep.Records++
-		if broken[r.Module] {
-			continue
+		var edits []bridge.ChainEdit
+		for _, e := range s.edits[r.ID] {
+			edits = append(edits, bridge.ChainEdit{Old: e.OldData, New: e.NewData})
 		}
-		data := r.Data
-		if es := s.edits[r.ID]; len(es) > 0 {
-			rep.Edited++
-			data = es[0].OldData
-		}
-		if bridge.ContentHash(r.Module, r.SessionID, data, bridge.FormatTime(r.ReceivedAt), r.ID) != r.Hash {
-			fail(r, fmt.Sprintf("record %s: its content does not match its hash", r.ID))
-			continue
-		}
-		want := last[r.Module]
-		if want == "" {
-			want = bridge.ZeroHashHex
-		}
-		switch sk, ok := s.chain.skips[r.ID]; {
-		case r.PrevHash == want:
-		case ok && sk == want:
-			rep.Skips++
-		default:
-			fail(r, fmt.Sprintf("record %s: the record chained before it is missing", r.ID))
-			continue
-		}
-		last[r.Module] = r.Hash
+		sk, ok := s.chain.skips[r.ID]
+		w.Record(bridge.ChainRow{Seq: r.Seq, ID: r.ID, Module: r.Module, SessionID: r.SessionID, Data: r.Data,
+			ReceivedAt: r.ReceivedAt, Hash: unhex(r.Hash), PrevHash: unhex(r.PrevHash), Edits: edits}, skipFrom(sk, ok))
 	}
-	for m, head := range s.chain.heads {
-		if module != "" && m != module {
-			continue
-		}
-		rep.Modules++
-		if broken[m] {
-			continue
-		}
-		want := head
-		if sk, ok := s.chain.modSkip[m]; ok {
-			want = sk
-		}
-		got := last[m]
-		if got == "" {
-			got = bridge.ZeroHashHex
-		}
-		if got != want {
-			rep.Breaks = append(rep.Breaks, bridge.ChainBreak{Module: m, Reason: "module " + m + ": its last record(s) are missing"})
+	mods := make([]string, 0, len(s.chain.heads))
+	for m := range s.chain.heads {
+		if module == "" || m == module {
+			mods = append(mods, m)
 		}
 	}
-	sort.Slice(rep.Breaks, func(i, j int) bool { return rep.Breaks[i].Module < rep.Breaks[j].Module })
-	if progress != nil {
-		progress(rep.Records)
+	sort.Strings(mods)
+	for _, m := range mods {
+		sk, ok := s.chain.modSkip[m]
+		w.Head(m, unhex(s.chain.heads[m]), skipFrom(sk, ok))
 	}
-	return rep, nil
+	return w.Report(), nil
 }
 
 // ReconcileFloor: see bridge.Reconcilable.
