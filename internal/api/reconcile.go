@@ -42,8 +42,7 @@ func handleReconcile(s *Server) http.Handler {
 		}
 		svc := s.cfg.Reconcile
 		if svc == nil {
-			writeJSON(w, http.StatusNotImplemented, errorBody{Detail: "reconciliation is not available: this store cannot be reconciled",
-				Error: errorInfo{Code: "not_implemented", Message: "reconciliation is not available"}})
+			noReconciliation(w)
 			return
 		}
 		ticket, err := svc.Acquire()
@@ -98,8 +97,7 @@ func handleLastReconcile(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		svc := s.cfg.Reconcile
 		if svc == nil {
-			writeJSON(w, http.StatusNotImplemented, errorBody{Detail: "reconciliation is not available: this store cannot be reconciled",
-				Error: errorInfo{Code: "not_implemented", Message: "reconciliation is not available"}})
+			noReconciliation(w)
 			return
 		}
 		// None yet is an answer, not an error: {"report": null}.
@@ -157,6 +155,12 @@ func reconcileTarget(o reconcile.Options) string {
 		return "all"
 	}
 	return "modules: " + strings.Join(o.Modules, ", ")
+}
+
+// noReconciliation answers 501: this store cannot be reconciled.
+func noReconciliation(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotImplemented, errorBody{Detail: "reconciliation is not available: this store cannot be reconciled",
+		Error: errorInfo{Code: "not_implemented", Message: "reconciliation is not available"}})
 }
 
 // badRequest answers 400 with msg, which names the parameter.

@@ -204,10 +204,11 @@ func (h *Hub) Health(ctx context.Context) Health {
 			}
 		}
 	}
+	hbs := h.Heartbeats()
 	if modsErr == nil {
 		// Modules that heartbeat but never sent a record are silent past
 		// their max gap only: they have no usual interval.
-		for _, m := range h.heartbeatOnly(mods) {
+		for _, m := range heartbeatOnly(mods, hbs) {
 			if silent, why := h.ModuleSilent(m, now); silent {
 				v.SilentModules = append(v.SilentModules, m.Module)
 				degraded(why)
@@ -216,7 +217,7 @@ func (h *Hub) Health(ctx context.Context) Health {
 	}
 	// A module that says, in its last heartbeat, that it is degraded or
 	// down: the bridge works, but what it carries does not.
-	for _, hb := range h.Heartbeats() {
+	for _, hb := range hbs {
 		if hb.Status == HeartbeatDegraded || hb.Status == HeartbeatDown {
 			why := fmt.Sprintf("module %s says it is %s (heartbeat %s ago)", hb.Module, hb.Status, now.Sub(hb.At).Round(time.Second))
 			if hb.Message != "" {

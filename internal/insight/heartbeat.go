@@ -135,10 +135,9 @@ func (h *Hub) ModuleSilent(m bridge.ModuleSummary, now time.Time) (bool, string)
 	return h.Silence().SilentAt(m, hb.At, now)
 }
 
-// heartbeatOnly is the modules that heartbeat but have no record in the
-// store (not in mods), as summaries with nothing in them.
-func (h *Hub) heartbeatOnly(mods []bridge.ModuleSummary) []bridge.ModuleSummary {
-	hbs := h.Heartbeats()
+// heartbeatOnly is the modules of hbs that have no record in the store
+// (not in mods), as summaries with nothing in them.
+func heartbeatOnly(mods []bridge.ModuleSummary, hbs []Heartbeat) []bridge.ModuleSummary {
 	if len(hbs) == 0 {
 		return nil
 	}
