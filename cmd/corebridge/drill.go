@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
+	"corebridge/client"
 	"corebridge/internal/auth"
 
 	"corebridge/internal/drill"
@@ -68,7 +66,10 @@ func runDrill(ctx context.Context, args []string, e env) error {
 		return werr
 	}
 	if *publish != "" && !rep.Interrupted {
-		if perr := publishDrill(ctx, *publish, *token, rep); perr != nil {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		perr := client.New(*publish, client.WithToken(*token)).PublishDrill(pctx, rep)
+		cancel()
+		if perr != nil {
 			fmt.Fprintf(e.stderr, "drill: could not publish the report to %s: %v\n", auth.RedactURL(*publish), perr)
 		} else {
 			fmt.Fprintf(e.stderr, "drill: report published to %s (dashboard: Proof)\n", auth.RedactURL(*publish))
@@ -79,34 +80,6 @@ func runDrill(ctx context.Context, args []string, e env) error {
 	}
 	if !rep.Passed {
 		return fmt.Errorf("drill FAILED: %s", strings.Join(rep.Problems, "; "))
-	}
-	return nil
-}
-
-// publishDrill posts the report to a bridge's POST /api/drill.
-func publishDrill(ctx context.Context, bridgeURL, token string, rep drill.Report) error {
-	body, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(bridgeURL, "/")+"/api/drill", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
 	}
 	return nil
 }
